@@ -1,0 +1,150 @@
+"""Ghost's plugin contract: every hook a plugin may implement, documented in one place.
+
+A plugin is a module (or object) with functions decorated by `hookimpl`, named after the
+specs below. Built-in features in `plugins/` use exactly this contract. Any hook may
+return an awaitable; Ghost awaits it.
+
+The proxy pipeline runs these stages in this order, for every flow Ghost captures:
+
+    request:   ghost_breakpoints -> ghost_map_rules -> ghost_addons -> (upstream)
+    response:  ghost_map_rules -> ghost_addons -> ghost_breakpoints
+    then:      ghost_capture -> ghost_should_store -> (store) -> ghost_flow_stored
+
+So a breakpoint sees the raw request and its edits are what map rules, addons and the
+store see; a response breakpoint sees the response after rules and addons changed it.
+A stage that kills the flow or answers it (sets `flow.response` in the request phase)
+stops the request stages that follow; storage still records the flow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Literal
+
+import pluggy
+
+if TYPE_CHECKING:
+    from mitmproxy import http
+
+    from ghost_addons.api.routes import RouteTable
+    from ghost_addons.core import Ghost
+    from ghost_addons.model import Flow
+
+hookspec = pluggy.HookspecMarker("ghost")
+hookimpl = pluggy.HookimplMarker("ghost")
+
+Phase = Literal["request", "response"]
+Register = Callable[..., None]
+
+
+# --- lifecycle ---------------------------------------------------------------------
+
+
+@hookspec
+def ghost_migrations(register: Register) -> None:
+    """Declare the plugin's database tables.
+
+    Called once when the store opens. Call ``register(name, statements)`` with a unique
+    name (usually the plugin's) and the ordered list of SQL migrations; each statement
+    list entry is one migration, applied once, in order, in its own transaction.
+    Append new migrations; never edit applied ones. Foreign keys to the core tables
+    (``sessions``, ``flows``) are allowed.
+    """
+
+
+@hookspec
+def ghost_startup(ghost: Ghost) -> Awaitable[None] | None:
+    """Ghost is up: the store is open and the API is about to serve.
+
+    Load persisted state here and start background work with ``ghost.spawn(...)`` (tasks
+    are kept referenced and cancelled at shutdown).
+    """
+
+
+@hookspec
+def ghost_shutdown(ghost: Ghost) -> Awaitable[None] | None:
+    """Ghost is stopping; the store is still open. Release held flows, close sockets."""
+
+
+@hookspec
+def ghost_routes(ghost: Ghost, routes: RouteTable) -> None:
+    """Add REST, WebSocket or SSE routes with ``routes.add(method, path, handler, ...)``.
+
+    Every route under ``/api/v1`` is behind the bearer token and the Host/Origin checks,
+    and appears in ``/api/v1/openapi.json`` with the summary given.
+    """
+
+
+@hookspec
+def ghost_settings_changed(ghost: Ghost, changed: set[str]) -> Awaitable[None] | None:
+    """Settings were updated (``PUT /api/v1/settings`` or import); apply them now.
+
+    ``changed`` holds the dotted names that changed, e.g. ``{"proxy.noise_threshold"}``.
+    Read the new values from ``ghost.settings``.
+    """
+
+
+@hookspec
+def ghost_event(ghost: Ghost, type: str, data: Any) -> None:
+    """An event was published to the events WebSocket (``flow.created``, ``rule.created``...).
+
+    Must be quick: it runs on the event loop for every event.
+    """
+
+
+# --- the proxy pipeline ----------------------------------------------------------------
+
+
+@hookspec
+def ghost_breakpoints(ghost: Ghost, flow: http.HTTPFlow, phase: Phase) -> Awaitable[None] | None:
+    """Stage 1 of a request, last stage of a response: hold and edit live flows."""
+
+
+@hookspec
+def ghost_map_rules(ghost: Ghost, flow: http.HTTPFlow, phase: Phase) -> Awaitable[None] | None:
+    """Stage 2 of a request, 1 of a response: map local, map remote, rewrite, injection."""
+
+
+@hookspec
+def ghost_addons(ghost: Ghost, flow: http.HTTPFlow, phase: Phase) -> Awaitable[None] | None:
+    """Stage 3 of a request, 2 of a response: user scripts (JavaScript addons)."""
+
+
+@hookspec
+def ghost_capture(ghost: Ghost, flow: http.HTTPFlow, record: Flow) -> None:
+    """The flow is complete (answered or failed); ``record`` is what will be stored.
+
+    Add tags or metadata to ``record`` here. Must not block: it runs on the proxy's path.
+    """
+
+
+@hookspec
+def ghost_should_store(ghost: Ghost, record: Flow) -> bool | None:
+    """Return False to keep the flow out of the store (noise sampling); None to abstain."""
+
+
+@hookspec
+def ghost_flow_stored(ghost: Ghost, flow: Flow) -> Awaitable[None] | None:
+    """``flow`` is committed to the store and its ``flow.created`` event went out.
+
+    Passive analysis (security checks, journey steps) belongs here.
+    """
+
+
+# --- registries --------------------------------------------------------------------------
+
+
+@hookspec
+def ghost_exporters(register: Register) -> None:
+    """Register session exporters: ``register(name, exporter)``; see plugins/exporters."""
+
+
+@hookspec
+def ghost_importers(register: Register) -> None:
+    """Register session importers: ``register(name, importer)``; see plugins/importers."""
+
+
+@hookspec
+def ghost_code_generators(register: Register) -> None:
+    """Register per-flow code generators: ``register(name, generate)`` where
+    ``generate(flow: Flow) -> str`` (see plugins/codegen)."""

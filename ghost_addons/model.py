@@ -1,0 +1,400 @@
+"""Ghost's records: a captured flow, its request, response and timings.
+
+A `Flow` is what the store keeps and what every exporter, importer, code generator
+and plugin reads. Bodies are bytes here; `Flow.to_dict()` is the one JSON shape the API,
+the WebSocket events and the Ghost JSON export use, and `Flow.from_dict()` reads it back.
+
+JSON shape (`to_dict()`)::
+
+    {
+      "id": "01J...",                 # ULID, time-ordered
+      "session_id": "01J...",
+      "started_at": "2026-11-25T10:00:00.123456Z",
+      "duration_ms": 12.5,            # request start to response end (0 when unknown)
+      "source": "proxy",              # proxy | replay | import | script
+      "request": {
+        "method": "POST", "url": "https://h:8443/a?b=1", "scheme": "https",
+        "host": "h", "port": 8443, "path": "/a", "http_version": "HTTP/1.1",
+        "headers": [{"name": "Content-Type", "value": "application/json"}],
+        "body": "...", "body_encoding": "utf8" | "base64",
+        "body_size": 123,             # original size on the wire (decoded)
+        "body_truncated": false       # true when store.max_flow_body_size cut it
+      },
+      "response": null | {
+        "status_code": 200, "status_text": "OK", "http_version": "HTTP/1.1",
+        "headers": [...], "body": "...", "body_encoding": "utf8", "body_size": 2,
+        "body_truncated": false, "content_type": "application/json"
+      },
+      "timings": null | {"dns_ms": -1, "connect_ms": 0.3, "tls_ms": -1,
+                          "send_ms": 0.1, "wait_ms": 5.0, "receive_ms": 0.2},
+      "error": "",                    # e.g. "Connection refused"
+      "client_addr": "127.0.0.1:5123", "server_addr": "127.0.0.1:8080",
+      "tags": ["error"], "metadata": {"key": "value"},
+      "interaction_id": "", "annotation": ""
+    }
+
+Path is the URL path without the query. Timings are -1 where mitmproxy could not
+measure a phase (DNS is never separated from connect by mitmproxy; a reused connection
+has no connect or TLS phase).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+FLOW_SOURCES = ("proxy", "replay", "import", "script")
+
+Headers = list[tuple[str, str]]
+
+_TEXT_TYPES = (
+    "application/json",
+    "application/xml",
+    "application/javascript",
+    "application/ecmascript",
+    "application/x-javascript",
+    "application/graphql",
+    "application/x-www-form-urlencoded",
+    "application/x-ndjson",
+    "application/ld+json",
+    "application/soap+xml",
+    "application/yaml",
+    "application/x-yaml",
+    "application/toml",
+    "image/svg+xml",
+)
+
+
+def is_text_content_type(content_type: str) -> bool:
+    """True for content types whose bodies are text (stored and exported as-is)."""
+    mime = content_type.split(";", 1)[0].strip().lower()
+    if not mime:
+        return False
+    return (
+        mime.startswith("text/")
+        or mime in _TEXT_TYPES
+        or mime.endswith("+json")
+        or mime.endswith("+xml")
+    )
+
+
+def header_value(headers: Headers, name: str, default: str = "") -> str:
+    """The first value of a header, compared case-insensitively."""
+    lname = name.lower()
+    for key, value in headers:
+        if key.lower() == lname:
+            return value
+    return default
+
+
+def encode_body(body: bytes, content_type: str) -> tuple[str, str]:
+    """(text, encoding) for JSON: utf8 when the body is text and valid UTF-8, else base64."""
+    if not body:
+        return "", "utf8"
+    if is_text_content_type(content_type) or not content_type:
+        try:
+            return body.decode("utf-8"), "utf8"
+        except UnicodeDecodeError:
+            pass
+    return base64.b64encode(body).decode("ascii"), "base64"
+
+
+def decode_body(text: str, encoding: str) -> bytes:
+    """Inverse of `encode_body`; raises ValueError on bad base64."""
+    if encoding == "base64":
+        try:
+            return base64.b64decode(text, validate=True)
+        except binascii.Error as e:
+            raise ValueError(f"body is not valid base64: {e}") from None
+    if encoding not in ("utf8", "", None):
+        raise ValueError(f"unknown body_encoding {encoding!r}; use 'utf8' or 'base64'")
+    return text.encode("utf-8")
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339 in UTC with microseconds, e.g. 2026-11-25T10:00:00.123456Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    """Parse RFC 3339 / ISO 8601 (fractions of any length, Z or offset); ValueError if not."""
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    # Python accepts at most 6 fractional digits: cut nanoseconds down.
+    if "." in value:
+        head, _, rest = value.partition(".")
+        digits = ""
+        while rest and rest[0].isdigit():
+            digits, rest = digits + rest[0], rest[1:]
+        value = f"{head}.{(digits + '000000')[:6]}{rest}"
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _headers_to_json(headers: Headers) -> list[dict[str, str]]:
+    return [{"name": k, "value": v} for k, v in headers]
+
+
+def _headers_from_json(raw: Any) -> Headers:
+    if raw is None:
+        return []
+    if isinstance(raw, dict):  # {"Name": "v"} or {"Name": ["v1", "v2"]}
+        pairs: Headers = []
+        for k, v in raw.items():
+            for item in v if isinstance(v, list) else [v]:
+                pairs.append((str(k), str(item)))
+        return pairs
+    if not isinstance(raw, list):
+        raise ValueError("headers must be a list of {name, value} objects")
+    pairs = []
+    for item in raw:
+        if isinstance(item, dict) and "name" in item:
+            pairs.append((str(item["name"]), str(item.get("value", ""))))
+        elif isinstance(item, (list, tuple)) and len(item) == 2:
+            pairs.append((str(item[0]), str(item[1])))
+        else:
+            raise ValueError(f"bad header entry {item!r}; expected {{name, value}}")
+    return pairs
+
+
+@dataclass(slots=True)
+class Request:
+    method: str
+    url: str
+    scheme: str = "http"
+    host: str = ""
+    port: int = 0
+    path: str = "/"
+    http_version: str = "HTTP/1.1"
+    headers: Headers = field(default_factory=list)
+    body: bytes = b""
+    body_size: int = 0
+
+    @property
+    def content_type(self) -> str:
+        return header_value(self.headers, "content-type")
+
+    def to_dict(self, include_body: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "method": self.method,
+            "url": self.url,
+            "scheme": self.scheme,
+            "host": self.host,
+            "port": self.port,
+            "path": self.path,
+            "http_version": self.http_version,
+            "headers": _headers_to_json(self.headers),
+            "body_size": self.body_size,
+            "body_truncated": len(self.body) < self.body_size,
+        }
+        if include_body:
+            out["body"], out["body_encoding"] = encode_body(self.body, self.content_type)
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Request:
+        method = str(raw.get("method") or "")
+        url = str(raw.get("url") or "")
+        if not method:
+            raise ValueError("request has no method")
+        if not url:
+            raise ValueError("request has no url")
+        parts = urlsplit(url)
+        if not parts.scheme or not parts.hostname:
+            raise ValueError(f"invalid URL {url!r}")
+        body = decode_body(str(raw.get("body") or ""), raw.get("body_encoding") or "utf8")
+        return cls(
+            method=method,
+            url=url,
+            scheme=parts.scheme,
+            host=str(raw.get("host") or parts.hostname),
+            port=int(raw.get("port") or parts.port or (443 if parts.scheme == "https" else 80)),
+            path=str(raw.get("path") or parts.path or "/"),
+            http_version=str(raw.get("http_version") or "HTTP/1.1"),
+            headers=_headers_from_json(raw.get("headers")),
+            body=body,
+            body_size=max(int(raw.get("body_size") or 0), len(body)),
+        )
+
+
+@dataclass(slots=True)
+class Response:
+    status_code: int
+    status_text: str = ""
+    http_version: str = "HTTP/1.1"
+    headers: Headers = field(default_factory=list)
+    body: bytes = b""
+    body_size: int = 0
+
+    @property
+    def content_type(self) -> str:
+        return header_value(self.headers, "content-type")
+
+    def to_dict(self, include_body: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "status_code": self.status_code,
+            "status_text": self.status_text,
+            "http_version": self.http_version,
+            "headers": _headers_to_json(self.headers),
+            "body_size": self.body_size,
+            "body_truncated": len(self.body) < self.body_size,
+            "content_type": self.content_type,
+        }
+        if include_body:
+            out["body"], out["body_encoding"] = encode_body(self.body, self.content_type)
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Response:
+        body = decode_body(str(raw.get("body") or ""), raw.get("body_encoding") or "utf8")
+        return cls(
+            status_code=int(raw.get("status_code") or 0),
+            status_text=str(raw.get("status_text") or ""),
+            http_version=str(raw.get("http_version") or "HTTP/1.1"),
+            headers=_headers_from_json(raw.get("headers")),
+            body=body,
+            body_size=max(int(raw.get("body_size") or 0), len(body)),
+        )
+
+
+TIMING_PHASES = ("dns", "connect", "tls", "send", "wait", "receive")
+
+
+@dataclass(slots=True)
+class Timings:
+    """Phase durations in microseconds; -1 means not measured."""
+
+    dns_us: int = -1
+    connect_us: int = -1
+    tls_us: int = -1
+    send_us: int = -1
+    wait_us: int = -1
+    receive_us: int = -1
+
+    def to_dict(self) -> dict[str, float]:
+        return {
+            f"{phase}_ms": _us_to_ms(getattr(self, f"{phase}_us")) for phase in TIMING_PHASES
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Timings:
+        values = {}
+        for phase in TIMING_PHASES:
+            ms = raw.get(f"{phase}_ms", -1)
+            values[f"{phase}_us"] = -1 if ms is None or float(ms) < 0 else round(float(ms) * 1000)
+        return cls(**values)
+
+
+def _us_to_ms(us: int) -> float:
+    return -1 if us < 0 else round(us / 1000, 3)
+
+
+@dataclass(slots=True)
+class Flow:
+    id: str
+    session_id: str
+    started_at: datetime
+    request: Request
+    response: Response | None = None
+    duration_us: int = 0
+    timings: Timings | None = None
+    error: str = ""
+    client_addr: str = ""
+    server_addr: str = ""
+    tags: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    source: str = "proxy"
+    interaction_id: str = ""
+    annotation: str = ""
+
+    @property
+    def duration_ms(self) -> float:
+        return round(self.duration_us / 1000, 3)
+
+    def to_dict(self, include_bodies: bool = True) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "session_id": self.session_id,
+            "started_at": format_time(self.started_at),
+            "duration_ms": self.duration_ms,
+            "source": self.source,
+            "request": self.request.to_dict(include_bodies),
+            "response": self.response.to_dict(include_bodies) if self.response else None,
+            "timings": self.timings.to_dict() if self.timings else None,
+            "error": self.error,
+            "client_addr": self.client_addr,
+            "server_addr": self.server_addr,
+            "tags": list(self.tags),
+            "metadata": dict(self.metadata),
+            "interaction_id": self.interaction_id,
+            "annotation": self.annotation,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Flow:
+        """Read the `to_dict()` shape; raises ValueError naming what is wrong."""
+        if not isinstance(raw, dict):
+            raise ValueError("flow must be a JSON object")
+        request_raw = raw.get("request")
+        if not isinstance(request_raw, dict):
+            raise ValueError("flow has no request")
+        response_raw = raw.get("response")
+        timings_raw = raw.get("timings")
+        started = raw.get("started_at")
+        tags = raw.get("tags") or []
+        metadata = raw.get("metadata") or {}
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise ValueError("tags must be a list of strings")
+        if not isinstance(metadata, dict):
+            raise ValueError("metadata must be an object")
+        return cls(
+            id=str(raw.get("id") or ""),
+            session_id=str(raw.get("session_id") or ""),
+            started_at=parse_time(started) if started else datetime.now(UTC),
+            request=Request.from_dict(request_raw),
+            response=Response.from_dict(response_raw) if isinstance(response_raw, dict) else None,
+            duration_us=round(float(raw.get("duration_ms") or 0) * 1000),
+            timings=Timings.from_dict(timings_raw) if isinstance(timings_raw, dict) else None,
+            error=str(raw.get("error") or ""),
+            client_addr=str(raw.get("client_addr") or ""),
+            server_addr=str(raw.get("server_addr") or ""),
+            tags=list(tags),
+            metadata=dict(metadata),
+            source=str(raw.get("source") or "proxy"),
+            interaction_id=str(raw.get("interaction_id") or ""),
+            annotation=str(raw.get("annotation") or ""),
+        )
+
+    def replace(self, **changes: Any) -> Flow:
+        return dataclasses.replace(self, **changes)
+
+
+def flow_summary(flow: Flow) -> dict[str, Any]:
+    """The list-view shape of a flow: no bodies, no headers."""
+    response = flow.response
+    return {
+        "id": flow.id,
+        "session_id": flow.session_id,
+        "started_at": format_time(flow.started_at),
+        "method": flow.request.method,
+        "url": flow.request.url,
+        "host": flow.request.host,
+        "path": flow.request.path,
+        "status_code": response.status_code if response else 0,
+        "duration_ms": flow.duration_ms,
+        "request_size": flow.request.body_size,
+        "response_size": response.body_size if response else 0,
+        "content_type": response.content_type if response else "",
+        "tags": list(flow.tags),
+        "source": flow.source,
+        "error": flow.error,
+        "interaction_id": flow.interaction_id,
+    }
