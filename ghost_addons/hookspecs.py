@@ -92,6 +92,11 @@ def ghost_event(ghost: Ghost, type: str, data: Any) -> None:
     """
 
 
+@hookspec
+def ghost_monitor(ghost: Ghost, report: dict[str, Any]) -> None:
+    """Add the plugin's own figures to ``GET /api/v1/monitor`` (e.g. noise counts)."""
+
+
 # --- the proxy pipeline ----------------------------------------------------------------
 
 

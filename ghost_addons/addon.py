@@ -1,0 +1,219 @@
+"""The mitmproxy addon: options, lifecycle, and the pipeline stages on every flow.
+
+    request:   breakpoints -> map rules -> addons -> (upstream)
+    response:  map rules -> addons -> breakpoints -> capture -> store -> flow_stored
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Sequence
+from pathlib import Path
+from typing import Any
+
+from mitmproxy import ctx, exceptions, http, tls
+from mitmproxy.net import server_spec
+from mitmproxy.proxy.mode_specs import RegularMode
+
+from ghost_addons.api.app import is_loopback_name
+from ghost_addons.capture import flow_record, take_interaction_header
+from ghost_addons.config import SettingsError
+from ghost_addons.core import Ghost, ProxyControl
+from ghost_addons.hookspecs import hookimpl
+from ghost_addons.hostmatch import compile_hosts
+from ghost_addons.plugins import PluginLoadError
+
+log = logging.getLogger("ghost")
+
+REQUEST_STAGES = ("ghost_breakpoints", "ghost_map_rules", "ghost_addons")
+RESPONSE_STAGES = ("ghost_map_rules", "ghost_addons", "ghost_breakpoints")
+DEFAULT_HOME = "~/.ghost"
+SKIP = "ghost_skip"
+STORED = "ghost_stored"
+
+
+class MasterProxy(ProxyControl):
+    """ProxyControl backed by the running mitmproxy master."""
+
+    def status(self) -> dict[str, Any]:
+        server = ctx.master.addons.get("proxyserver")
+        addrs = [f"{a[0]}:{a[1]}" for a in server.listen_addrs()] if server else []
+        running = bool(server and server.is_running and addrs)
+        return {
+            "running": running,
+            "listen": addrs,
+            "port": int(addrs[0].rsplit(":", 1)[1]) if addrs else 0,
+            "mode": list(ctx.options.mode),
+            "upstream": ctx.master.addons.get("ghost").upstream_url if ctx.master.addons.get("ghost") else "",
+        }
+
+    def confdir(self) -> Path:
+        return Path(ctx.options.confdir).expanduser()
+
+    def replay(self, flow: Any) -> None:
+        ctx.master.commands.call("replay.client", [flow])
+
+
+class GhostAddon:
+    name = "ghost"
+
+    def __init__(self) -> None:
+        self.ghost: Ghost | None = None
+        self.upstream_url = ""
+        self._upstream: tuple[str, tuple[str, int]] | None = None
+        self._bypass_tls = compile_hosts(())
+
+    # --- options ---------------------------------------------------------------------
+
+    def load(self, loader: Any) -> None:
+        loader.add_option("ghost_home", str, DEFAULT_HOME, "Ghost's data directory (config, database, CA).")
+        loader.add_option("ghost_api_host", str, "127.0.0.1", "Address the Ghost API listens on.")
+        loader.add_option("ghost_api_port", int, 0, "Port of the Ghost API (0: from settings, default 5565).")
+        loader.add_option("ghost_api_token", str, "", "Use this API token instead of the stored one.")
+        loader.add_option("ghost_plugins", Sequence[str], [], "Extra Ghost plugin files or packages to load.")
+
+    def configure(self, updated: set[str]) -> None:
+        ghost_options = {"ghost_home", "ghost_api_host", "ghost_api_port", "ghost_api_token", "ghost_plugins"}
+        if self.ghost is None:
+            home = Path(ctx.options.ghost_home).expanduser()
+            try:
+                self.ghost = Ghost(
+                    home,
+                    api_host=ctx.options.ghost_api_host,
+                    api_port=ctx.options.ghost_api_port,
+                    token=ctx.options.ghost_api_token,
+                    plugin_paths=tuple(ctx.options.ghost_plugins),
+                    proxy=MasterProxy(),
+                )
+            except (PluginLoadError, SettingsError, OSError) as e:
+                raise exceptions.OptionsError(f"Ghost cannot start: {e}") from e
+            self._apply_proxy_settings()
+            updates: dict[str, Any] = {}
+            if ctx.options.listen_port is None:
+                updates["listen_port"] = self.ghost.settings.get("proxy.port")
+            if ctx.options.listen_host == "":
+                updates["listen_host"] = "127.0.0.1"  # devices need --set listen_host=0.0.0.0
+            if ctx.options.confdir == "~/.mitmproxy":
+                updates["confdir"] = str(home)
+            if updates:
+                ctx.options.update(**updates)
+        elif updated & ghost_options and self.ghost.running:
+            raise exceptions.OptionsError("Ghost's options cannot change while it runs; restart it")
+
+    def _apply_proxy_settings(self) -> None:
+        assert self.ghost is not None
+        settings = self.ghost.settings
+        self._bypass_tls = compile_hosts(settings.get("proxy.ssl_bypass_hosts"))
+        self.upstream_url = settings.get("proxy.upstream_proxy")
+        self._upstream = server_spec.parse(self.upstream_url, "http") if self.upstream_url else None
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def running(self) -> None:
+        if self.ghost is not None and not self.ghost.running:
+            self.ghost.pm.register(_ProxySettings(self), name="ghost-proxy-settings")
+            await self.ghost.start()
+
+    async def done(self) -> None:
+        if self.ghost is not None and self.ghost.running:
+            await self.ghost.stop()
+
+    # --- the proxy path ---------------------------------------------------------------------
+
+    def _targets_api(self, host: str, port: int) -> bool:
+        ghost = self.ghost
+        assert ghost is not None
+        return port == ghost.api_port and (
+            is_loopback_name(host) or host in (ghost.api_host, "0.0.0.0", "::")
+        )
+
+    def _refuse_api(self, flow: http.HTTPFlow) -> None:
+        flow.response = http.Response.make(
+            403,
+            b'{"error": "Ghost does not proxy requests to its own API"}',
+            {"Content-Type": "application/json"},
+        )
+
+    def http_connect(self, flow: http.HTTPFlow) -> None:
+        if self.ghost is None or not self.ghost.running:
+            return
+        if self._targets_api(flow.request.host, flow.request.port):
+            self._refuse_api(flow)
+        elif self._upstream and isinstance(flow.client_conn.proxy_mode, RegularMode):
+            flow.server_conn.via = self._upstream
+
+    def tls_clienthello(self, data: tls.ClientHelloData) -> None:
+        host = data.client_hello.sni or (data.context.server.address or ("",))[0]
+        if host and self._bypass_tls(host):
+            data.ignore_connection = True
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        ghost = self.ghost
+        if ghost is None or not ghost.running:
+            return
+        take_interaction_header(flow)
+        if self._targets_api(flow.request.host, flow.request.port):
+            self._refuse_api(flow)
+        elif not flow.is_replay and not ghost.capture_filter.captures(flow.request.host):
+            flow.metadata[SKIP] = True
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        ghost = self.ghost
+        if ghost is None or not ghost.running or flow.metadata.get(SKIP):
+            return
+        if flow.is_replay:
+            take_interaction_header(flow)
+        if self._upstream and isinstance(flow.client_conn.proxy_mode, RegularMode) and not flow.server_conn.via:
+            flow.server_conn.via = self._upstream
+        for stage in REQUEST_STAGES:
+            if flow.response is not None or flow.error is not None:
+                break
+            await _run_stage(ghost, stage, flow, "request")
+
+    async def response(self, flow: http.HTTPFlow) -> None:
+        ghost = self.ghost
+        if ghost is None or not ghost.running or flow.metadata.get(SKIP):
+            return
+        for stage in RESPONSE_STAGES:
+            if flow.error is not None:
+                break
+            await _run_stage(ghost, stage, flow, "response")
+        await self._store(ghost, flow)
+
+    async def error(self, flow: http.HTTPFlow) -> None:
+        ghost = self.ghost
+        if ghost is None or not ghost.running or flow.metadata.get(SKIP):
+            return
+        await self._store(ghost, flow)
+
+    async def _store(self, ghost: Ghost, flow: http.HTTPFlow) -> None:
+        if flow.metadata.get(STORED):
+            return
+        flow.metadata[STORED] = True
+        record = flow_record(flow, ghost.active_session_id, ghost.settings.get("store.max_flow_body_size"))
+        ghost.pm.hook.ghost_capture(ghost=ghost, flow=flow, record=record)
+        if False in ghost.pm.hook.ghost_should_store(ghost=ghost, record=record):
+            return
+        await ghost.flow_writer.put(record)
+
+
+async def _run_stage(ghost: Ghost, stage: str, flow: http.HTTPFlow, phase: str) -> None:
+    hook = getattr(ghost.pm.hook, stage)
+    if not hook.get_hookimpls():
+        return
+    for result in hook(ghost=ghost, flow=flow, phase=phase):
+        if isinstance(result, Awaitable):
+            await result
+
+
+class _ProxySettings:
+    """Applies proxy settings (TLS bypass, upstream proxy) when they change."""
+
+    def __init__(self, addon: GhostAddon) -> None:
+        self.addon = addon
+
+    @hookimpl
+    def ghost_settings_changed(self, ghost: Ghost, changed: set[str]) -> None:
+        if any(name.startswith("proxy.") for name in changed):
+            self.addon._apply_proxy_settings()
+

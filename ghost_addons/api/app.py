@@ -1,0 +1,134 @@
+"""The aiohttp application: middlewares, the route table, and its start/stop in mitmproxy's loop."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from ghost_addons.api import core_routes
+from ghost_addons.api.http import ApiError, error_response
+from ghost_addons.api.routes import RouteTable
+
+if TYPE_CHECKING:
+    from ghost_addons.core import Ghost
+
+log = logging.getLogger("ghost.api")
+
+GHOST_KEY = web.AppKey("ghost", object)
+MAX_UPLOAD = 257 * (1 << 20)  # imports accept 256 MB; each route enforces its own cap
+EXTENSION_SCHEMES = ("chrome-extension", "moz-extension")
+
+
+def is_loopback_name(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def host_allowed(host_header: str, allowed: list[str]) -> bool:
+    """The Host header names a loopback address or a configured host (DNS rebinding guard)."""
+    hostname = urlsplit(f"//{host_header}").hostname or ""
+    return is_loopback_name(hostname) or hostname in {h.lower() for h in allowed}
+
+
+def origin_allowed(origin: str, allowed: list[str]) -> bool:
+    if origin in ("", "null"):
+        return origin == ""
+    parts = urlsplit(origin)
+    if parts.scheme in EXTENSION_SCHEMES:
+        return True
+    return bool(parts.hostname) and (
+        is_loopback_name(parts.hostname or "") or (parts.hostname or "") in {h.lower() for h in allowed}
+    )
+
+
+def bearer_token(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value:
+        return value.strip()
+    streaming = (
+        request.headers.get("Upgrade", "").lower() == "websocket"
+        or "text/event-stream" in request.headers.get("Accept", "")
+    )
+    return request.query.get("token", "") if streaming else ""
+
+
+def make_app(ghost: Ghost) -> web.Application:
+    routes = RouteTable()
+    core_routes.register(ghost, routes)
+    ghost.pm.hook.ghost_routes(ghost=ghost, routes=routes)
+    public = routes.public_paths()
+
+    @web.middleware
+    async def errors(request: web.Request, handler: core_routes.Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except ApiError as e:
+            return error_response(e.status, e.message)
+        except web.HTTPException as e:
+            if e.status < 400:
+                raise
+            message = e.text if e.text and not e.text.startswith(f"{e.status}:") else e.reason
+            if e.status == 404:
+                message = f"not found: {request.method} {request.path}"
+            elif e.status == 405:
+                message = f"method {request.method} is not allowed on {request.path}"
+            return error_response(e.status, message)
+        except ConnectionResetError:
+            raise
+        except Exception as e:
+            log.exception("API %s %s failed", request.method, request.path)
+            return error_response(500, f"internal error: {type(e).__name__}: {e}")
+
+    @web.middleware
+    async def guard(request: web.Request, handler: core_routes.Handler) -> web.StreamResponse:
+        allowed = ghost.settings.get("api.allowed_hosts")
+        if not host_allowed(request.host, allowed):
+            raise ApiError(403, f"Host {request.host!r} is not allowed; use localhost or add it to api.allowed_hosts")
+        origin = request.headers.get("Origin", "")
+        if origin and not origin_allowed(origin, allowed):
+            raise ApiError(403, f"Origin {origin!r} is not allowed")
+        if request.path.startswith("/api/") and request.path not in public:
+            token = bearer_token(request)
+            if not token:
+                raise ApiError(401, "missing token: send 'Authorization: Bearer <token>' (token is in config.yaml)")
+            if not hmac.compare_digest(token.encode(), ghost.settings.token.encode()):
+                raise ApiError(401, "wrong token")
+        return await handler(request)
+
+    app = web.Application(middlewares=[errors, guard], client_max_size=MAX_UPLOAD)
+    app[GHOST_KEY] = ghost
+    app[core_routes.ROUTES_KEY] = routes
+    routes.install(app)
+    return app
+
+
+class ApiServer:
+    def __init__(self, ghost: Ghost, host: str, port: int) -> None:
+        self.ghost = ghost
+        self.host = host
+        self.port = port
+        self.runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = make_app(self.ghost)
+        self.runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, self.host, self.port, reuse_address=True)
+        await site.start()
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.ghost.events.close_all()
+            await self.runner.cleanup()
+            self.runner = None

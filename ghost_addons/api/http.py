@@ -1,0 +1,99 @@
+"""Small helpers every handler uses: JSON in and out, errors, limits, query parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+DEFAULT_BODY_LIMIT = 1 << 20  # 1 MB, the spec's default request body cap
+
+
+class ApiError(Exception):
+    """Becomes a JSON response `{"error": message}` with `status`."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS),
+        status=status,
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def error_response(status: int, message: str) -> web.Response:
+    return json_response({"error": message}, status=status)
+
+
+async def read_body(request: web.Request, limit: int = DEFAULT_BODY_LIMIT) -> bytes:
+    """The request body, refusing more than `limit` bytes with 413 (reads at most limit+1)."""
+    length = request.content_length
+    if length is not None and length > limit:
+        raise ApiError(413, f"request body is {length} bytes; the limit here is {limit} bytes")
+    data = await request.content.read(limit + 1)
+    if len(data) > limit:
+        raise ApiError(413, f"request body is larger than the limit of {limit} bytes")
+    while chunk := await request.content.read(limit + 1 - len(data)):
+        data += chunk
+        if len(data) > limit:
+            raise ApiError(413, f"request body is larger than the limit of {limit} bytes")
+    return data
+
+
+async def read_json(request: web.Request, limit: int = DEFAULT_BODY_LIMIT) -> Any:
+    data = await read_body(request, limit)
+    if not data.strip():
+        raise ApiError(400, "request body is empty; expected JSON")
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        raise ApiError(400, f"request body is not valid JSON: {e}") from None
+
+
+async def read_json_object(request: web.Request, limit: int = DEFAULT_BODY_LIMIT) -> dict[str, Any]:
+    value = await read_json(request, limit)
+    if not isinstance(value, dict):
+        raise ApiError(400, f"request body must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def query_int(request: web.Request, name: str, default: int, minimum: int, maximum: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"query parameter {name} must be an integer, got {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise ApiError(400, f"query parameter {name} must be between {minimum} and {maximum}, got {value}")
+    return value
+
+
+def field(body: dict[str, Any], name: str, kind: type | tuple[type, ...], *, required: bool = False,
+          default: Any = None) -> Any:
+    """A typed field of a JSON object body, with a 400 that names it when wrong."""
+    if name not in body or body[name] is None:
+        if required:
+            raise ApiError(400, f"field {name!r} is required")
+        return default
+    value = body[name]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(value, bool) and bool not in kinds:
+        raise ApiError(400, f"field {name!r} must be {_kind_name(kinds)}, got {value!r}")
+    if not isinstance(value, kinds):
+        raise ApiError(400, f"field {name!r} must be {_kind_name(kinds)}, got {value!r}")
+    return value
+
+
+def _kind_name(kinds: tuple[type, ...]) -> str:
+    names = {str: "a string", int: "an integer", bool: "true or false", list: "a list",
+             dict: "an object", float: "a number"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)

@@ -1,0 +1,95 @@
+"""Settings (masked read, partial update with hot reload, export, import, token rotation)
+and the setup wizard."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import orjson
+from aiohttp import web
+
+from ghost_addons.api.http import ApiError, field, json_response, read_json, read_json_object
+from ghost_addons.config import SettingsError, export_view, masked_view
+
+if TYPE_CHECKING:
+    from ghost_addons.api.routes import RouteTable
+    from ghost_addons.core import Ghost
+
+PROXY_METHODS = ("system_proxy", "manual", "device")
+SETUP_BODY_LIMIT = 1024
+
+
+async def _import_payload(request: web.Request) -> object:
+    """A settings file sent raw or as multipart field `file`."""
+    if request.content_type.startswith("multipart/"):
+        reader = await request.multipart()
+        async for part in reader:
+            if getattr(part, "name", None) == "file":
+                data = await part.read(decode=True)  # type: ignore[union-attr]
+                if len(data) > 1 << 20:
+                    raise ApiError(413, "settings file is larger than 1 MB")
+                try:
+                    return orjson.loads(data)
+                except orjson.JSONDecodeError as e:
+                    raise ApiError(400, f"settings file is not valid JSON: {e}") from None
+        raise ApiError(400, "multipart upload has no field named 'file'")
+    return await read_json(request)
+
+
+def register(ghost: Ghost, routes: RouteTable) -> None:
+    async def get(request: web.Request) -> web.Response:
+        return json_response(masked_view(ghost.settings.data))
+
+    async def put(request: web.Request) -> web.Response:
+        body = await read_json(request)
+        try:
+            changed = ghost.settings.update(body)
+        except SettingsError as e:
+            raise ApiError(400, str(e)) from None
+        await ghost.settings_changed(changed)
+        return json_response({"ok": True})
+
+    async def export(request: web.Request) -> web.Response:
+        data = orjson.dumps(export_view(ghost.settings.data), option=orjson.OPT_INDENT_2)
+        return web.Response(
+            body=data, content_type="application/json",
+            headers={"Content-Disposition": 'attachment; filename="ghost-settings.json"'},
+        )
+
+    async def import_(request: web.Request) -> web.Response:
+        payload = await _import_payload(request)
+        try:
+            changed = ghost.settings.import_(payload)
+        except SettingsError as e:
+            raise ApiError(400, str(e)) from None
+        await ghost.settings_changed(changed)
+        return json_response({"ok": True})
+
+    async def rotate(request: web.Request) -> web.Response:
+        token = ghost.settings.rotate_token()
+        return json_response({
+            "token": token,
+            "message": "Token rotated successfully. Update your clients with the new token.",
+        })
+
+    async def setup_status(request: web.Request) -> web.Response:
+        return json_response(dict(ghost.settings.setup))
+
+    async def setup_complete(request: web.Request) -> web.Response:
+        body = await read_json_object(request, SETUP_BODY_LIMIT)
+        method = field(body, "proxy_method", str, required=True)
+        if method not in PROXY_METHODS:
+            raise ApiError(400, f"proxy_method must be one of {', '.join(PROXY_METHODS)}, got {method!r}")
+        ghost.settings.complete_setup(method)
+        return json_response({"ok": True, "pac_url": f"{ghost.api_url}/proxy.pac"})
+
+    routes.add("GET", "/api/v1/settings", get, "All settings; API keys masked, the token omitted")
+    routes.add("PUT", "/api/v1/settings", put, "Update some settings; applied at once",
+               body="{section: {key: value}} for the sections to change")
+    routes.add("GET", "/api/v1/settings/export", export, "Download settings without secrets")
+    routes.add("POST", "/api/v1/settings/import", import_, "Apply an exported settings file",
+               body="settings JSON (raw or multipart field 'file')")
+    routes.add("POST", "/api/v1/settings/rotate-token", rotate, "Make a new API token; the old one stops working")
+    routes.add("GET", "/api/v1/setup/status", setup_status, "Whether the setup wizard was completed")
+    routes.add("POST", "/api/v1/setup/complete", setup_complete, "Complete the setup wizard",
+               body="{proxy_method: system_proxy|manual|device}")

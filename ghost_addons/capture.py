@@ -1,0 +1,145 @@
+"""Turning a mitmproxy HTTPFlow into Ghost's `Flow` record, and the per-flow marks
+(id, tags, metadata, source, interaction id) plugins leave on the live flow."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from mitmproxy import http
+from ulid import ULID
+
+from ghost_addons.model import Flow, Request, Response, Timings
+
+# Keys in mitmproxy's flow.metadata that Ghost reads when it stores the flow.
+ID_KEY = "ghost_id"
+TAGS_KEY = "ghost_tags"
+METADATA_KEY = "ghost_metadata"
+SOURCE_KEY = "ghost_source"
+INTERACTION_KEY = "ghost_interaction_id"
+INTERACTION_HEADER = "X-Ghost-Interaction"
+
+
+def flow_id(flow: http.HTTPFlow) -> str:
+    """Ghost's ULID for a live flow (assigned on first use, stable afterwards)."""
+    value = flow.metadata.get(ID_KEY)
+    if value is None:
+        value = flow.metadata[ID_KEY] = str(ULID())
+    return value
+
+
+def tag_flow(flow: http.HTTPFlow, tag: str) -> None:
+    tags = flow.metadata.setdefault(TAGS_KEY, [])
+    if tag not in tags:
+        tags.append(tag)
+
+
+def set_flow_metadata(flow: http.HTTPFlow, key: str, value: Any) -> None:
+    flow.metadata.setdefault(METADATA_KEY, {})[key] = value
+
+
+def take_interaction_header(flow: http.HTTPFlow) -> None:
+    """Move the extension's X-Ghost-Interaction header into the flow's marks; the target
+    never sees it."""
+    value = flow.request.headers.get(INTERACTION_HEADER)
+    if value is not None:
+        del flow.request.headers[INTERACTION_HEADER]
+        flow.metadata[INTERACTION_KEY] = value.strip()
+
+
+def _us(start: float | None, end: float | None) -> int:
+    if start is None or end is None or end < start:
+        return -1
+    return round((end - start) * 1_000_000)
+
+
+def timings_of(flow: http.HTTPFlow) -> Timings | None:
+    req, resp, server = flow.request, flow.response, flow.server_conn
+    if req.timestamp_start is None:
+        return None
+    new_connection = (
+        server.timestamp_tcp_setup is not None
+        and server.timestamp_start is not None
+        and server.timestamp_start >= req.timestamp_start - 0.0005
+    )
+    connect = _us(server.timestamp_start, server.timestamp_tcp_setup) if new_connection else -1
+    tls = _us(server.timestamp_tcp_setup, server.timestamp_tls_setup) if new_connection else -1
+    ready = req.timestamp_end
+    if new_connection:
+        ready = max(filter(None, (req.timestamp_end, server.timestamp_tcp_setup, server.timestamp_tls_setup)))
+    return Timings(
+        dns_us=-1,
+        connect_us=connect,
+        tls_us=tls,
+        send_us=_us(req.timestamp_start, req.timestamp_end),
+        wait_us=_us(ready, resp.timestamp_start) if resp else -1,
+        receive_us=_us(resp.timestamp_start, resp.timestamp_end) if resp else -1,
+    )
+
+
+def _body(message: http.Message, max_size: int) -> tuple[bytes, int]:
+    content = message.get_content(strict=False)
+    if content is None:  # streamed: the body was never buffered
+        return b"", 0
+    size = len(content)
+    if max_size and size > max_size:
+        content = content[:max_size]
+    return content, size
+
+
+def _address(peer: Any) -> str:
+    if not peer:
+        return ""
+    host, port = peer[0], peer[1]
+    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+
+
+def flow_record(flow: http.HTTPFlow, session_id: str, max_body_size: int = 0) -> Flow:
+    req = flow.request
+    body, body_size = _body(req, max_body_size)
+    started = req.timestamp_start or time.time()
+    request = Request(
+        method=req.method,
+        url=req.url,
+        scheme=req.scheme,
+        host=req.host,
+        port=req.port,
+        path=req.path.split("?", 1)[0] or "/",
+        http_version=req.http_version,
+        headers=list(req.headers.items(multi=True)),
+        body=body,
+        body_size=body_size,
+    )
+    response = None
+    end = started
+    if flow.response is not None:
+        resp = flow.response
+        resp_body, resp_size = _body(resp, max_body_size)
+        response = Response(
+            status_code=resp.status_code,
+            status_text=resp.reason,
+            http_version=resp.http_version,
+            headers=list(resp.headers.items(multi=True)),
+            body=resp_body,
+            body_size=resp_size,
+        )
+        end = resp.timestamp_end or resp.timestamp_start or end
+    elif flow.error is not None:
+        end = flow.error.timestamp
+    return Flow(
+        id=flow_id(flow),
+        session_id=session_id,
+        started_at=datetime.fromtimestamp(started, UTC),
+        request=request,
+        response=response,
+        duration_us=max(0, round((end - started) * 1_000_000)),
+        timings=timings_of(flow),
+        error=flow.error.msg if flow.error else "",
+        client_addr=_address(flow.client_conn.peername),
+        server_addr=_address(flow.server_conn.peername),
+        tags=list(flow.metadata.get(TAGS_KEY, ())),
+        metadata=dict(flow.metadata.get(METADATA_KEY, {})),
+        source=flow.metadata.get(SOURCE_KEY, "proxy"),
+        interaction_id=flow.metadata.get(INTERACTION_KEY, ""),
+    )

@@ -1,0 +1,215 @@
+"""`Ghost`: one running instance — settings, plugins, store, events, API — handed to every hook."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ulid import ULID
+
+from ghost_addons.api.app import ApiServer
+from ghost_addons.capture import ID_KEY, METADATA_KEY, SOURCE_KEY
+from ghost_addons.config import Settings
+from ghost_addons.events import EventHub
+from ghost_addons.hostmatch import CaptureFilter
+from ghost_addons.model import Flow
+from ghost_addons.plugins import make_plugin_manager
+from ghost_addons.store import FlowWriter, Store, sessions
+
+log = logging.getLogger("ghost")
+
+T = TypeVar("T")
+
+VERSION = "0.1.0"
+
+
+class ProxyControl:
+    """What Ghost needs from mitmproxy's master; the addon provides the real one."""
+
+    def status(self) -> dict[str, Any]:
+        return {"running": False, "listen": [], "port": 0, "mode": [], "upstream": ""}
+
+    def confdir(self) -> Path:
+        return Path("~/.mitmproxy").expanduser()
+
+    def replay(self, flow: Any) -> None:
+        raise RuntimeError("the proxy is not running")
+
+
+class Ghost:
+    version = VERSION
+
+    def __init__(
+        self,
+        home: Path,
+        *,
+        api_host: str = "127.0.0.1",
+        api_port: int = 0,
+        token: str = "",
+        plugin_paths: tuple[str, ...] = (),
+        default_plugins: tuple[str, ...] | None = None,
+        proxy: ProxyControl | None = None,
+    ) -> None:
+        from plugins import DEFAULT_PLUGINS
+
+        self.home = home
+        home.mkdir(parents=True, exist_ok=True)
+        home.chmod(0o700)
+        self.settings = Settings.load(home / "config.yaml", token)
+        self.pm = make_plugin_manager(
+            DEFAULT_PLUGINS if default_plugins is None else default_plugins, plugin_paths
+        )
+        self.proxy = proxy or ProxyControl()
+        self.events = EventHub(self)
+        self.store = Store(home / "ghost.db")
+        self.store.ghost = self
+        self.flow_writer = FlowWriter(self)
+        self.api_host = api_host
+        self.api_port = api_port or self.settings.get("api.port")
+        self.api = ApiServer(self, api_host, self.api_port)
+        self.active_session_id = ""
+        self.capture_filter = self._capture_filter()
+        self.started_monotonic = time.monotonic()
+        self.running = False
+        self.exporters: dict[str, Any] = {}
+        self.importers: dict[str, Any] = {}
+        self.code_generators: dict[str, Any] = {}
+        self.pm.hook.ghost_exporters(register=self.exporters.__setitem__)
+        self.pm.hook.ghost_importers(register=self.importers.__setitem__)
+        self.pm.hook.ghost_code_generators(register=self.code_generators.__setitem__)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._pending_replays: dict[str, asyncio.Future[Flow]] = {}
+
+    # --- identity -----------------------------------------------------------------------
+
+    @property
+    def token(self) -> str:
+        return self.settings.token
+
+    @property
+    def api_url(self) -> str:
+        host = f"[{self.api_host}]" if ":" in self.api_host else self.api_host
+        return f"http://{host}:{self.api_port}"
+
+    def proxy_status(self) -> dict[str, Any]:
+        return self.proxy.status()
+
+    def ca_path(self, fmt: str = "pem") -> Path:
+        return self.proxy.confdir() / ("mitmproxy-ca-cert.pem" if fmt == "pem" else "mitmproxy-ca-cert.cer")
+
+    # --- tasks and hooks ------------------------------------------------------------------
+
+    def spawn(self, coro: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T]:
+        """Start background work that is kept referenced and cancelled at shutdown."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %r failed", task.get_name(), exc_info=task.exception())
+
+    async def call_hook_awaiting(self, hook: Any, **kwargs: Any) -> list[Any]:
+        results = hook(**kwargs)
+        out = []
+        for result in results:
+            out.append(await result if isinstance(result, Awaitable) else result)
+        return out
+
+    async def call_hook(self, name: str, **kwargs: Any) -> list[Any]:
+        return await self.call_hook_awaiting(getattr(self.pm.hook, name), **kwargs)
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        owners: list[tuple[str, list[str]]] = []
+
+        def register(name: str, statements: list[str]) -> None:
+            if name == "core" or any(owner == name for owner, _ in owners):
+                raise ValueError(f"migration owner name {name!r} is taken")
+            owners.append((name, list(statements)))
+
+        self.pm.hook.ghost_migrations(register=register)
+        applied = await self.store.open(owners)
+        if applied:
+            log.info("database migrations applied: %s", ", ".join(applied))
+        self.active_session_id = await self.store.write(sessions.ensure_active_session)
+        self.flow_writer.start()
+        await self.call_hook("ghost_startup", ghost=self)
+        await self.api.start()
+        self.running = True
+        log.warning(
+            "Ghost API on %s (token in %s); proxy on %s",
+            self.api_url, self.settings.path, ", ".join(self.proxy_status()["listen"]) or "?",
+        )
+
+    async def stop(self) -> None:
+        self.running = False
+        await self.api.stop()
+        try:
+            await self.call_hook("ghost_shutdown", ghost=self)
+        finally:
+            await self.flow_writer.drain()
+            for task in list(self._tasks):
+                task.cancel()
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+            for future in self._pending_replays.values():
+                future.cancel()
+            self.store.close()
+
+    # --- state changes the API asks for ---------------------------------------------------
+
+    def _capture_filter(self) -> CaptureFilter:
+        return CaptureFilter(self.settings.get("proxy.host_include"), self.settings.get("proxy.host_exclude"))
+
+    async def settings_changed(self, changed: set[str]) -> None:
+        if not changed:
+            return
+        self.capture_filter = self._capture_filter()
+        await self.call_hook("ghost_settings_changed", ghost=self, changed=changed)
+        self.events.publish("settings.updated", {"changed": sorted(changed)})
+
+    async def activate_session(self, session_id: str) -> None:
+        await self.store.write(sessions.set_kv, sessions.ACTIVE_SESSION_KEY, session_id)
+        self.active_session_id = session_id
+        self.events.publish("session.activated", {"id": session_id})
+
+    async def replay(self, original: Flow, timeout: float) -> Flow:
+        """Send a stored flow's request again through the proxy; returns the new stored flow."""
+        from mitmproxy import connection, http
+
+        request = http.Request.make(original.request.method, original.request.url, b"",
+                                    [(k.encode(), v.encode()) for k, v in original.request.headers])
+        request.content = original.request.body
+        live = http.HTTPFlow(
+            connection.Client(peername=("127.0.0.1", 0), sockname=("127.0.0.1", 0), timestamp_start=time.time()),
+            connection.Server(address=(original.request.host, original.request.port)),
+        )
+        live.request = request
+        new_id = str(ULID())
+        live.metadata[ID_KEY] = new_id
+        live.metadata[SOURCE_KEY] = "replay"
+        live.metadata[METADATA_KEY] = {"replay_of": original.id}
+        future: asyncio.Future[Flow] = asyncio.get_running_loop().create_future()
+        self._pending_replays[new_id] = future
+        try:
+            self.proxy.replay(live)
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            from ghost_addons.api.http import ApiError
+
+            raise ApiError(504, f"replay of {original.id} got no answer within {timeout:.0f} s") from None
+        finally:
+            self._pending_replays.pop(new_id, None)
+
+    def flow_committed(self, flow: Flow) -> None:
+        future = self._pending_replays.get(flow.id)
+        if future is not None and not future.done():
+            future.set_result(flow)

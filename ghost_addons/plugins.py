@@ -1,0 +1,68 @@
+"""The plugin manager factory: built-in plugins, entry points, plugin files by path."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+import pluggy
+
+from ghost_addons import hookspecs
+
+log = logging.getLogger("ghost.plugins")
+
+ENTRY_POINT_GROUP = "ghost"
+
+
+class PluginLoadError(Exception):
+    pass
+
+
+def load_plugin_file(path: Path) -> object:
+    """Import a plugin module from a .py file (or a package directory)."""
+    target = path / "__init__.py" if path.is_dir() else path
+    if not target.is_file():
+        raise PluginLoadError(f"plugin path {path} is not a .py file or a package directory")
+    name = f"ghost_plugin_{path.stem if path.is_file() else path.name}"
+    spec = importlib.util.spec_from_file_location(name, target)
+    if spec is None or spec.loader is None:
+        raise PluginLoadError(f"cannot load plugin from {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:
+        sys.modules.pop(name, None)
+        raise PluginLoadError(f"plugin {path} failed to import: {type(e).__name__}: {e}") from e
+    return module
+
+
+def instantiate(module: object) -> object:
+    """A plugin module with state exposes `make_plugin()`; each Ghost gets a fresh instance
+    (scripts reload, so no plugin keeps state at module level). Others register as is."""
+    factory = getattr(module, "make_plugin", None)
+    return factory() if callable(factory) else module
+
+
+def make_plugin_manager(
+    default_plugins: Iterable[str], plugin_paths: Iterable[str] = (), entry_points: bool = True
+) -> pluggy.PluginManager:
+    """Register built-ins, then entry-point plugins, then plugin files; reject unknown hooks."""
+    pm = pluggy.PluginManager("ghost")
+    pm.add_hookspecs(hookspecs)
+    for module_name in default_plugins:
+        pm.register(instantiate(importlib.import_module(module_name)), name=module_name)
+    if entry_points:
+        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    for raw in plugin_paths:
+        path = Path(raw).expanduser().resolve()
+        pm.register(instantiate(load_plugin_file(path)), name=f"path:{path}")
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as e:
+        raise PluginLoadError(f"a plugin implements a hook Ghost does not have: {e}") from e
+    return pm

@@ -1,0 +1,156 @@
+"""Flows in SQLite: rows to records and back, and the queries the API needs.
+
+All functions take a connection and run on a store thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ghost_addons.model import Flow, Request, Response, Timings, flow_summary, parse_time, format_time
+from ghost_addons.store.db import Connection
+
+FLOW_COLUMNS = (
+    "id", "session_id", "started_at", "duration_us", "method", "url", "scheme", "host",
+    "port", "path", "http_version", "request_headers", "request_body_size", "status_code",
+    "status_text", "response_http_version", "response_headers", "response_body_size",
+    "content_type", "timings", "error", "client_addr", "server_addr", "tags", "metadata",
+    "source", "interaction_id", "annotation",
+)
+_INSERT_FLOW = (
+    f"INSERT INTO flows ({', '.join(FLOW_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in FLOW_COLUMNS)})"
+)
+_INSERT_BODIES = "INSERT INTO flow_bodies (flow_id, request_body, response_body) VALUES (?, ?, ?)"
+SUMMARY_COLUMNS = ", ".join(c for c in FLOW_COLUMNS if c not in ("request_headers", "response_headers"))
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def flow_row(flow: Flow) -> tuple[Any, ...]:
+    req, resp = flow.request, flow.response
+    timings = flow.timings
+    return (
+        flow.id, flow.session_id, format_time(flow.started_at), flow.duration_us,
+        req.method, req.url, req.scheme, req.host, req.port, req.path, req.http_version,
+        _dumps(req.headers), req.body_size,
+        resp.status_code if resp else None,
+        resp.status_text if resp else None,
+        resp.http_version if resp else None,
+        _dumps(resp.headers) if resp else None,
+        resp.body_size if resp else None,
+        resp.content_type if resp else "",
+        _dumps([timings.dns_us, timings.connect_us, timings.tls_us, timings.send_us,
+                timings.wait_us, timings.receive_us]) if timings else None,
+        flow.error, flow.client_addr, flow.server_addr, _dumps(flow.tags),
+        _dumps(flow.metadata), flow.source, flow.interaction_id, flow.annotation,
+    )
+
+
+def insert_flows(conn: Connection, flows: list[Flow]) -> None:
+    conn.executemany(_INSERT_FLOW, [flow_row(f) for f in flows])
+    conn.executemany(
+        _INSERT_BODIES,
+        [(f.id, f.request.body, f.response.body if f.response else None) for f in flows],
+    )
+
+
+def flow_from_row(row: Any, bodies: Any = None) -> Flow:
+    headers = row["request_headers"] if "request_headers" in row.keys() else None
+    request = Request(
+        method=row["method"], url=row["url"], scheme=row["scheme"], host=row["host"],
+        port=row["port"], path=row["path"], http_version=row["http_version"],
+        headers=[tuple(h) for h in orjson.loads(headers)] if headers else [],
+        body=bytes(bodies["request_body"]) if bodies is not None else b"",
+        body_size=row["request_body_size"],
+    )
+    response = None
+    if row["status_code"] is not None:
+        resp_headers = row["response_headers"] if "response_headers" in row.keys() else None
+        response = Response(
+            status_code=row["status_code"], status_text=row["status_text"] or "",
+            http_version=row["response_http_version"] or "HTTP/1.1",
+            headers=[tuple(h) for h in orjson.loads(resp_headers)] if resp_headers else [],
+            body=bytes(bodies["response_body"] or b"") if bodies is not None else b"",
+            body_size=row["response_body_size"] or 0,
+        )
+        if resp_headers is None and row["content_type"]:
+            response.headers = [("Content-Type", row["content_type"])]
+    timings = None
+    if row["timings"]:
+        timings = Timings(*orjson.loads(row["timings"]))
+    return Flow(
+        id=row["id"], session_id=row["session_id"], started_at=parse_time(row["started_at"]),
+        request=request, response=response, duration_us=row["duration_us"], timings=timings,
+        error=row["error"], client_addr=row["client_addr"], server_addr=row["server_addr"],
+        tags=orjson.loads(row["tags"]), metadata=orjson.loads(row["metadata"]),
+        source=row["source"], interaction_id=row["interaction_id"], annotation=row["annotation"],
+    )
+
+
+def get_flow(conn: Connection, flow_id: str) -> Flow | None:
+    row = conn.execute("SELECT * FROM flows WHERE id = ?", (flow_id,)).fetchone()
+    if row is None:
+        return None
+    bodies = conn.execute(
+        "SELECT request_body, response_body FROM flow_bodies WHERE flow_id = ?", (flow_id,)
+    ).fetchone()
+    return flow_from_row(row, bodies)
+
+
+def list_flow_summaries(
+    conn: Connection, where: str, params: list[Any], limit: int, offset: int
+) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        f"SELECT {SUMMARY_COLUMNS} FROM flows WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    ).fetchall()
+    return [flow_summary(flow_from_row(r)) for r in rows]
+
+
+def count_flows(conn: Connection, where: str = "1", params: list[Any] | None = None) -> int:
+    return conn.execute(f"SELECT COUNT(*) FROM flows WHERE {where}", params or []).fetchone()[0]
+
+
+def session_flow_batch(
+    conn: Connection, session_id: str, after_id: str, limit: int
+) -> list[Flow]:
+    """Up to `limit` full flows of a session with id > after_id, oldest first."""
+    rows = conn.execute(
+        "SELECT f.*, b.request_body, b.response_body FROM flows f "
+        "LEFT JOIN flow_bodies b ON b.flow_id = f.id "
+        "WHERE f.session_id = ? AND f.id > ? ORDER BY f.id LIMIT ?",
+        (session_id, after_id, limit),
+    ).fetchall()
+    return [flow_from_row(r, r if r["request_body"] is not None else None) for r in rows]
+
+
+def delete_flow(conn: Connection, flow_id: str) -> bool:
+    return conn.execute("DELETE FROM flows WHERE id = ?", (flow_id,)).rowcount > 0
+
+
+def update_flow_fields(conn: Connection, flow_id: str, fields: dict[str, Any]) -> bool:
+    """Update tags / annotation / metadata; the names are checked by the caller."""
+    sets, params = [], []
+    for name, value in fields.items():
+        sets.append(f"{name} = ?")
+        params.append(_dumps(value) if name in ("tags", "metadata") else value)
+    cur = conn.execute(f"UPDATE flows SET {', '.join(sets)} WHERE id = ?", [*params, flow_id])
+    return cur.rowcount > 0
+
+
+def purge_flows(conn: Connection, older_than: str | None, keep_newest: int) -> int:
+    """Delete flows started before `older_than` and all but the newest `keep_newest`."""
+    deleted = 0
+    if older_than:
+        deleted += conn.execute("DELETE FROM flows WHERE started_at < ?", (older_than,)).rowcount
+    if keep_newest > 0:
+        deleted += conn.execute(
+            "DELETE FROM flows WHERE id IN (SELECT id FROM flows ORDER BY id DESC LIMIT -1 OFFSET ?)",
+            (keep_newest,),
+        ).rowcount
+    return deleted

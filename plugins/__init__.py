@@ -1,0 +1,6 @@
+"""Ghost's built-in feature plugins. Each is registered exactly like a third-party plugin."""
+
+DEFAULT_PLUGINS: list[str] = [
+    "plugins.noise",
+    "plugins.retention",
+]

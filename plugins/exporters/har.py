@@ -1,0 +1,219 @@
+"""HAR 1.2 writer that streams: one JSON chunk per entry, never the whole document.
+
+Bodies follow Ghost's text detection (``ghost_addons.model.encode_body``): text types that
+are valid UTF-8 are written as-is, everything else as base64 with ``"encoding": "base64"``
+(on ``content`` as HAR defines, and on ``postData`` as an extension Ghost's importer reads).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Iterator, Sequence
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import orjson
+
+from ghost_addons.model import Flow, Headers, encode_body, format_time, header_value
+from plugins.exporters.contract import ExportInfo, Exporter, ms
+
+HAR_CREATOR = {"name": "Ghost", "version": "1.0"}
+
+
+def _headers(headers: Headers) -> list[dict[str, str]]:
+    return [{"name": k, "value": v} for k, v in headers]
+
+
+def request_cookies(headers: Headers) -> list[dict[str, Any]]:
+    """Name/value pairs from every Cookie header."""
+    cookies: list[dict[str, Any]] = []
+    for key, value in headers:
+        if key.lower() != "cookie":
+            continue
+        for part in value.split(";"):
+            name, sep, val = part.strip().partition("=")
+            if name and sep:
+                cookies.append({"name": name, "value": val})
+    return cookies
+
+
+def response_cookies(headers: Headers) -> list[dict[str, Any]]:
+    """Cookies from Set-Cookie headers with path, domain, expires, httpOnly, secure."""
+    cookies: list[dict[str, Any]] = []
+    for key, value in headers:
+        if key.lower() != "set-cookie":
+            continue
+        first, *attrs = value.split(";")
+        name, sep, val = first.strip().partition("=")
+        if not name or not sep:
+            continue
+        cookie: dict[str, Any] = {"name": name, "value": val}
+        for attr in attrs:
+            aname, _, aval = attr.strip().partition("=")
+            lname = aname.lower()
+            if lname == "path":
+                cookie["path"] = aval
+            elif lname == "domain":
+                cookie["domain"] = aval
+            elif lname == "expires":
+                try:
+                    cookie["expires"] = format_time(parsedate_to_datetime(aval))
+                except (TypeError, ValueError, IndexError):
+                    pass
+            elif lname == "httponly":
+                cookie["httpOnly"] = True
+            elif lname == "secure":
+                cookie["secure"] = True
+        cookies.append(cookie)
+    return cookies
+
+
+def _query(url: str) -> list[dict[str, str]]:
+    query = urlsplit(url).query
+    if not query:
+        return []
+    return [{"name": k, "value": v} for k, v in parse_qsl(query, keep_blank_values=True)]
+
+
+def _server_ip(server_addr: str) -> str | None:
+    """'127.0.0.1:8080' or '[::1]:443' -> the IP, None when not an IP literal."""
+    host = server_addr
+    if host.startswith("["):
+        host = host[1:].partition("]")[0]
+    elif host.count(":") == 1:
+        host = host.partition(":")[0]
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
+def _timings(flow: Flow) -> dict[str, float]:
+    t = flow.timings
+    if t is None:
+        return {"blocked": -1, "dns": -1, "connect": -1, "ssl": -1, "send": -1,
+                "wait": flow.duration_ms, "receive": -1}
+    return {
+        "blocked": -1,
+        "dns": ms(t.dns_us),
+        "connect": ms(t.connect_us),
+        "ssl": ms(t.tls_us),
+        "send": ms(t.send_us),
+        "wait": ms(t.wait_us),
+        "receive": ms(t.receive_us),
+    }
+
+
+def har_entry(flow: Flow) -> dict[str, Any]:
+    """One HAR 1.2 entry for a flow (every array present, never null)."""
+    req = flow.request
+    entry_request: dict[str, Any] = {
+        "method": req.method,
+        "url": req.url,
+        "httpVersion": req.http_version,
+        "cookies": request_cookies(req.headers),
+        "headers": _headers(req.headers),
+        "queryString": _query(req.url),
+        "headersSize": -1,
+        "bodySize": req.body_size,
+    }
+    if req.body or req.body_size:
+        mime = req.content_type
+        text, encoding = encode_body(req.body, mime)
+        post: dict[str, Any] = {"mimeType": mime, "text": text, "params": []}
+        if encoding == "base64":
+            post["encoding"] = "base64"
+        entry_request["postData"] = post
+
+    resp = flow.response
+    if resp is not None and resp.status_code > 0:
+        mime = resp.content_type
+        text, encoding = encode_body(resp.body, mime)
+        content: dict[str, Any] = {"size": resp.body_size, "compression": 0,
+                                   "mimeType": mime, "text": text}
+        if encoding == "base64":
+            content["encoding"] = "base64"
+        entry_response: dict[str, Any] = {
+            "status": resp.status_code,
+            "statusText": resp.status_text,
+            "httpVersion": resp.http_version,
+            "cookies": response_cookies(resp.headers),
+            "headers": _headers(resp.headers),
+            "content": content,
+            "redirectURL": header_value(resp.headers, "location"),
+            "headersSize": -1,
+            "bodySize": resp.body_size,
+        }
+    else:
+        entry_response = {
+            "status": 0,
+            "statusText": flow.error or "No Response",
+            "httpVersion": "",
+            "cookies": [],
+            "headers": [],
+            "content": {"size": 0, "mimeType": ""},
+            "redirectURL": "",
+            "headersSize": -1,
+            "bodySize": -1,
+        }
+    entry: dict[str, Any] = {
+        "startedDateTime": format_time(flow.started_at),
+        "time": max(flow.duration_ms, 0),
+        "request": entry_request,
+        "response": entry_response,
+        "cache": {},
+        "timings": _timings(flow),
+    }
+    ip = _server_ip(flow.server_addr)
+    if ip:
+        entry["serverIPAddress"] = ip
+    if flow.error:
+        entry["_error"] = flow.error
+    return entry
+
+
+class HarWriter:
+    """Streams ``{"log": {..., "entries": [`` entry, entry ... ``]}}``."""
+
+    def __init__(self, info: ExportInfo) -> None:
+        self.info = info
+        self.count = 0
+
+    def _head(self) -> bytes:
+        head = orjson.dumps({"version": "1.2", "creator": HAR_CREATOR, "pages": []})
+        # {"version":..,"pages":[]} -> {"log":{"version":..,"pages":[],"entries":[
+        return b'{"log":' + head[:-1] + b',"entries":[\n'
+
+    def write(self, flows: Sequence[Flow]) -> Iterator[bytes]:
+        dumps = orjson.dumps
+        for flow in flows:
+            chunk = dumps(har_entry(flow))
+            if self.count == 0:
+                yield self._head() + chunk
+            else:
+                yield b",\n" + chunk
+            self.count += 1
+
+    def close(self) -> Iterator[bytes]:
+        if self.count == 0:
+            yield self._head()
+        yield b"\n]}}\n"
+
+
+def har_document(flows: Iterable[Flow], info: ExportInfo | None = None) -> Iterator[bytes]:
+    """The whole HAR file as a stream of chunks, one per entry."""
+    writer = HarWriter(info or ExportInfo(session_id="", session_name="session"))
+    for flow in flows:
+        yield from writer.write((flow,))
+    yield from writer.close()
+
+
+HAR_EXPORTER = Exporter(
+    name="har",
+    title="HAR",
+    extension="har",
+    content_type="application/json; charset=utf-8",
+    artifact_format="har",
+    open=HarWriter,
+)
