@@ -18,14 +18,12 @@ import fnmatch
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
 
 MAX_PATTERN_LENGTH = 2048
 HOST_CACHE_SIZE = 4096
 
 _METHOD_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}")
 
-T = TypeVar("T")
 
 
 def compile_glob(pattern: str, *, ignore_case: bool) -> re.Pattern[str] | None:
@@ -103,7 +101,7 @@ def split_path(path: str) -> str:
     return path if cut < 0 else path[:cut]
 
 
-class RuleIndex(Generic[T]):
+class RuleIndex[T]:
     """Enabled rules of one kind, in order, with a per-host cache of host-pattern matches.
 
     Build a new index whenever the rules change (rules are few; requests are many).
@@ -156,5 +154,5 @@ class RuleIndex(Generic[T]):
         return None
 
 
-def build_index(rules: Sequence[T], matcher_of: Callable[[T], Matcher], enabled: Callable[[T], bool]) -> RuleIndex[T]:
+def build_index[T](rules: Sequence[T], matcher_of: Callable[[T], Matcher], enabled: Callable[[T], bool]) -> RuleIndex[T]:
     return RuleIndex((rule, matcher_of(rule)) for rule in rules if enabled(rule))

@@ -1,6 +1,6 @@
-from plugins.map_rules.matching import HOST_CACHE_SIZE, Matcher, RuleIndex, check_method, check_pattern, compile_glob
-
 import pytest
+
+from plugins.map_rules.matching import HOST_CACHE_SIZE, Matcher, RuleIndex, check_method, check_pattern, compile_glob
 
 
 def test_glob_semantics():

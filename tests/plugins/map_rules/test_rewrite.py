@@ -1,0 +1,100 @@
+import gzip
+from pathlib import Path
+
+from mitmproxy import http
+from mitmproxy.test import tflow
+
+from plugins.map_rules.rewrite import apply_rewrite
+from plugins.map_rules.rules import RewriteConfig, validate_rule
+
+
+def config(**raw) -> RewriteConfig:
+    rule = validate_rule({"type": "rewrite", **raw}, rule_id="r", created_at="", updated_at="", home=Path("/"))
+    assert isinstance(rule.config, RewriteConfig)
+    return rule.config
+
+
+def json_flow(body: bytes, *, encoding: str = "") -> http.HTTPFlow:
+    flow = tflow.tflow(resp=True)
+    headers = {"content-type": "application/json"}
+    if encoding:
+        headers["content-encoding"] = encoding
+    flow.response = http.Response.make(200, b"", headers)
+    flow.response.content = body  # encodes per content-encoding, sets content-length
+    return flow
+
+
+def test_url_rewrite_updates_host_header():
+    flow = tflow.tflow()
+    flow.request.url = "http://old.example:8080/api/v1/users?x=1"
+    flow.request.headers["host"] = "old.example:8080"
+    assert apply_rewrite(flow, config(target="url", match=r"/api/v1/", replace="/api/v2/"))
+    assert flow.request.url == "http://old.example:8080/api/v2/users?x=1"
+    assert apply_rewrite(flow, config(target="url", match=r"old\.example:8080", replace="new.example:9090"))
+    assert flow.request.host == "new.example" and flow.request.port == 9090
+    assert flow.request.headers["host"] == "new.example:9090"
+    assert not apply_rewrite(flow, config(target="url", match="nomatch", replace="x"))
+
+
+def test_url_rewrite_to_garbage_is_ignored():
+    flow = tflow.tflow()
+    before = flow.request.url
+    assert not apply_rewrite(flow, config(target="url", match=r"^http://", replace="nonsense "))
+    assert flow.request.url == before
+
+
+def test_header_set_remove_and_regex():
+    flow = tflow.tflow(resp=True)
+    assert apply_rewrite(flow, config(target="request_header", header_name="X-Debug", replace="1"))
+    assert flow.request.headers["x-debug"] == "1"
+    assert not apply_rewrite(flow, config(target="request_header", header_name="X-Debug", replace="1"))
+    assert apply_rewrite(flow, config(target="request_header", header_name="x-debug", match="1", replace="2"))
+    assert flow.request.headers["X-Debug"] == "2"
+    assert apply_rewrite(flow, config(target="request_header", header_name="X-Debug", replace=""))
+    assert "x-debug" not in flow.request.headers
+    # line mode: rename a header, drop another
+    flow.response.headers["Server"] = "nginx/1.2"
+    assert apply_rewrite(flow, config(target="response_header", match=r"^Server: nginx/.*$", replace="Server: ghost"))
+    assert flow.response.headers["server"] == "ghost"
+    assert apply_rewrite(flow, config(target="response_header", match=r"^header-response:.*$", replace=""))
+    assert "header-response" not in flow.response.headers
+    # a result that is not a header line is ignored
+    assert not apply_rewrite(flow, config(target="response_header", match=r"^Server: ghost$", replace="no colon here"))
+    assert flow.response.headers["server"] == "ghost"
+
+
+def test_body_rewrite_json_and_length():
+    flow = json_flow(b'{"price": 100, "name": "x"}')
+    assert apply_rewrite(flow, config(target="response_body", match=r'"price":\s*(\d+)', replace=r'"price": 0, "was": \1'))
+    assert flow.response.content == b'{"price": 0, "was": 100, "name": "x"}'
+    assert flow.response.headers["content-length"] == str(len(flow.response.raw_content))
+
+
+def test_body_rewrite_gzip_stays_gzip():
+    flow = json_flow(b'{"ok": false}', encoding="gzip")
+    assert apply_rewrite(flow, config(target="response_body", match="false", replace="true"))
+    assert flow.response.headers["content-encoding"] == "gzip"
+    assert gzip.decompress(flow.response.raw_content) == b'{"ok": true}'
+    assert flow.response.headers["content-length"] == str(len(flow.response.raw_content))
+
+
+def test_body_rewrite_keeps_charset():
+    flow = tflow.tflow(resp=True)
+    flow.response = http.Response.make(200, "café".encode("latin-1"), {"content-type": "text/plain; charset=latin-1"})
+    assert apply_rewrite(flow, config(target="response_body", match="caf", replace="CAF"))
+    assert flow.response.raw_content == "CAFé".encode("latin-1")
+
+
+def test_request_body_and_missing_response():
+    flow = tflow.tflow()
+    assert apply_rewrite(flow, config(target="request_body", match="content", replace="changed!"))
+    assert flow.request.content == b"changed!" and flow.request.headers["content-length"] == "8"
+    assert not apply_rewrite(flow, config(target="response_body", match="x", replace="y"))
+
+
+def test_undecodable_body_left_alone():
+    flow = tflow.tflow(resp=True)
+    flow.response = http.Response.make(200, b"", {"content-encoding": "gzip"})
+    flow.response.raw_content = b"not gzip"
+    assert not apply_rewrite(flow, config(target="response_body", match="not", replace="yes"))
+    assert flow.response.raw_content == b"not gzip"
