@@ -16,7 +16,7 @@ from mitmproxy.net import server_spec
 from mitmproxy.proxy.mode_specs import RegularMode
 
 from ghost_addons.api.app import is_loopback_name
-from ghost_addons.capture import flow_record, take_interaction_header
+from ghost_addons.capture import ConnectionsSeen, flow_record, take_interaction_header
 from ghost_addons.config import SettingsError
 from ghost_addons.core import Ghost, ProxyControl
 from ghost_addons.hookspecs import hookimpl
@@ -62,6 +62,7 @@ class GhostAddon:
         self.upstream_url = ""
         self._upstream: tuple[str, tuple[str, int]] | None = None
         self._bypass_tls = compile_hosts(())
+        self._connections = ConnectionsSeen()
 
     # --- options ---------------------------------------------------------------------
 
@@ -190,7 +191,8 @@ class GhostAddon:
         if flow.metadata.get(STORED):
             return
         flow.metadata[STORED] = True
-        record = flow_record(flow, ghost.active_session_id, ghost.settings.get("store.max_flow_body_size"))
+        first = self._connections.first_use(flow.server_conn.id) if flow.server_conn.timestamp_start else False
+        record = flow_record(flow, ghost.active_session_id, ghost.settings.get("store.max_flow_body_size"), first)
         ghost.pm.hook.ghost_capture(ghost=ghost, flow=flow, record=record)
         if False in ghost.pm.hook.ghost_should_store(ghost=ghost, record=record):
             return

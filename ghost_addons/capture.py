@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,15 +55,28 @@ def _us(start: float | None, end: float | None) -> int:
     return round((end - start) * 1_000_000)
 
 
-def timings_of(flow: http.HTTPFlow) -> Timings | None:
+class ConnectionsSeen:
+    """Remembers which server connections already had a flow, so connect and TLS time go
+    to the first flow on a connection only (a bounded memory of recent connection ids)."""
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.capacity = capacity
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def first_use(self, connection_id: str) -> bool:
+        if connection_id in self._ids:
+            return False
+        self._ids[connection_id] = None
+        if len(self._ids) > self.capacity:
+            self._ids.popitem(last=False)
+        return True
+
+
+def timings_of(flow: http.HTTPFlow, new_connection: bool) -> Timings | None:
     req, resp, server = flow.request, flow.response, flow.server_conn
     if req.timestamp_start is None:
         return None
-    new_connection = (
-        server.timestamp_tcp_setup is not None
-        and server.timestamp_start is not None
-        and server.timestamp_start >= req.timestamp_start - 0.0005
-    )
+    new_connection = new_connection and server.timestamp_tcp_setup is not None
     connect = _us(server.timestamp_start, server.timestamp_tcp_setup) if new_connection else -1
     tls = _us(server.timestamp_tcp_setup, server.timestamp_tls_setup) if new_connection else -1
     ready = req.timestamp_end
@@ -95,7 +109,9 @@ def _address(peer: Any) -> str:
     return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
 
 
-def flow_record(flow: http.HTTPFlow, session_id: str, max_body_size: int = 0) -> Flow:
+def flow_record(
+    flow: http.HTTPFlow, session_id: str, max_body_size: int = 0, new_connection: bool = True
+) -> Flow:
     req = flow.request
     body, body_size = _body(req, max_body_size)
     started = req.timestamp_start or time.time()
@@ -134,7 +150,7 @@ def flow_record(flow: http.HTTPFlow, session_id: str, max_body_size: int = 0) ->
         request=request,
         response=response,
         duration_us=max(0, round((end - started) * 1_000_000)),
-        timings=timings_of(flow),
+        timings=timings_of(flow, new_connection),
         error=flow.error.msg if flow.error else "",
         client_addr=_address(flow.client_conn.peername),
         server_addr=_address(flow.server_conn.peername),

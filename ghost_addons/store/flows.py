@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from ghost_addons.model import Flow, Request, Response, Timings, flow_summary, parse_time, format_time
+from ghost_addons.model import Flow, Request, Response, Timings, flow_summary, format_time, parse_time
 from ghost_addons.store.db import Connection
 
 FLOW_COLUMNS = (

@@ -1,0 +1,1 @@
+"""Test support: a real Ghost process, local target servers, free ports."""
