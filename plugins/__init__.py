@@ -3,4 +3,6 @@
 DEFAULT_PLUGINS: list[str] = [
     "plugins.noise",
     "plugins.retention",
+    "plugins.exporters", "plugins.importers", "plugins.codegen", "plugins.compose", "plugins.compare",
+    "plugins.breakpoints", "plugins.map_rules", "plugins.injection",
 ]

@@ -85,23 +85,30 @@ class Endpoint:
     def median_size(self) -> int:
         return int(statistics.median(self.sizes)) if self.sizes else 0
 
-    def add(self, flow: Flow) -> None:
+    def record(self, *, url: str, status: int, duration_ms: float, size: int,
+               response_type: str = "", request_type: str = "") -> None:
         self.count += 1
-        resp = flow.response
-        self.statuses[resp.status_code if resp else 0] += 1
-        self.durations_ms.append(flow.duration_ms)
-        self.sizes.append(resp.body_size if resp else 0)
+        self.statuses[status] += 1
+        self.durations_ms.append(duration_ms)
+        self.sizes.append(size)
         try:
-            query = urlsplit(flow.request.url).query
+            query = urlsplit(url).query
         except ValueError:
             query = ""
         for name, _ in parse_qsl(query, keep_blank_values=True):
             self.query_names[name] += 1
-        self.request_types[_mime(flow.request.content_type)] += 1
-        if resp:
-            self.response_types[_mime(resp.content_type)] += 1
+        if request_type:
+            self.request_types[_mime(request_type)] += 1
+        if response_type:
+            self.response_types[_mime(response_type)] += 1
         if not self.example_url:
-            self.example_url = flow.request.url
+            self.example_url = url
+
+    def add(self, flow: Flow) -> None:
+        resp = flow.response
+        self.record(url=flow.request.url, status=resp.status_code if resp else 0,
+                    duration_ms=flow.duration_ms, size=resp.body_size if resp else 0,
+                    response_type=resp.content_type if resp else "")
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -34,6 +34,7 @@ class ExportInfo:
     session_id: str
     session_name: str
     exported_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    total_flows: int = 0  # flows in the session, which may be more than the format's cap
 
 
 class ExportWriter(Protocol):

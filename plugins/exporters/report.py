@@ -107,7 +107,7 @@ class ReportWriter:
     def __init__(self, info: ExportInfo) -> None:
         self.info = info
         self.flows: list[Flow] = []
-        self.capped = False
+        self.capped = info.total_flows > REPORT_MAX_FLOWS
 
     def write(self, flows: Sequence[Flow]) -> Iterator[bytes]:
         room = REPORT_MAX_FLOWS - len(self.flows)

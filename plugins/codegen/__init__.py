@@ -1,0 +1,52 @@
+"""Per-flow code: cURL, fetch(), Python requests, HTTPie, Markdown.
+
+``GET /api/v1/flows/{id}/export/{format}`` returns the snippet as text. Generators come
+from the ``ghost_code_generators`` hook: ``register(name, generate)`` with
+``generate(flow) -> str``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from ghost_addons.api.http import ApiError
+from ghost_addons.hookspecs import hookimpl
+from plugins.codegen.generators import CODE_GENERATORS
+
+if TYPE_CHECKING:
+    from ghost_addons.api.routes import RouteTable
+    from ghost_addons.core import Ghost
+
+CONTENT_TYPES = {
+    "curl": "text/x-shellscript; charset=utf-8",
+    "markdown": "text/markdown; charset=utf-8",
+    "python": "text/x-python; charset=utf-8",
+    "fetch": "text/javascript; charset=utf-8",
+}
+
+
+@hookimpl
+def ghost_code_generators(register) -> None:  # type: ignore[no-untyped-def]
+    for name, generate in CODE_GENERATORS.items():
+        register(name, generate)
+
+
+@hookimpl
+def ghost_routes(ghost: Ghost, routes: RouteTable) -> None:
+    async def export(request: web.Request) -> web.Response:
+        fmt = request.match_info["format"]
+        generate = ghost.code_generators.get(fmt)
+        if generate is None:
+            raise ApiError(400, f"unknown code format {fmt!r}; use one of "
+                                f"{', '.join(sorted(ghost.code_generators))}")
+        flow = await ghost.store.get_flow(request.match_info["id"])
+        if flow is None:
+            raise ApiError(404, f"no flow {request.match_info['id']!r}")
+        return web.Response(body=generate(flow).encode("utf-8"),
+                            headers={"Content-Type": CONTENT_TYPES.get(fmt, "text/plain; charset=utf-8")})
+
+    routes.add("GET", "/api/v1/flows/{id}/export/{format}", export,
+               "A flow as code: curl, fetch, python, httpie or markdown (secrets masked)",
+               responses={200: "The snippet as text", 400: "Unknown format", 404: "No such flow"})

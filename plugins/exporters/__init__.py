@@ -1,0 +1,155 @@
+"""Session export: HAR 1.2, Ghost JSON, CSV, Postman Collection v2.1.0, HTML report.
+
+``GET /api/v1/sessions/{id}/export/{format}`` streams the file while reading the session
+from the store 5,000 flows at a time (at most 100,000; the report 10,000), stops when the
+client goes away, and keeps a copy as a ``session_export`` artifact when the file is at
+most 20 MB. Formats come from the ``ghost_exporters`` hook, so plugins can add their own.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from aiohttp import web
+
+from ghost_addons.api.http import ApiError
+from ghost_addons.hookspecs import hookimpl
+from plugins.exporters.contract import (
+    EXPORT_BATCH,
+    ExportInfo,
+    Exporter,
+    export_filename,
+    human_size,
+)
+from plugins.exporters.csv_export import CSV_EXPORTER
+from plugins.exporters.ghost_json import GHOST_JSON_EXPORTER
+from plugins.exporters.har import HAR_EXPORTER
+from plugins.exporters.postman import POSTMAN_EXPORTER
+from plugins.exporters.report import REPORT_EXPORTER
+from plugins.importers.engine import Slicer
+
+if TYPE_CHECKING:
+    from ghost_addons.api.routes import RouteTable
+    from ghost_addons.core import Ghost
+    from ghost_addons.store.db import Connection
+
+log = logging.getLogger("ghost.export")
+
+ARTIFACT_MAX_BYTES = 20 * 1024 * 1024
+WRITE_CHUNK = 256 * 1024
+BUILTIN_EXPORTERS = (HAR_EXPORTER, GHOST_JSON_EXPORTER, CSV_EXPORTER, POSTMAN_EXPORTER,
+                     REPORT_EXPORTER)
+
+
+@hookimpl
+def ghost_exporters(register) -> None:  # type: ignore[no-untyped-def]
+    for exporter in BUILTIN_EXPORTERS:
+        register(exporter.name, exporter)
+
+
+def _count_flows(conn: Connection, session_id: str) -> int:
+    return int(conn.execute("SELECT COUNT(*) FROM flows WHERE session_id = ?",
+                            (session_id,)).fetchone()[0])
+
+
+def content_disposition(filename: str) -> str:
+    ascii_name = filename.encode("ascii", "replace").decode("ascii").replace("?", "_")
+    ascii_name = ascii_name.replace('"', "_").replace("\\", "_")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+async def stream_export(ghost: Ghost, request: web.Request, exporter: Exporter,
+                        session: dict) -> web.StreamResponse:
+    total = await ghost.store.read(_count_flows, session["id"])
+    info = ExportInfo(session_id=session["id"], session_name=session["name"], total_flows=total)
+    limit = exporter.max_flows
+    if total > limit:
+        log.warning("session %s has %d flows; the %s export holds the first %d",
+                    session["id"], total, exporter.name, limit)
+    filename = export_filename(exporter, info)
+    response = web.StreamResponse(headers={
+        "Content-Type": exporter.content_type,
+        "Content-Disposition": content_disposition(filename),
+        "X-Ghost-Flow-Count": str(min(total, limit)),
+        "X-Ghost-Truncated": "true" if total > limit else "false",
+    })
+    await response.prepare(request)
+    writer = exporter.open(info)
+    keep: list[bytes] | None = []  # a copy for the artifact while it stays <= 20 MB
+    size = 0
+    pending: list[bytes] = []
+    pending_size = 0
+    exported = 0
+    slicer = Slicer()
+
+    async def send(chunk: bytes) -> None:
+        nonlocal size, keep, pending, pending_size
+        size += len(chunk)
+        if keep is not None:
+            if size <= ARTIFACT_MAX_BYTES:
+                keep.append(chunk)
+            else:
+                keep = None
+        pending.append(chunk)
+        pending_size += len(chunk)
+        if pending_size >= WRITE_CHUNK:
+            data, pending, pending_size = b"".join(pending), [], 0
+            await response.write(data)
+        await slicer.tick()
+
+    try:
+        async for batch in ghost.store.iter_session_flows(session["id"], batch=EXPORT_BATCH,
+                                                          limit=limit):
+            if client_gone(request):
+                log.info("export of %s cancelled after %d flows: client went away",
+                         session["id"], exported)
+                return response
+            for chunk in writer.write(batch):
+                await send(chunk)
+            exported += len(batch)
+        for chunk in writer.close():
+            await send(chunk)
+        if pending:
+            await response.write(b"".join(pending))
+        await response.write_eof()
+    except (ConnectionError, RuntimeError) as exc:  # the client closed the connection
+        log.info("export of %s stopped after %d flows: %s", session["id"], exported, exc)
+        return response
+    if keep is not None:
+        await ghost.store.save_artifact(
+            type="session_export",
+            title=f"{session['name']} — {exporter.title} Export",
+            summary=f"{exported:,} flows, {human_size(size)}",
+            format=exporter.artifact_format,
+            content=b"".join(keep),
+            session_id=session["id"],
+            metadata={"flow_count": exported, "session_name": session["name"],
+                      "export_format": exporter.name, "filename": filename},
+        )
+    return response
+
+
+@hookimpl
+def ghost_routes(ghost: Ghost, routes: RouteTable) -> None:
+    async def export(request: web.Request) -> web.StreamResponse:
+        fmt = request.match_info["format"]
+        exporter = ghost.exporters.get(fmt)
+        if exporter is None:
+            raise ApiError(400, f"unknown export format {fmt!r}; use one of "
+                                f"{', '.join(sorted(ghost.exporters))}")
+        session = await ghost.store.get_session(request.match_info["id"])
+        if session is None:
+            raise ApiError(404, f"no session {request.match_info['id']!r}")
+        return await stream_export(ghost, request, exporter, session)
+
+    routes.add("GET", "/api/v1/sessions/{id}/export/{format}", export,
+               "Export a session as har, json, csv, postman or report (HTML)",
+               responses={200: "The file, streamed", 400: "Unknown format",
+                          404: "No such session"})
