@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import importlib.util
 import logging
 import sys
@@ -57,7 +58,14 @@ def make_plugin_manager(
     for module_name in default_plugins:
         pm.register(instantiate(importlib.import_module(module_name)), name=module_name)
     if entry_points:
-        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if pm.get_plugin(entry_point.name) is not None or pm.is_blocked(entry_point.name):
+                continue
+            try:
+                plugin = entry_point.load()
+            except Exception as e:
+                raise PluginLoadError(f"plugin {entry_point.name!r} ({entry_point.value}) failed to load: {e}") from e
+            pm.register(instantiate(plugin), name=entry_point.name)
     for raw in plugin_paths:
         path = Path(raw).expanduser().resolve()
         pm.register(instantiate(load_plugin_file(path)), name=f"path:{path}")
