@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -257,11 +258,11 @@ def _local_config(raw: dict[str, Any], home: Path) -> LocalConfig:
     )
 
 
-def _remote_config(raw: dict[str, Any], api_addresses: set[tuple[str, int]]) -> RemoteConfig:
+def _remote_config(raw: dict[str, Any], is_api: Callable[[str, int], bool]) -> RemoteConfig:
     url = check_http_url("remote_url", raw.get("remote_url"))
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    if ((parts.hostname or "").lower(), port) in api_addresses:
+    if is_api((parts.hostname or "").lower(), port):
         raise ValueError(f"remote_url {url!r} points at Ghost's own API; the proxy never forwards there")
     return RemoteConfig(
         remote_url=url,
@@ -305,9 +306,12 @@ def validate_rule(
     created_at: str,
     updated_at: str,
     home: Path,
-    api_addresses: set[tuple[str, int]] = frozenset(),  # type: ignore[assignment]
+    is_api: Callable[[str, int], bool] = lambda host, port: False,
 ) -> MapRule:
-    """A complete rule from user input (all fields; defaults for those left out)."""
+    """A complete rule from user input (all fields; defaults for those left out).
+
+    `is_api(host, port)` says whether an address reaches Ghost's own API (refused as a
+    map-remote target)."""
     if not isinstance(raw, dict):
         raise ValueError("a map rule must be a JSON object")
     unknown = sorted(set(raw) - ALL_FIELDS)
@@ -331,7 +335,7 @@ def validate_rule(
     if rule_type == "local":
         config = _local_config(raw, home)
     elif rule_type == "remote":
-        config = _remote_config(raw, set(api_addresses))
+        config = _remote_config(raw, is_api)
     else:
         config = _rewrite_config(raw)
     return MapRule(

@@ -51,7 +51,7 @@ def test_remote(home: Path):
     with pytest.raises(ValueError, match="absolute http"):
         make({"type": "remote", "remote_url": "ftp://x/"}, home)
     with pytest.raises(ValueError, match="Ghost's own API"):
-        make({"type": "remote", "remote_url": "http://127.0.0.1:5565/"}, home, api_addresses={("127.0.0.1", 5565)})
+        make({"type": "remote", "remote_url": "http://127.0.0.1:5565/"}, home, is_api=lambda h, p: (h, p) == ("127.0.0.1", 5565))
 
 
 def test_rewrite(home: Path):
