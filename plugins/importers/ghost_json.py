@@ -10,6 +10,7 @@ import ijson
 
 from ghost_addons.model import Flow
 from plugins.importers.contract import Importer, ImportRejected, SkippedEntry
+from plugins.importers.har import json_error_text
 
 MAX_JSON_FLOWS = 50_000
 PROBE_BYTES = 4096
@@ -52,8 +53,8 @@ def scan_ghost_json(path: Path) -> Iterator[int]:
                 if count % PROGRESS_EVERY == 0:
                     yield count
         except (ijson.JSONError, ijson.IncompleteJSONError) as exc:
-            raise ImportRejected(f"the file is not complete, valid JSON: {exc} "
-                                 "(was it truncated?)") from None
+            raise ImportRejected(f"the file is not complete, valid JSON ({json_error_text(exc)}); "
+                                 "was it truncated?") from None
     yield count
 
 

@@ -30,13 +30,20 @@ PROGRESS_EVERY = 200
 _STRUCTURE_EVENTS_MAX = 100_000  # events read while looking for log.entries
 
 
+def json_error_text(exc: Exception) -> str:
+    """ijson's (yajl's) message without its multi-line ASCII-art pointer."""
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
 def _json_error(exc: Exception) -> ImportRejected:
-    return ImportRejected(f"the file is not complete, valid JSON: {exc} "
-                          "(was it truncated or cut off during download?)")
+    return ImportRejected(f"the file is not complete, valid JSON ({json_error_text(exc)}); "
+                          "was it truncated or cut off during download?")
 
 
 def scan_har(path: Path) -> Iterator[int]:
     """Check that the file is a complete HAR document; yield the entry count as it grows."""
+    if path.stat().st_size == 0:
+        raise ImportRejected("the file is empty")
     with open(path, "rb") as fh:
         events = ijson.parse(fh, use_float=True)
         try:
@@ -147,8 +154,10 @@ def _ms_to_us(value: Any) -> int:
     return -1 if ms < 0 else round(ms * 1000)
 
 
-def parse_timings(raw: Any) -> Timings | None:
-    """HAR timings (ms) to Ghost timings (µs); None when nothing was measured."""
+def parse_timings(raw: Any, total_ms: Any = None) -> Timings | None:
+    """HAR timings (ms) to Ghost timings (µs); None when nothing was measured, or when the
+    entry has the shape Ghost exports for "no timing data" (only ``wait``, equal to the
+    entry's ``time``)."""
     if not isinstance(raw, dict):
         return None
     timings = Timings(
@@ -162,6 +171,11 @@ def parse_timings(raw: Any) -> Timings | None:
     values = (timings.dns_us, timings.connect_us, timings.tls_us, timings.send_us,
               timings.wait_us, timings.receive_us)
     if all(v <= 0 for v in values):
+        return None
+    others = (timings.dns_us, timings.connect_us, timings.tls_us, timings.send_us,
+              timings.receive_us)
+    if all(v < 0 for v in others) and total_ms is not None and \
+            timings.wait_us == _ms_to_us(total_ms):
         return None
     return timings
 
@@ -234,7 +248,7 @@ def har_entry_to_flow(entry: Any) -> Flow:
         request=request,
         response=response,
         duration_us=duration_us,
-        timings=parse_timings(entry.get("timings")),
+        timings=parse_timings(entry.get("timings"), entry.get("time")),
         error=error,
         server_addr=str(server_ip) if isinstance(server_ip, str) else "",
         source="import",

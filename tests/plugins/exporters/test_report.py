@@ -1,0 +1,87 @@
+from html.parser import HTMLParser
+
+from plugins.exporters.contract import ExportInfo, export_chunks
+from plugins.exporters.report import REPORT_EXPORTER, REPORT_MAX_FLOWS, report_stats, truncate_path
+from tests.plugins.exporters.flows import make_flow, sample_session
+
+
+class Cells(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self.scripts = 0
+        self.external: list[str] = []
+        self._in_td = False
+        self._in_tbody = False
+
+    def handle_starttag(self, tag, attrs):  # type: ignore[no-untyped-def]
+        attrs = dict(attrs)
+        if tag == "script":
+            self.scripts += 1
+            if attrs.get("src"):
+                self.external.append(attrs["src"])
+        if tag == "link" and attrs.get("href"):
+            self.external.append(attrs["href"])
+        if tag == "tbody":
+            self._in_tbody = True
+        if tag == "tr" and self._in_tbody:
+            self.rows.append([])
+        if tag == "td":
+            self._in_td = True
+            self.rows[-1].append("")
+
+    def handle_endtag(self, tag):  # type: ignore[no-untyped-def]
+        if tag == "td":
+            self._in_td = False
+        if tag == "tbody":
+            self._in_tbody = False
+
+    def handle_data(self, data):  # type: ignore[no-untyped-def]
+        if self._in_td:
+            self.rows[-1][-1] += data
+
+
+def render(flows, info=None) -> str:  # type: ignore[no-untyped-def]
+    info = info or ExportInfo("s", "Report <Test>")
+    return b"".join(export_chunks(REPORT_EXPORTER, info, flows)).decode()
+
+
+def test_report_is_self_contained_with_one_row_per_flow() -> None:
+    html = render(sample_session())
+    parser = Cells()
+    parser.feed(html)
+    assert parser.external == []
+    assert parser.scripts == 1
+    assert len(parser.rows) == 6
+    assert parser.rows[0][1] == "GET" and parser.rows[0][4] == "/v1/items"
+    assert "Report &lt;Test&gt;" in html
+
+
+def test_everything_is_escaped() -> None:
+    evil = make_flow(url="https://h/<script>alert(1)</script>", tags=['"><img src=x onerror=alert(1)>'])
+    evil.request.host = "<b>host</b>"
+    html = render([evil])
+    assert "<script>alert(1)" not in html
+    assert "<img src=x" not in html
+    assert "&lt;b&gt;host&lt;/b&gt;" in html
+
+
+def test_long_paths_are_truncated_on_characters() -> None:
+    path = "/" + "é" * 80
+    assert truncate_path(path) == path[:60] + "…"
+    assert truncate_path("/short") == "/short"
+
+
+def test_statistics() -> None:
+    stats = report_stats(sample_session())
+    assert stats["total"] == 6
+    assert dict(stats["methods"]) == {"GET": 5, "POST": 1}
+    assert dict(stats["statuses"]) == {"2xx": 3, "3xx": 1, "4xx": 1, "no response": 1}
+    assert stats["errors"] == 2
+
+
+def test_capped_at_10000_flows_with_a_note() -> None:
+    flows = [make_flow(url=f"https://h/{i}") for i in range(3)]
+    html = render(flows, ExportInfo("s", "big", total_flows=REPORT_MAX_FLOWS + 5))
+    assert "first 10,000 flows" in html
+    assert REPORT_EXPORTER.max_flows == 10_000
