@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from mitmproxy import http
 from mitmproxy.http import status_codes
+from mitmproxy.net.http import url
 
 from ghost_addons.model import encode_body
 from plugins.map_rules.matching import check_method
@@ -176,6 +177,10 @@ def apply_request_edits(request: http.Request, res: Resolution) -> None:
         _set_headers(request, res.headers)
     if res.url is not None:
         request.url = res.url  # after the headers: the Host header follows the new URL
+    if res.headers is not None and request.http_version.startswith("HTTP/1") and "host" not in request.headers:
+        # HTTP/1.1 servers refuse a request without Host: an edited header set that leaves it
+        # out gets the one the URL implies
+        request.headers["Host"] = url.hostport(request.scheme, request.host, request.port)
     if res.body is not None:
         _set_body(request, res.body)
     fix_content_length(request, had_length=had_length)

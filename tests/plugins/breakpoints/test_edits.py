@@ -71,10 +71,11 @@ def test_request_edits():
     assert req.headers["content-length"] == str(len(b'{"modified": true}'))
 
 
-def test_request_header_replacement_keeps_length_right():
+def test_request_header_replacement_keeps_length_and_host():
     flow = tflow.tflow()
     apply_request_edits(flow.request, parse_resolution({"action": "modify", "headers": {"X": "1"}}))
     assert flow.request.headers["content-length"] == "7" and flow.request.content == b"content"
+    assert flow.request.headers["host"] == "address:22"  # HTTP/1.1 needs one; the URL gives it
 
 
 def test_response_edits_status_text_follows():
