@@ -5,4 +5,5 @@ DEFAULT_PLUGINS: list[str] = [
     "plugins.retention",
     "plugins.exporters", "plugins.importers", "plugins.codegen", "plugins.compose", "plugins.compare",
     "plugins.breakpoints", "plugins.map_rules", "plugins.injection",
+    "plugins.extension_bridge", "plugins.journeys",
 ]

@@ -1,6 +1,7 @@
 import pytest
 
 from plugins.journeys.noise import is_journey_noise, journey_noise_reason, noise_reason
+
 from .helpers import make_flow
 
 

@@ -23,8 +23,6 @@ from plugins.journeys.ssrf import AllowList, OutboundGuard
 
 from .helpers import make_flow
 
-pytestmark = pytest.mark.asyncio
-
 
 def test_skipped_headers_are_lowercase_and_complete() -> None:
     for name in ("host", "content-length", "transfer-encoding", "connection", "proxy-connection",

@@ -10,8 +10,6 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from plugins.journeys.ssrf import AllowList, GuardedResolver, OutboundGuard, SsrfRefused, denied_reason
 
-pytestmark = pytest.mark.asyncio
-
 
 @pytest.mark.parametrize(
     "address",
