@@ -102,6 +102,19 @@ def parse_compose(body: dict[str, Any]) -> ComposeRequest:
                           body=data, follow_redirects=follow, timeout=float(timeout) / 1000)
 
 
+async def read_capped(stream: aiohttp.StreamReader, limit: int) -> bytes:
+    """Read until EOF or ``limit`` bytes, whichever comes first."""
+    parts: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await stream.read(limit - size)
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts)
+
+
 async def send(req: ComposeRequest, guard: SsrfGuard) -> dict[str, Any]:
     """Send through the SSRF guard; ComposeError(4xx/5xx) when Ghost refuses or cannot."""
     host = urlsplit(req.url).hostname or ""
@@ -121,7 +134,7 @@ async def send(req: ComposeRequest, guard: SsrfGuard) -> dict[str, Any]:
                                        data=req.body or None,
                                        allow_redirects=req.follow_redirects,
                                        max_redirects=10) as resp:
-                body = await resp.content.read(MAX_RESPONSE_BYTES + 1)
+                body = await read_capped(resp.content, MAX_RESPONSE_BYTES + 1)
                 truncated = len(body) > MAX_RESPONSE_BYTES
                 body = body[:MAX_RESPONSE_BYTES]
                 duration_ms = round((time.perf_counter() - started) * 1000, 3)

@@ -18,8 +18,8 @@ from ghost_addons.api.http import ApiError
 from ghost_addons.hookspecs import hookimpl
 from plugins.exporters.contract import (
     EXPORT_BATCH,
-    ExportInfo,
     Exporter,
+    ExportInfo,
     export_filename,
     human_size,
 )

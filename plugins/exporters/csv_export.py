@@ -7,7 +7,7 @@ import io
 from collections.abc import Iterator, Sequence
 
 from ghost_addons.model import Flow
-from plugins.exporters.contract import ExportInfo, Exporter
+from plugins.exporters.contract import Exporter, ExportInfo
 
 CSV_COLUMNS = ("id", "method", "url", "host", "path", "status", "duration_ms",
                "request_size", "response_size", "content_type", "tags", "error")

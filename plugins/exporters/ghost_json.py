@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 import orjson
 
 from ghost_addons.model import Flow
-from plugins.exporters.contract import ExportInfo, Exporter
+from plugins.exporters.contract import Exporter, ExportInfo
 
 
 class GhostJsonWriter:

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from ghost_addons.model import Flow, Headers, encode_body, format_time, header_value
-from plugins.exporters.contract import ExportInfo, Exporter, ms
+from plugins.exporters.contract import Exporter, ExportInfo, ms
 
 HAR_CREATOR = {"name": "Ghost", "version": "1.0"}
 

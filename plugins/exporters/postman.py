@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from ghost_addons.model import Flow
-from plugins.exporters.contract import ExportInfo, Exporter
+from plugins.exporters.contract import Exporter, ExportInfo
 
 POSTMAN_SCHEMA = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
 POSTMAN_SKIPPED_HEADERS = frozenset({"host", "content-length", "connection"})

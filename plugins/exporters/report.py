@@ -12,7 +12,7 @@ from typing import Any
 import jinja2
 
 from ghost_addons.model import Flow, format_time
-from plugins.exporters.contract import ExportInfo, Exporter, human_size
+from plugins.exporters.contract import Exporter, ExportInfo, human_size
 
 REPORT_MAX_FLOWS = 10_000
 PATH_MAX_CHARS = 60

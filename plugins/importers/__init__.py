@@ -8,6 +8,7 @@ come from the ``ghost_importers`` hook, so plugins can add their own.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import tempfile
@@ -115,7 +116,7 @@ def ghost_routes(ghost: Ghost, routes: RouteTable) -> None:
                      result.imported, result.skipped, importer.name, session["id"])
             return json_response(result.to_dict())
         finally:
-            path.unlink(missing_ok=True)
+            await asyncio.to_thread(path.unlink, missing_ok=True)
 
     routes.add("POST", "/api/v1/sessions/{id}/import/{format}", import_,
                "Import a HAR or Ghost JSON file into a session (raw body or multipart 'file', "

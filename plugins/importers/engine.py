@@ -14,7 +14,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from ulid import ULID
 
@@ -24,9 +24,6 @@ from plugins.importers.contract import Importer, ImportResult, SkippedEntry
 SLICE_SECONDS = 0.01
 STORE_BATCH = 250
 CANCEL_CHECK_EVERY = 100
-
-T = TypeVar("T")
-
 
 class FlowStore(Protocol):
     async def add_flows(self, flows: list[Flow]) -> Any: ...
@@ -51,13 +48,11 @@ class Slicer:
             self.started = time.perf_counter()
 
 
-async def drain(gen: Iterator[T], slicer: Slicer | None = None) -> T | None:
-    """Advance a generator to its end in slices; return its last value."""
+async def drain(gen: Iterator[object], slicer: Slicer | None = None) -> None:
+    """Advance a generator to its end, yielding to the loop between slices."""
     slicer = slicer or Slicer()
-    last: T | None = None
-    for last in gen:
+    for _ in gen:
         await slicer.tick()
-    return last
 
 
 def _delete_flows(conn: Any, ids: list[str]) -> None:
