@@ -1,0 +1,204 @@
+"""A small web app to record journeys on: login form, dashboard, local-only button, noise.
+
+    /                  login page: a form posting JSON to /api/auth, then to /dashboard
+    /dashboard         fetches /api/items on load and every 2 s; "Toggle details" only
+                       changes the page; "Refresh" fetches /api/items again
+    /api/auth          POST {"username", "password"} -> {"token"}
+    /api/items         GET -> [{id, name}]; `items_status` forces a status, `items_redirect`
+                       answers 302 to that URL instead
+    /static/...        CSS, JS, a font, images; /favicon.ico, /manifest.json
+    analytics          both pages post a beacon to www.google-analytics.com (answered by
+                       the analytics stub plugin inside Ghost, never by the network)
+
+Runs aiohttp on its own loop in a thread, bound to 127.0.0.1, and records every request
+it receives (method, path, headers) so tests can check what the target saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from tests.support.ports import free_port
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+WOFF2 = b"wOF2" + b"\0" * 60
+BEACON = "http://www.google-analytics.com/g/collect?v=2&tid=G-TEST"
+
+NOISE_HEAD = f"""
+  <link rel="icon" href="/favicon.ico">
+  <link rel="manifest" href="/manifest.json">
+  <link rel="stylesheet" href="/static/app.css">
+  <script src="/static/app.js"></script>
+  <script>
+    fetch("{BEACON}", {{method: "POST", mode: "no-cors", body: "page=" + location.pathname}}).catch(() => {{}});
+  </script>
+"""
+
+LOGIN = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>Login - Journey App</title>{NOISE_HEAD}</head>
+<body>
+  <img src="/static/logo.png" alt="logo">
+  <h1>Sign in</h1>
+  <form id="login-form" data-testid="login-form">
+    <input name="username" data-testid="username" placeholder="Username" autocomplete="off">
+    <input name="password" type="password" data-testid="password" placeholder="Password">
+    <button type="submit" data-testid="login-button">Sign in</button>
+  </form>
+  <p id="message"></p>
+  <script>
+    document.getElementById("login-form").addEventListener("submit", async (event) => {{
+      event.preventDefault();
+      const form = event.target;
+      const response = await fetch("/api/auth", {{
+        method: "POST",
+        headers: {{"Content-Type": "application/json"}},
+        body: JSON.stringify({{username: form.username.value, password: form.password.value}}),
+      }});
+      if (response.ok) location.href = "/dashboard";
+      else document.getElementById("message").textContent = "Wrong password";
+    }});
+  </script>
+</body></html>
+"""
+
+DASHBOARD = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>Dashboard - Journey App</title>{NOISE_HEAD}</head>
+<body>
+  <img src="/static/avatar" alt="avatar">
+  <h1>Dashboard</h1>
+  <button id="toggle" data-testid="toggle-details">Toggle details</button>
+  <button id="refresh" data-testid="refresh">Refresh</button>
+  <div id="details" hidden>Details are shown</div>
+  <ul id="items"></ul>
+  <p id="loads">0</p>
+  <script>
+    let loads = 0;
+    async function load() {{
+      const response = await fetch("/api/items");
+      const items = await response.json();
+      document.getElementById("items").innerHTML = items.map(i => `<li>${{i.name}}</li>`).join("");
+      document.getElementById("loads").textContent = String(++loads);
+    }}
+    document.getElementById("toggle").addEventListener("click", () => {{
+      const details = document.getElementById("details");
+      details.hidden = !details.hidden;
+    }});
+    document.getElementById("refresh").addEventListener("click", load);
+    load();
+    setInterval(load, 2000);
+  </script>
+</body></html>
+"""
+
+
+@dataclass
+class SeenRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+
+
+@dataclass
+class JourneyApp:
+    port: int = field(default_factory=free_port)
+    seen: list[SeenRequest] = field(default_factory=list)
+    items_status: int = 200
+    items_redirect: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def requests_to(self, path: str) -> list[SeenRequest]:
+        return [s for s in self.seen if s.path == path]
+
+
+def make_app(state: JourneyApp) -> web.Application:
+    @web.middleware
+    async def remember(request: web.Request, handler):  # type: ignore[no-untyped-def]
+        state.seen.append(SeenRequest(request.method, request.path, dict(request.headers)))
+        return await handler(request)
+
+    async def login(request: web.Request) -> web.Response:
+        return web.Response(text=LOGIN, content_type="text/html")
+
+    async def dashboard(request: web.Request) -> web.Response:
+        return web.Response(text=DASHBOARD, content_type="text/html")
+
+    async def auth(request: web.Request) -> web.Response:
+        body = await request.json()
+        if body.get("password") != "secret":
+            return web.json_response({"error": "wrong password"}, status=401)
+        return web.json_response({"token": f"token-for-{body.get('username', '')}"})
+
+    async def items(request: web.Request) -> web.Response:
+        if state.items_redirect:
+            raise web.HTTPFound(state.items_redirect)
+        if state.items_status != 200:
+            return web.json_response({"error": "forced"}, status=state.items_status)
+        return web.json_response([{"id": 1, "name": "Apples"}, {"id": 2, "name": "Pears"}])
+
+    async def static(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        kinds = {
+            "app.css": ("text/css", b"@font-face{font-family:I;src:url(/static/font.woff2)} body{font-family:I}"),
+            "app.js": ("application/javascript", b"window.appLoaded = true;"),
+            "font.woff2": ("font/woff2", WOFF2),
+            "logo.png": ("image/png", PNG),
+            "avatar": ("image/png", PNG),  # no extension: only its content type says image
+        }
+        if name not in kinds:
+            raise web.HTTPNotFound()
+        content_type, body = kinds[name]
+        return web.Response(body=body, content_type=content_type)
+
+    async def favicon(request: web.Request) -> web.Response:
+        return web.Response(body=PNG, content_type="image/png")
+
+    async def manifest(request: web.Request) -> web.Response:
+        return web.json_response({"name": "Journey App"})
+
+    app = web.Application(middlewares=[remember])
+    app.router.add_get("/", login)
+    app.router.add_get("/dashboard", dashboard)
+    app.router.add_post("/api/auth", auth)
+    app.router.add_get("/api/items", items)
+    app.router.add_get("/static/{name}", static)
+    app.router.add_get("/favicon.ico", favicon)
+    app.router.add_get("/manifest.json", manifest)
+    return app
+
+
+class JourneyAppServer:
+    """`start()` returns the app's state; `stop()` always shuts the thread down."""
+
+    def __init__(self) -> None:
+        self.state = JourneyApp()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="journey-app")
+        self.runner: web.AppRunner | None = None
+
+    def start(self) -> JourneyApp:
+        self.thread.start()
+
+        async def up() -> None:
+            self.runner = web.AppRunner(make_app(self.state), access_log=None)
+            await self.runner.setup()
+            await web.TCPSite(self.runner, "127.0.0.1", self.state.port).start()
+
+        asyncio.run_coroutine_threadsafe(up(), self.loop).result(10)
+        return self.state
+
+    def stop(self) -> None:
+        if self.runner is not None:
+            asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
