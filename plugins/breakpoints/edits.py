@@ -216,7 +216,7 @@ def held_flow_data(flow: http.HTTPFlow, phase: str) -> dict[str, Any]:
         "method": req.method,
         "url": req.pretty_url,
         "scheme": req.scheme,
-        "host": req.pretty_host,
+        "host": req.host,
         "port": req.port,
         "path": req.path.split("?", 1)[0],
         "http_version": req.http_version,

@@ -98,7 +98,7 @@ class BreakpointManager:
         if not index:
             return None
         req = flow.request
-        return index.first(req.method, req.pretty_host, req.port, req.path)
+        return index.first(req.method, req.host, req.port, req.path)
 
     def timeout_secs(self) -> float:
         try:

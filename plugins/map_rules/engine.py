@@ -83,7 +83,7 @@ class MapRulesEngine:
         if not request_index and not response_index:
             return None
         req = flow.request
-        key = (req.method, req.pretty_host, req.port, req.path)
+        key = (req.method, req.host, req.port, req.path)
         if response_index:
             flow.metadata[MATCH_KEY] = key
         if not request_index:
@@ -127,7 +127,7 @@ class MapRulesEngine:
         key = flow.metadata.get(MATCH_KEY)
         if key is None:
             req = flow.request
-            key = (req.method, req.pretty_host, req.port, req.path)
+            key = (req.method, req.host, req.port, req.path)
         for rule in index.find(*key):
             assert isinstance(rule.config, RewriteConfig)
             apply_rewrite(flow, rule.config)

@@ -6,7 +6,8 @@ their order and answers "which rules match this request" with as little work as 
 per request: the rules whose host pattern accepts a host are computed once per host and
 cached (hosts repeat), so a request to a host no rule names costs one dict lookup.
 
-Glob syntax is `fnmatch`'s: ``*`` matches any run of characters (``/`` included), ``?`` one
+Requests are matched by the host they are sent to (``flow.request.host``, what the stored
+flow records), port, method and path. Glob syntax is `fnmatch`'s: ``*`` matches any run of characters (``/`` included), ``?`` one
 character, ``[abc]`` a set. Hosts compare case-insensitively; a host pattern with a port
 (``localhost:8080``, ``*:8443``) is compared with ``host:port``. Paths are compared without
 the query string, case-sensitively. An empty pattern matches everything.
