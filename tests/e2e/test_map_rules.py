@@ -107,8 +107,13 @@ def test_map_remote_to_second_server(ghost, target: Target, second_target: Targe
     out = curl(ghost, f"{target.http_url}/echo/other?x=1")
     assert out.returncode == 0, out.stderr
     assert '"path": "/echo/fixed"' in out.stdout and '"query": ""' in out.stdout
-    stored = ghost.wait_flows(2, q="tag:map-remote")
-    assert len(stored) == 2
+    # an HTTPS request (CONNECT tunnel to the first server) is sent to the second one
+    out = curl(ghost, f"https://127.0.0.1:{target.https_port}/echo/tls?y=2")
+    assert out.returncode == 0, out.stderr
+    assert '"path": "/echo/fixed"' in out.stdout
+    assert target.seen == [] and len(second_target.seen) == 3
+    stored = ghost.wait_flows(3, q="tag:map-remote")
+    assert len(stored) == 3
 
 
 def test_rewrites_change_what_the_client_and_server_get(ghost, target: Target) -> None:
