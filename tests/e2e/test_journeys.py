@@ -1,0 +1,347 @@
+"""Journey recording end to end: headless Chromium with Ghost's extension, its traffic
+through a real `mitmdump -s ghost.py`, a small local web app, and replay against it.
+
+The browser is Debian's Chromium driven by Playwright (`executable_path`, never a
+downloaded browser). The extension is written by `scripts/ghost_extension.py` from the
+Ghost home and loaded with `--load-extension`. Ghost runs with the offline sandbox plugin
+and `connection_strategy=lazy`, so nothing the browser sends leaves the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.plugins.journeys.webapp import JourneyApp, JourneyAppServer
+from tests.support.ghostproc import GhostProcess
+from tests.support.ports import free_port
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+SANDBOX = REPO / "tests" / "plugins" / "journeys" / "offline_sandbox.py"
+GHOST_ARGS = ("--set", "connection_strategy=lazy", "--set", f"ghost_plugins={SANDBOX}")
+HEADER = "x-ghost-interaction"
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+
+
+# --- fixtures -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def journey_app() -> Iterator[JourneyApp]:
+    server = JourneyAppServer()
+    state = server.start()
+    try:
+        yield state
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def ports() -> tuple[int, int]:
+    return free_port(), free_port()
+
+
+@pytest.fixture
+def home(tmp_path: Path, ports: tuple[int, int]) -> Path:
+    """A Ghost home whose config.yaml names the API port the test Ghost listens on."""
+    path = tmp_path / "ghost-home"
+    path.mkdir()
+    (path / "config.yaml").write_text(yaml.safe_dump({"api": {"port": ports[1]}}))
+    return path
+
+
+@pytest.fixture
+def start_ghost(ghost_factory: Callable[..., GhostProcess], home: Path, ports: tuple[int, int]
+                ) -> Callable[[], GhostProcess]:
+    def start() -> GhostProcess:
+        return ghost_factory(home=home, proxy_port=ports[0], api_port=ports[1], extra_args=GHOST_ARGS)
+
+    return start
+
+
+@pytest.fixture
+def ghost(start_ghost: Callable[[], GhostProcess]) -> GhostProcess:
+    return start_ghost()
+
+
+@pytest.fixture
+def browser(ghost: GhostProcess, tmp_path: Path) -> Iterator[Any]:
+    """Chromium with the extension written for this Ghost by `scripts/ghost extension`."""
+    extension = tmp_path / "extension"
+    out = subprocess.run([sys.executable, str(REPO / "scripts" / "ghost_extension.py"), str(extension),
+                          "--home", str(ghost.home)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert json.loads((extension / "config.json").read_text())["api_url"] == ghost.api_url
+    args = [
+        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--headless=new", "--ignore-certificate-errors",
+        "--disable-client-side-phishing-detection", "--disable-default-apps", "--no-pings",
+        f"--disable-extensions-except={extension}", f"--load-extension={extension}",
+        f"--proxy-server={ghost.proxy_url}",
+        # Loopback goes through Ghost too, except Ghost's own API (Ghost refuses to proxy it).
+        f"--proxy-bypass-list=<-loopback>;127.0.0.1:{ghost.api_port}",
+    ]
+    with playwright_sync.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=args, timeout=60_000)
+        try:
+            yield context
+        finally:
+            context.close()
+    shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+        except httpx.HTTPError:
+            value = None
+        if value:
+            return value
+        time.sleep(0.1)
+    raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+
+
+def wait_connected(ghost: GhostProcess, timeout: float = 30) -> dict:
+    """The extension connected and said hello."""
+    return wait_for(lambda: (s := ghost.api("GET", "/api/v1/extension/status").json()).get("extension_id") and s,
+                    timeout, "the extension to connect")
+
+
+def active_session(ghost: GhostProcess) -> str:
+    return next(s["id"] for s in ghost.api("GET", "/api/v1/sessions").json() if s["active"])
+
+
+def loads(page: Any) -> int:
+    return int(page.text_content("#loads") or "0")
+
+
+def record_login_journey(ghost: GhostProcess, app: JourneyApp, browser: Any) -> tuple[dict, Any]:
+    """Start a recording, log in, watch the dashboard poll, click the local-only button."""
+    wait_connected(ghost)
+    session_id = active_session(ghost)
+    started = ghost.api("POST", "/api/v1/journeys/start", json={"session_id": session_id, "name": "Login"})
+    assert started.status_code == 200, started.text
+    journey = started.json()
+    time.sleep(0.3)  # the extension sets its rule
+    page = browser.new_page()
+    page.goto(f"{app.url}/")
+    page.fill("[data-testid=username]", "ann")
+    page.fill("[data-testid=password]", "secret")
+    page.click("[data-testid=login-button]")
+    page.wait_for_url("**/dashboard", timeout=15_000)
+    page.wait_for_function("Number(document.getElementById('loads').textContent) >= 2", timeout=15_000)
+    # Right after a poll, the next one is 2 s away: the toggle's 600 ms window stays quiet.
+    polled = loads(page)
+    page.wait_for_function(f"Number(document.getElementById('loads').textContent) > {polled}", timeout=15_000)
+    page.click("[data-testid=toggle-details]")
+    assert page.is_visible("#details")
+    time.sleep(1.0)
+    stopped = ghost.api("POST", "/api/v1/journeys/stop", json={"session_id": session_id})
+    assert stopped.status_code == 200, stopped.text
+    assert stopped.json()["id"] == journey["id"]
+    return stopped.json(), page
+
+
+def steps_of(ghost: GhostProcess, journey_id: str) -> list[dict]:
+    steps = ghost.api("GET", f"/api/v1/journeys/{journey_id}/steps").json()
+    for step in steps:
+        step["data"] = json.loads(step["data"])
+    return steps
+
+
+def read_sse(ghost: GhostProcess, journey_id: str, query: str = "") -> list[tuple[str, dict]]:
+    events, name = [], ""
+    with httpx.stream("GET", f"{ghost.api_url}/api/v1/journeys/{journey_id}/replay{query}",
+                      headers={"Authorization": f"Bearer {ghost.token}"}, timeout=60) as response:
+        assert response.status_code == 200, response.read()
+        assert response.headers["content-type"] == "text/event-stream"
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                events.append((name, json.loads(line[6:])))
+    return events
+
+
+# --- tests ----------------------------------------------------------------------------------------
+
+
+def test_recording_a_login_journey(ghost: GhostProcess, journey_app: JourneyApp, browser: Any) -> None:
+    status = wait_connected(ghost)
+    assert status["version"] == "1.0.0" and "Chrome" in status["user_agent"]
+    journey, page = record_login_journey(ghost, journey_app, browser)
+    app_host = f"127.0.0.1:{journey_app.port}"
+    steps = steps_of(ghost, journey["id"])
+    assert [s["step_order"] for s in steps] == list(range(1, len(steps) + 1))
+
+    # The login click is an action tied to POST /api/auth.
+    auth = [s for s in steps if s["data"].get("path") == "/api/auth"]
+    assert len(auth) == 1, steps
+    login = auth[0]
+    assert login["type"] == "action" and login["data"]["method"] == "POST" and login["data"]["status_code"] == 200
+    assert login["data"]["interaction_type"] == "click" and login["data"]["element_text"] == "Sign in"
+    assert login["data"]["selector"] == 'button[data-testid="login-button"]'
+    attrs = login["data"]["attributes"]
+    assert (attrs["test_id"], attrs["test_id_attr"], attrs["tag"], attrs["role"], attrs["type"]) == (
+        "login-button", "data-testid", "button", "button", "submit")
+    assert attrs["visible_text"] == "Sign in"
+    session_id = active_session(ghost)
+    interactions = {i["id"]: i for i in ghost.api("GET", f"/api/v1/interactions?session_id={session_id}").json()}
+    assert interactions[login["interaction_id"]]["type"] == "click"
+    assert interactions[login["interaction_id"]]["flow_id"] == login["flow_id"]
+
+    # The dashboard's polling fetch is a plain flow; the local-only button an interaction.
+    polls = [s for s in steps if s["data"].get("path") == "/api/items" and s["type"] == "flow"]
+    assert polls and all(s["interaction_id"] is None for s in polls)
+    toggles = [s for s in steps if s["data"].get("selector") == 'button[data-testid="toggle-details"]']
+    assert [(s["type"], s["flow_id"]) for s in toggles] == [("interaction", None)]
+    assert toggles[0]["data"]["element_text"] == "Toggle details"
+
+    # What was typed, with the attributes a test generator needs.
+    typed = {s["data"]["attributes"].get("name"): s for s in steps if s["data"].get("interaction_type") == "input"}
+    assert typed["username"]["type"] == "interaction" and typed["username"]["data"]["element_text"] == "ann"
+    assert typed["password"]["data"]["attributes"]["type"] == "password"
+    assert typed["password"]["data"]["attributes"]["placeholder"] == "Password"
+    navigations = [s["data"]["page_url"] for s in steps if s["data"].get("interaction_type") == "navigation"]
+    assert navigations == [f"{journey_app.url}/", f"{journey_app.url}/dashboard"]
+
+    # None of the noise, although the browser fetched all of it through Ghost.
+    urls = [f["url"] for f in ghost.flows()]
+    for noisy in ("/static/app.css", "/static/app.js", "/static/font.woff2", "/static/logo.png",
+                  "/static/avatar", "/favicon.ico", "/manifest.json", "google-analytics.com/g/collect"):
+        assert any(noisy in u for u in urls), f"the page did not load {noisy}"
+        assert not any(noisy in s["data"].get("url", "") for s in steps), f"{noisy} is in the journey"
+    app_steps = [s for s in steps if s["data"].get("host") == "127.0.0.1"]
+    assert {s["data"]["path"] for s in app_steps} <= {"/", "/dashboard", "/api/auth", "/api/items"}
+    assert not [s for s in steps if s["data"].get("method") == "OPTIONS"]
+
+    # Counts are the steps that point at a flow / an interaction.
+    assert journey["flow_count"] == sum(1 for s in steps if s["flow_id"])
+    assert journey["interaction_count"] == sum(1 for s in steps if s["interaction_id"])
+
+    # The header was really sent (Ghost stored it) and the target never saw it.
+    tagged = [f for f in ghost.flows() if f["interaction_id"].startswith(journey["id"])]
+    assert any(f"{app_host}/api/" in f["url"] for f in tagged)
+    assert journey_app.seen and not [s for s in journey_app.seen if any(k.lower() == HEADER for k in s.headers)]
+
+    # After stop the rule is gone (the extension drops it a moment after Ghost's message):
+    # new requests carry no header.
+    time.sleep(0.5)
+
+    def item_flows() -> list[dict]:
+        return [f for f in ghost.flows() if f["url"].endswith("/api/items")]
+
+    before = len(item_flows())
+    page.click("[data-testid=refresh]")
+    newest = wait_for(lambda: (found := item_flows()) and len(found) > before and found, 10, "the refresh flow")
+    assert newest[0]["interaction_id"] == ""  # flows are listed newest first
+
+
+def test_killed_recording_is_failed_and_recoverable(
+    ghost: GhostProcess, start_ghost: Callable[[], GhostProcess], journey_app: JourneyApp, browser: Any
+) -> None:
+    wait_connected(ghost)
+    session_id = active_session(ghost)
+    journey = ghost.api("POST", "/api/v1/journeys/start", json={"session_id": session_id, "name": "Crash"}).json()
+    time.sleep(0.3)
+    page = browser.new_page()
+    page.goto(f"{journey_app.url}/")
+    page.fill("[data-testid=username]", "ann")
+    page.fill("[data-testid=password]", "secret")
+    page.click("[data-testid=login-button]")
+    page.wait_for_url("**/dashboard", timeout=15_000)
+    # Wait until the login is on disk (steps settle 1.5 s after they happen).
+    wait_for(lambda: any(json.loads(s["data"]).get("path") == "/api/auth"
+                         for s in ghost.api("GET", f"/api/v1/journeys/{journey['id']}/steps").json()),
+             15, "the login step to be stored")
+    before = ghost.api("GET", f"/api/v1/journeys/{journey['id']}/steps").json()
+
+    ghost.kill()
+    again = start_ghost()
+    failed = again.api("GET", f"/api/v1/journeys/{journey['id']}").json()
+    assert failed["status"] == "failed" and failed["completed_at"] is None
+    after = again.api("GET", f"/api/v1/journeys/{journey['id']}/steps").json()
+    assert after[: len(before)] == before  # what was stored survived the kill
+    assert again.api("GET", f"/api/v1/journeys/active?session_id={session_id}").json() == {"is_recording": False}
+
+    completed = again.api("POST", f"/api/v1/journeys/{journey['id']}/complete").json()
+    assert completed["status"] == "completed" and completed["completed_at"]
+    assert completed["flow_count"] == sum(1 for s in after if s["flow_id"]) >= 1
+    assert completed["interaction_count"] == sum(1 for s in after if s["interaction_id"]) >= 1
+
+    # The extension finds the new Ghost by itself; its rule was dropped with the old one.
+    wait_connected(again, timeout=60)
+    page.goto(f"{journey_app.url}/")
+    home_page = f"{journey_app.url}/"
+    loaded = wait_for(lambda: [f for f in again.flows() if f["url"] == home_page], 15, "a page load through the new Ghost")
+    assert loaded[0]["interaction_id"] == ""
+    restarted = again.api("POST", "/api/v1/journeys/start", json={"session_id": session_id, "name": "Again"})
+    assert restarted.status_code == 200
+    again.api("POST", "/api/v1/journeys/stop", json={"session_id": session_id})
+
+
+def test_replay_against_the_local_app(ghost: GhostProcess, journey_app: JourneyApp, browser: Any) -> None:
+    journey, _ = record_login_journey(ghost, journey_app, browser)
+    steps = steps_of(ghost, journey["id"])
+    flows = [s for s in steps if s["flow_id"]]
+    paths = [s["data"]["path"] for s in flows if s["data"]["host"] == "127.0.0.1"]
+    assert "/api/auth" in paths and "/api/items" in paths
+
+    # Without the allow-list, the local app is out of reach: nothing is sent.
+    seen = len(journey_app.seen)
+    events = read_sse(ghost, journey["id"])
+    assert events[-1] == ("done", {"type": "done", "total": len(flows)})
+    errors = [d for n, d in events if n == "step_error"]
+    local = [d for d in errors if "127.0.0.1" in d["url"]]
+    assert len(local) == len(paths) and all("loopback" in d["error"] for d in local)
+    assert len(journey_app.seen) == seen
+
+    ghost.api("PUT", "/api/v1/settings", json={"replay": {"allow_hosts": ["127.0.0.1"]}}).raise_for_status()
+    started = time.monotonic()
+    events = read_sse(ghost, journey["id"], "?delay_ms=100")
+    assert time.monotonic() - started >= 0.1 * (len(flows) - 1)
+    complete = {d["url"].split(str(journey_app.port), 1)[-1]: d for n, d in events if n == "step_complete"}
+    starts = [d for n, d in events if n == "step_start"]
+    assert [d["step"] for d in starts] == list(range(1, len(flows) + 1))
+    auth = complete["/api/auth"]
+    assert auth["method"] == "POST" and auth["original"]["status_code"] == auth["replayed"]["status_code"] == 200
+    assert auth["diff"]["status_changed"] is False and auth["diff"]["body_size_delta"] == 0
+    assert set(auth["diff"]) == {"status_changed", "body_size_delta", "duration_delta_ms"}
+    assert not [s for s in journey_app.seen[seen:] if any(k.lower() == HEADER for k in s.headers)]
+    assert ghost.api("GET", f"/api/v1/journeys/{journey['id']}").json()["status"] == "completed"
+
+    # The API breaks: the replay shows it.
+    journey_app.items_status = 500
+    events = read_sse(ghost, journey["id"])
+    items = [d for n, d in events if n == "step_complete" and d["url"].endswith("/api/items")]
+    assert items and all(d["diff"]["status_changed"] is True and d["replayed"]["status_code"] == 500 for d in items)
+    others = [d for n, d in events if n == "step_complete" and d["url"].endswith("/api/auth")]
+    assert others and others[0]["diff"]["status_changed"] is False
+
+    # A redirect to a private address is refused, even with 127.0.0.1 allowed.
+    journey_app.items_status = 200
+    journey_app.items_redirect = f"http://127.0.0.2:{journey_app.port}/api/items"
+    events = read_sse(ghost, journey["id"])
+    refused = [d for n, d in events if n == "step_error" and d["url"].endswith("/api/items")]
+    assert refused and all("refusing" in d["error"] and "127.0.0.2" in d["error"] for d in refused)
+    assert ghost.api("GET", f"/api/v1/journeys/{journey['id']}").json()["status"] == "completed"
