@@ -90,12 +90,12 @@ def _server_ip(server_addr: str) -> str | None:
 
 
 def _timings(flow: Flow) -> dict[str, float]:
+    """The six phases Ghost measures (``blocked`` is optional in HAR and Ghost has none)."""
     t = flow.timings
     if t is None:
-        return {"blocked": -1, "dns": -1, "connect": -1, "ssl": -1, "send": -1,
+        return {"dns": -1, "connect": -1, "ssl": -1, "send": -1,
                 "wait": flow.duration_ms, "receive": -1}
     return {
-        "blocked": -1,
         "dns": ms(t.dns_us),
         "connect": ms(t.connect_us),
         "ssl": ms(t.tls_us),
@@ -130,8 +130,7 @@ def har_entry(flow: Flow) -> dict[str, Any]:
     if resp is not None and resp.status_code > 0:
         mime = resp.content_type
         text, encoding = encode_body(resp.body, mime)
-        content: dict[str, Any] = {"size": resp.body_size, "compression": 0,
-                                   "mimeType": mime, "text": text}
+        content: dict[str, Any] = {"size": resp.body_size, "mimeType": mime, "text": text}
         if encoding == "base64":
             content["encoding"] = "base64"
         entry_response: dict[str, Any] = {

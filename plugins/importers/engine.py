@@ -21,8 +21,8 @@ from ulid import ULID
 from ghost_addons.model import Flow
 from plugins.importers.contract import Importer, ImportResult, SkippedEntry
 
-SLICE_SECONDS = 0.01
-STORE_BATCH = 250
+SLICE_SECONDS = 0.005
+STORE_BATCH = 200
 CANCEL_CHECK_EVERY = 100
 
 class FlowStore(Protocol):

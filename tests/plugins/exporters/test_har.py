@@ -72,7 +72,7 @@ def test_set_cookie_expires_becomes_iso_date() -> None:
 
 def test_timings_in_milliseconds_when_measured() -> None:
     entry = har_entry(sample_session()[0])
-    assert entry["timings"] == {"blocked": -1, "dns": -1, "connect": 1.5, "ssl": 2.5,
+    assert entry["timings"] == {"dns": -1, "connect": 1.5, "ssl": 2.5,
                                 "send": 0.1, "wait": 130.0, "receive": 8.2}
     assert entry["time"] == 142.3
     assert entry["startedDateTime"] == "2026-03-08T14:30:22.123456Z"
@@ -83,7 +83,7 @@ def test_timings_unavailable_put_duration_in_wait() -> None:
     entry = har_entry(sample_session()[3])
     assert entry["timings"]["wait"] == 142.3
     assert {k: v for k, v in entry["timings"].items() if k != "wait"} == {
-        "blocked": -1, "dns": -1, "connect": -1, "ssl": -1, "send": -1, "receive": -1}
+        "dns": -1, "connect": -1, "ssl": -1, "send": -1, "receive": -1}
 
 
 def test_no_response_is_status_0_with_the_error() -> None:
