@@ -181,7 +181,8 @@ def register(ghost: Ghost, routes: RouteTable, recorder: Recorder) -> None:
                 "X-Accel-Buffering": "no",
             })
             await response.prepare(request)
-            await stream_replay(request, response, flows, allow, delay_ms)
+            guard = OutboundGuard(allow, blocked=own_api(ghost))
+            await stream_replay(request, response, flows, guard, delay_ms)
             return response
         finally:
             await asyncio.shield(store.write(tables.set_status, journey.id, previous, ("replaying",)))
@@ -236,15 +237,22 @@ def register(ghost: Ghost, routes: RouteTable, recorder: Recorder) -> None:
                           404: "Not found", 409: "Recording or already replaying"}, tag="journeys")
 
 
+def own_api(ghost: Ghost) -> frozenset[tuple[str, int]]:
+    """Ghost's API address(es): a replay never reaches them, whatever the allow-list says."""
+    hosts = {ghost.api_host, "127.0.0.1", "::1"} if ghost.api_host in ("0.0.0.0", "::") else {ghost.api_host}
+    if ghost.api_host == "localhost":
+        hosts |= {"127.0.0.1", "::1"}
+    return frozenset((host, ghost.api_port) for host in hosts)
+
+
 async def stream_replay(
     request: web.Request,
     response: web.StreamResponse,
     flows: list[Flow],
-    allow: AllowList,
+    guard: OutboundGuard,
     delay_ms: int,
 ) -> None:
     """Run the replay and write its events; stops as soon as the client goes away."""
-    guard = OutboundGuard(allow)
 
     async def run() -> None:
         async with aiohttp.ClientSession(

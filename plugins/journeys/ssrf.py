@@ -171,12 +171,18 @@ class OutboundGuard:
     """The three checks for one outbound task; `refusals` explains failed connections."""
 
     allow: AllowList = field(default_factory=AllowList)
+    # Addresses never reached, allow-list or not: Ghost's own API (host, port).
+    blocked: frozenset[tuple[str, int]] = frozenset()
     refusals: list[str] = field(default_factory=list)
     allowed_by_name: set[IPAddress] = field(default_factory=set, init=False, repr=False)
 
     def refuse(self, message: str) -> SsrfRefused:
         self.refusals.append(message)
         return SsrfRefused(message)
+
+    def check_port(self, address: IPAddress, port: int) -> None:
+        if (str(_normalized(address)), port) in self.blocked or (str(address), port) in self.blocked:
+            raise self.refuse(f"refusing to connect to {address}:{port}: it is Ghost's own API")
 
     def check_address(self, address: IPAddress, host: str = "") -> None:
         if self.allow.allows_ip(address) or address in self.allowed_by_name:
@@ -202,11 +208,14 @@ class OutboundGuard:
             address = ipaddress.ip_address(host)
         except ValueError:
             return  # a name: the resolver and the socket factory check what it resolves to
+        self.check_port(address, parts.port or (443 if parts.scheme == "https" else 80))
         self.check_address(address, host)
 
     def socket_factory(self, addr_info: tuple[int, int, int, str, tuple]) -> socket.socket:  # type: ignore[type-arg]
         family, type_, proto, _, sockaddr = addr_info
-        self.check_address(ipaddress.ip_address(sockaddr[0]))
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        self.check_port(address, int(sockaddr[1]))
+        self.check_address(address)
         return socket.socket(family=family, type=type_, proto=proto)
 
     def connector(self, **kwargs: object) -> aiohttp.TCPConnector:

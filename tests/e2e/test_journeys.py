@@ -9,6 +9,7 @@ and `connection_strategy=lazy`, so nothing the browser sends leaves the machine.
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
@@ -345,3 +346,41 @@ def test_replay_against_the_local_app(ghost: GhostProcess, journey_app: JourneyA
     refused = [d for n, d in events if n == "step_error" and d["url"].endswith("/api/items")]
     assert refused and all("refusing" in d["error"] and "127.0.0.2" in d["error"] for d in refused)
     assert ghost.api("GET", f"/api/v1/journeys/{journey['id']}").json()["status"] == "completed"
+
+
+def test_browser_actions_and_script_injection(ghost: GhostProcess, journey_app: JourneyApp, browser: Any) -> None:
+    wait_connected(ghost)
+    browser.new_page()
+
+    def act(body: dict, path: str = "/api/v1/extension/actions") -> httpx.Response:
+        return ghost.api("POST", path, json=body, timeout=60)
+
+    navigated = act({"action": "navigate", "url": f"{journey_app.url}/"})
+    assert navigated.status_code == 200, navigated.text
+    result = navigated.json()["result"]
+    assert result["url"] == f"{journey_app.url}/" and result["title"] == "Login - Journey App"
+    tab_id = result["tab_id"]
+
+    page = act({"action": "read_page", "tab_id": tab_id, "include_html": True}).json()["result"]
+    assert "Sign in" in page["text"] and page["title"] == "Login - Journey App"
+    assert 'data-testid="login-button"' in page["html"] and page["text_truncated"] is False
+
+    tabs = act({"action": "tabs"}).json()["result"]["tabs"]
+    assert any(t["tab_id"] == tab_id and t["url"] == f"{journey_app.url}/" for t in tabs)
+
+    shot = act({"action": "screenshot", "tab_id": tab_id})
+    assert shot.status_code == 200, shot.text
+    image = base64.b64decode(shot.json()["result"]["data"])
+    assert image.startswith(b"\x89PNG\r\n\x1a\n") and len(image) > 1000
+
+    injected = act({"code": "document.querySelector('[data-testid=username]').value = 'bob'; "
+                            "({title: document.title, user: document.forms[0].username.value})",
+                    "tab_id": tab_id}, "/api/v1/extension/inject")
+    assert injected.status_code == 200, injected.text
+    assert injected.json()["result"]["value"] == {"title": "Login - Journey App", "user": "bob"}
+    awaited = act({"code": "fetch('/api/items').then(r => r.json())", "tab_id": tab_id}, "/api/v1/extension/inject")
+    assert awaited.json()["result"]["value"] == [{"id": 1, "name": "Apples"}, {"id": 2, "name": "Pears"}]
+    broken = act({"code": "throw new TypeError('nope')", "tab_id": tab_id}, "/api/v1/extension/inject")
+    assert broken.status_code == 502 and "TypeError: nope" in broken.json()["error"]
+    missing = act({"action": "read_page", "tab_id": 987654})
+    assert missing.status_code == 502 and "987654" in missing.json()["error"]

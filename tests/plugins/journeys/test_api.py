@@ -499,3 +499,16 @@ async def test_extension_websocket_needs_the_token(api: Api) -> None:
 async def test_store_level_recovery_rules(ghost: Ghost) -> None:
     changed = await ghost.store.write(tables.recover_orphans)
     assert changed == {"failed": [], "completed": []}
+
+
+async def test_replay_never_reaches_ghosts_own_api(api: Api, extension: FakeExtension) -> None:
+    await api.ok("PUT", "/api/v1/settings", json={"replay": {"allow_hosts": ["127.0.0.0/8", "localhost"]}})
+    journey = await start(api, "Sneaky")
+    await add_flow(api.ghost, f"{api.base}/api/v1/settings/rotate-token", "POST",
+                   request_headers=[("Authorization", f"Bearer {TOKEN}")])
+    await stop(api)
+    async with api.session.get(f"{api.base}/api/v1/journeys/{journey['id']}/replay") as response:
+        events = await read_sse(response)
+    assert [n for n, _ in events] == ["step_start", "step_error", "done"]
+    assert "Ghost's own API" in events[1][1]["error"]
+    assert api.ghost.settings.token == TOKEN

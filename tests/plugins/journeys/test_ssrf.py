@@ -152,3 +152,12 @@ async def test_real_connections_through_the_guard(loopback_app) -> None:  # type
         with pytest.raises(aiohttp.ClientConnectorError):
             await session.get(f"http://127.0.0.1:{port}/hop?to=http://127.0.0.2:{port}/ok")
     assert "127.0.0.2" in guard.refusals[-1]
+
+
+def test_ghost_api_is_blocked_even_when_allowed() -> None:
+    guard = OutboundGuard(AllowList.parse(["127.0.0.0/8"]), blocked=frozenset({("127.0.0.1", 5565)}))
+    with pytest.raises(SsrfRefused, match="Ghost's own API"):
+        guard.check_url("http://127.0.0.1:5565/api/v1/sessions")
+    with pytest.raises(SsrfRefused, match="Ghost's own API"):
+        guard.socket_factory((socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::ffff:127.0.0.1", 5565, 0, 0)))
+    guard.check_url("http://127.0.0.1:5566/")  # another port of an allowed address
