@@ -306,11 +306,6 @@ class Journey:
         return round((end - self.started_at).total_seconds() * 1000, 3)
 
 
-def default_journey_name(moment: datetime) -> str:
-    """The name the UI gives a journey started without one: "Journey Mar 09 14:32"."""
-    return moment.astimezone().strftime("Journey %b %d %H:%M")
-
-
 @dataclass(frozen=True, slots=True)
 class InteractionHeader:
     """A parsed `X-Ghost-Interaction` value: `{journey}-{counter}-{ms}` or `{journey}-ambient-{ms}`."""

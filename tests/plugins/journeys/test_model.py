@@ -7,7 +7,6 @@ from plugins.journeys.model import (
     Interaction,
     Journey,
     clean_attributes,
-    default_journey_name,
     parse_interaction_header,
     parse_timestamp,
     step_data,
@@ -132,7 +131,7 @@ def test_step_type() -> None:
         step_type(None, None)
 
 
-def test_journey_shape_and_default_name() -> None:
+def test_journey_shape() -> None:
     start = datetime(2026, 3, 9, 14, 32, tzinfo=UTC)
     j = Journey("J", "S", "Checkout", "recording", start, start)
     assert j.to_dict() == {
@@ -140,4 +139,3 @@ def test_journey_shape_and_default_name() -> None:
         "flow_count": 0, "interaction_count": 0, "started_at": "2026-03-09T14:32:00.000000Z",
         "completed_at": None, "created_at": "2026-03-09T14:32:00.000000Z",
     }
-    assert default_journey_name(start).startswith("Journey Mar 09 ")
