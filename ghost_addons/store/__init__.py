@@ -28,6 +28,8 @@ T = TypeVar("T")
 
 FLOW_QUEUE_SIZE = 20_000
 FLOW_BATCH_SIZE = 1_000
+# A batch waits this long for company: a few commits a second instead of one per flow.
+FLOW_BATCH_WINDOW = 0.05
 EXPORT_BATCH_SIZE = 5_000
 EXPORT_FLOW_CAP = 100_000
 
@@ -154,6 +156,7 @@ class FlowWriter:
         self.ghost = ghost
         self.queue: asyncio.Queue[Flow] = asyncio.Queue(maxsize=FLOW_QUEUE_SIZE)
         self.written = 0
+        self.draining = False
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -163,20 +166,30 @@ class FlowWriter:
     def start(self) -> None:
         self._task = self.ghost.spawn(self._run(), name="ghost flow writer")
 
-    async def put(self, flow: Flow) -> None:
+    def put(self, flow: Flow) -> Awaitable[None] | None:
+        """Queue a flow; returns an awaitable only when the queue is full (back-pressure)."""
         try:
             self.queue.put_nowait(flow)
+            return None
         except asyncio.QueueFull:
-            await self.queue.put(flow)
+            return self.queue.put(flow)
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             batch = [await self.queue.get()]
+            deadline = loop.time() + FLOW_BATCH_WINDOW
             while len(batch) < FLOW_BATCH_SIZE:
                 try:
                     batch.append(self.queue.get_nowait())
                 except asyncio.QueueEmpty:
-                    break
+                    remaining = deadline - loop.time()
+                    if remaining <= 0 or self.draining:
+                        break
+                    try:
+                        batch.append(await asyncio.wait_for(self.queue.get(), remaining))
+                    except TimeoutError:
+                        break
             try:
                 await self.commit(batch)
             except Exception:
@@ -204,6 +217,7 @@ class FlowWriter:
         """Wait until every queued flow is committed (used at shutdown)."""
         if self._task is None or self._task.done():
             return
+        self.draining = True
         try:
             await asyncio.wait_for(self.queue.join(), timeout)
         except TimeoutError:

@@ -143,11 +143,21 @@ def update_flow_fields(conn: Connection, flow_id: str, fields: dict[str, Any]) -
     return cur.rowcount > 0
 
 
+def ulid_floor(timestamp: str) -> str:
+    """The smallest ULID of a moment: every id made before it sorts lower."""
+    from ulid import ULID
+
+    moment = parse_time(timestamp)
+    return str(ULID.from_timestamp(moment.timestamp()))[:10] + "0" * 16
+
+
 def purge_flows(conn: Connection, older_than: str | None, keep_newest: int) -> int:
     """Delete flows started before `older_than` and all but the newest `keep_newest`."""
     deleted = 0
     if older_than:
-        deleted += conn.execute("DELETE FROM flows WHERE started_at < ?", (older_than,)).rowcount
+        # A flow's age is the time Ghost stored it, which its ULID encodes: the primary key
+        # finds old flows without an index (an imported flow is as old as its import).
+        deleted += conn.execute("DELETE FROM flows WHERE id < ?", (ulid_floor(older_than),)).rowcount
     if keep_newest > 0:
         deleted += conn.execute(
             "DELETE FROM flows WHERE id IN (SELECT id FROM flows ORDER BY id DESC LIMIT -1 OFFSET ?)",

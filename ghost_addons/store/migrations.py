@@ -53,7 +53,6 @@ CORE_MIGRATIONS: list[str] = [
         annotation TEXT NOT NULL DEFAULT ''
     );
     CREATE INDEX idx_flows_session_id ON flows(session_id, id);
-    CREATE INDEX idx_flows_started_at ON flows(started_at);
     CREATE TABLE flow_bodies (
         flow_id TEXT PRIMARY KEY REFERENCES flows(id) ON DELETE CASCADE,
         request_body BLOB NOT NULL,
