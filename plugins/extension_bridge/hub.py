@@ -176,11 +176,12 @@ class ExtensionHub:
         if kind == "ping":
             await connection.send({"type": "pong"})
         elif kind == "hello":
-            data = message.get("data") if isinstance(message.get("data"), dict) else {}
+            hello = message.get("data")
+            data: dict[str, Any] = hello if isinstance(hello, dict) else {}
             connection.info = {k: str(data[k])[:500] for k in HELLO_FIELDS if data.get(k)}
             self.publish("extension.connected", connection.describe())
-            for handler in self._on_connect:
-                await self._run(connection, handler(connection), kind)
+            for on_connect in self._on_connect:
+                await self._run(connection, on_connect(connection), kind)
         elif kind == "action.result":
             future = connection.pending.get(str(message.get("id")))
             if future is not None and not future.done():
