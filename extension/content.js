@@ -7,7 +7,14 @@
   window.__ghostContentScript = true;
 
   const TEST_ID_ATTRS = ["data-testid", "data-test-id", "data-test", "data-cy", "data-id"];
-  const INTERACTIVE = "button, a[href], input, select, textarea, label, summary, option, [role], [onclick], [tabindex], [contenteditable='true']";
+  // What a click "means" when it lands on something inside it (an icon in a button).
+  // Only interactive roles: a click on text inside role="dialog" is not a click on the dialog.
+  const INTERACTIVE = [
+    "button", "a[href]", "input", "select", "textarea", "label", "summary", "option",
+    "[onclick]", "[tabindex]:not([tabindex='-1'])", "[contenteditable='true']",
+    ...["button", "link", "menuitem", "menuitemcheckbox", "menuitemradio", "tab", "checkbox", "radio",
+      "option", "switch", "treeitem", "combobox"].map((role) => `[role='${role}']`),
+  ].join(", ");
   const INPUT_DEBOUNCE_MS = 400;
   const MAX_TEXT = 500;
   const isTop = window === window.top;

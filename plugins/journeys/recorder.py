@@ -66,7 +66,11 @@ class Recorder:
                     pass
             async with self.lock:
                 for recording in list(self.active.values()):
-                    await self._persist(recording, recording.buffer.release(time.time() * 1000))
+                    drafts = recording.buffer.release(time.time() * 1000)
+                    try:
+                        await self._persist(recording, drafts)
+                    except Exception:  # keep recording: one failed write loses only these steps
+                        log.exception("storing %d steps of journey %s failed", len(drafts), recording.journey.id)
 
     async def flush_all(self) -> None:
         """Write every pending step now (Ghost stops; the journeys stay `recording`)."""
