@@ -327,3 +327,106 @@ def test_export_errors(captured: Captured) -> None:
     assert r.status_code == 400 and "har" in r.json()["error"]
     r = captured.ghost.api("GET", "/api/v1/sessions/01HWNOSUCHSESSION000000000/export/har")
     assert r.status_code == 404
+
+
+# --- large sessions: no artifact above 20 MB, cancellation ----------------------------------
+
+
+def big_session(ghost: GhostProcess, count: int, body_bytes: int) -> str:
+    session = new_session(ghost, f"big {count}")
+    flows = []
+    for i in range(count):
+        flows.append({
+            "started_at": "2026-03-08T14:30:22.000000Z", "duration_ms": 5,
+            "request": {"method": "GET", "url": f"http://big.test/items/{i}", "headers": []},
+            "response": {"status_code": 200, "headers": [{"name": "Content-Type",
+                                                          "value": "text/plain"}],
+                         "body": "x" * body_bytes},
+        })
+    r = ghost.api("POST", f"/api/v1/sessions/{session}/import/json", content=json.dumps(flows),
+                  timeout=120)
+    assert r.status_code == 200 and r.json()["imported"] == count, r.text
+    return session
+
+
+def artifact_count(ghost: GhostProcess, session_id: str) -> int:
+    return len(ghost.api("GET", "/api/v1/artifacts", params={"session_id": session_id}).json())
+
+
+def test_exports_above_20_mb_are_not_kept_as_artifacts(captured: Captured) -> None:
+    ghost = captured.ghost
+    session = big_session(ghost, 8_000, 3_000)
+    r = ghost.api("GET", f"/api/v1/sessions/{session}/export/json", timeout=120)
+    assert r.status_code == 200 and len(r.content) > 20 * 1024 * 1024
+    assert len(json.loads(r.content)) == 8_000
+    small = ghost.api("GET", f"/api/v1/sessions/{session}/export/csv", timeout=120)
+    assert small.status_code == 200 and len(small.content) < 20 * 1024 * 1024
+    titles = [a["title"] for a in ghost.api("GET", "/api/v1/artifacts",
+                                            params={"session_id": session}).json()]
+    assert titles == ["big 8000 — CSV Export"]
+
+
+def test_export_stops_when_the_client_goes_away(captured: Captured) -> None:
+    import httpx
+
+    ghost = captured.ghost
+    session = big_session(ghost, 12_000, 1_000)
+    with httpx.Client(timeout=30) as client:
+        with client.stream("GET", f"{ghost.api_url}/api/v1/sessions/{session}/export/har",
+                           headers={"Authorization": f"Bearer {ghost.token}"}) as response:
+            assert response.status_code == 200
+            next(response.iter_bytes())
+    # the rest is never read: Ghost notices, stops, and keeps no (partial) artifact
+    assert ghost.api("GET", "/api/v1/health").status_code == 200
+    assert artifact_count(ghost, session) == 0
+    full = ghost.api("GET", f"/api/v1/sessions/{session}/export/har", timeout=120)
+    assert len(json.loads(full.content)["log"]["entries"]) == 12_000
+
+
+# --- a third-party plugin adds formats through the same hooks ------------------------------
+
+PLUGIN = '''
+import orjson
+from ghost_addons.hookspecs import hookimpl
+from plugins.exporters.contract import Exporter
+
+
+class NdjsonWriter:
+    def __init__(self, info):
+        self.info = info
+
+    def write(self, flows):
+        for flow in flows:
+            yield orjson.dumps(flow.to_dict(include_bodies=False)) + b"\\n"
+
+    def close(self):
+        return iter(())
+
+
+@hookimpl
+def ghost_exporters(register):
+    register("ndjson", Exporter(name="ndjson", title="NDJSON", extension="ndjson",
+                                content_type="application/x-ndjson", artifact_format="json",
+                                open=NdjsonWriter))
+
+
+@hookimpl
+def ghost_code_generators(register):
+    register("wget", lambda flow: f"wget {flow.request.url}")
+'''
+
+
+def test_a_plugin_adds_an_exporter_and_a_code_generator(ghost_factory, target: Target,
+                                                        tmp_path: Path) -> None:
+    plugin = tmp_path / "ndjson_plugin.py"
+    plugin.write_text(PLUGIN)
+    ghost = ghost_factory(extra_args=("--set", f"ghost_plugins={plugin}"))
+    with ghost.client() as client:
+        client.get(f"{target.http_url}/json")
+    flow = ghost.wait_flows(1)[0]
+    r = ghost.api("GET", f"/api/v1/sessions/{flow['session_id']}/export/ndjson")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/x-ndjson")
+    assert r.headers["content-disposition"].startswith('attachment; filename="Default_session_')
+    assert json.loads(r.text.splitlines()[0])["id"] == flow["id"]
+    code = ghost.api("GET", f"/api/v1/flows/{flow['id']}/export/wget")
+    assert code.status_code == 200 and code.text == f"wget {target.http_url}/json"
