@@ -1,0 +1,36 @@
+# Sourced by scripts/ghost, scripts/test and scripts/bench: finds Python 3.12 and makes or
+# refreshes Ghost's venv in .venv (editable install) when setup.cfg changed.
+set -euo pipefail
+GHOST_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$GHOST_ROOT/.venv"
+
+find_python() {
+  local candidate
+  for candidate in "${GHOST_PYTHON:-}" python3.12 "$(cd "$GHOST_ROOT" && pyenv which python3.12 2>/dev/null || true)"; do
+    [ -n "$candidate" ] || continue
+    if (cd "$GHOST_ROOT" && "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 12)') >/dev/null 2>&1; then
+      (cd "$GHOST_ROOT" && "$candidate" -c 'import sys; print(sys.executable)')
+      return 0
+    fi
+  done
+  echo "Ghost needs Python 3.12 (python3.12 on PATH, or pyenv with a 3.12 version)" >&2
+  return 1
+}
+
+# ensure_venv EXTRAS: e.g. ensure_venv "" or ensure_venv "[test]"
+ensure_venv() {
+  local extras="$1" stamp want
+  if [ ! -x "$VENV/bin/python" ]; then
+    echo "Making Ghost's virtual environment in $VENV ..." >&2
+    "$(find_python)" -m venv "$VENV"
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2
+  fi
+  stamp="$VENV/.ghost-installed$extras"
+  want="$(cat "$GHOST_ROOT/setup.cfg" "$GHOST_ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "Installing Ghost$extras into $VENV ..." >&2
+    (cd "$GHOST_ROOT" && "$VENV/bin/python" -m pip install --quiet -e ".$extras" >&2)
+    "$VENV/bin/python" -m pip check >&2
+    echo "$want" > "$stamp"
+  fi
+}
