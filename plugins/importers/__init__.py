@@ -50,7 +50,7 @@ async def _copy(reader, out: BinaryIO, limit: int) -> int:  # type: ignore[no-un
     size = 0
     read = reader.read_chunk if isinstance(reader, BodyPartReader) else reader.read
     while True:
-        chunk = await read(READ_CHUNK)
+        chunk = await read(min(READ_CHUNK, limit + 1 - size))
         if not chunk:
             return size
         size += len(chunk)
@@ -78,6 +78,26 @@ async def spool_upload(request: web.Request, out: BinaryIO, limit: int = MAX_IMP
     return await _copy(request.content, out, limit)
 
 
+def spool_dir(ghost: Ghost) -> Path:
+    return ghost.home / "tmp"
+
+
+def remove_stale_spools(directory: Path) -> int:
+    """Uploads left behind by a Ghost that was killed mid-import."""
+    removed = 0
+    for path in directory.glob("import-*"):
+        path.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
+@hookimpl
+async def ghost_startup(ghost: Ghost) -> None:
+    removed = await asyncio.to_thread(remove_stale_spools, spool_dir(ghost))
+    if removed:
+        log.info("removed %d upload(s) left by an interrupted import", removed)
+
+
 def client_gone(request: web.Request) -> bool:
     transport = request.transport
     return transport is None or transport.is_closing()
@@ -94,9 +114,9 @@ def ghost_routes(ghost: Ghost, routes: RouteTable) -> None:
         session = await ghost.store.get_session(request.match_info["id"])
         if session is None:
             raise ApiError(404, f"no session {request.match_info['id']!r}")
-        spool_dir = ghost.home / "tmp"
-        spool_dir.mkdir(mode=0o700, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix="import-", suffix=f".{fmt}", dir=spool_dir)
+        directory = spool_dir(ghost)
+        directory.mkdir(mode=0o700, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix="import-", suffix=f".{fmt}", dir=directory)
         path = Path(name)
         try:
             with os.fdopen(fd, "wb") as out:

@@ -144,3 +144,15 @@ def test_every_imported_flow_is_announced(captured: Captured, har: bytes) -> Non
     assert len(created) == 10
     assert all(f["source"] == "import" for f in created)
     assert len({f["id"] for f in created}) == 10
+
+
+def test_uploads_left_by_a_killed_import_are_removed_at_start(ghost_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    home = tmp_path / "home-stale"
+    (home / "tmp").mkdir(parents=True)
+    stale = home / "tmp" / "import-abc123.har"
+    stale.write_bytes(b'{"log": {"entries": [')
+    keep = home / "tmp" / "other-file"
+    keep.write_bytes(b"x")
+    ghost_factory(home=home)
+    assert not stale.exists()
+    assert keep.exists()
