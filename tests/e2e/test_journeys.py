@@ -384,3 +384,66 @@ def test_browser_actions_and_script_injection(ghost: GhostProcess, journey_app: 
     assert broken.status_code == 502 and "TypeError: nope" in broken.json()["error"]
     missing = act({"action": "read_page", "tab_id": 987654})
     assert missing.status_code == 502 and "987654" in missing.json()["error"]
+
+
+def test_what_the_content_script_captures(ghost: GhostProcess, journey_app: JourneyApp, browser: Any) -> None:
+    wait_connected(ghost)
+    session_id = active_session(ghost)
+    journey = ghost.api("POST", "/api/v1/journeys/start", json={"session_id": session_id, "name": "Widgets"}).json()
+    time.sleep(0.3)
+    page = browser.new_page()
+    page.goto(f"{journey_app.url}/widgets")
+    page.click("text=Mordor")
+    page.select_option("select[name=country]", "de")
+    page.check("#agree")
+    page.fill("input[name=email]", "ann@example.com")
+    page.click("input[name=q]")
+    page.keyboard.type("hobbits")
+    page.keyboard.press("Enter")
+    page.click("#dialog-text")
+    page.click("text=Go to section 2")
+    page.click("#next")
+    page.wait_for_url("**/widgets/step-2")
+    time.sleep(1.0)  # the typed text is reported 400 ms after the last key
+    ghost.api("POST", "/api/v1/journeys/stop", json={"session_id": session_id}).raise_for_status()
+
+    got = [i for i in ghost.api("GET", f"/api/v1/interactions?session_id={session_id}&limit=1000").json()
+           if i["journey_id"] == journey["id"]]
+
+    def one(kind: str, selector: str) -> dict:
+        found = [i for i in got if i["type"] == kind and i["selector"] == selector]
+        assert len(found) == 1, (kind, selector, [(i["type"], i["selector"]) for i in got])
+        return found[0]
+
+    mordor = one("click", 'div[data-cy="tag_type"] > div:nth-of-type(2)')
+    assert mordor["element_text"] == "Mordor" and mordor["element_type"] == "div"
+    country = one("change", 'select[data-test="country"]')
+    assert country["element_text"] == "Germany"
+    assert country["attributes"] == {"name": "country", "test_id": "country", "test_id_attr": "data-test",
+                                     "tag": "select"}
+    agree = one("change", "#agree")
+    assert agree["element_text"] == "checked" and agree["attributes"]["type"] == "checkbox"
+    email = one("input", 'input[name="email"]')
+    assert email["element_text"] == "ann@example.com"
+    assert (email["attributes"]["aria_label"], email["attributes"]["placeholder"], email["attributes"]["type"]) == (
+        "Email address", "you@example.com", "email")
+    query = one("input", 'input[data-id="search-box"]')
+    assert query["element_text"] == "hobbits"
+    assert query["attributes"]["test_id"] == "search-box" and query["attributes"]["test_id_attr"] == "data-id"
+    submitted = one("submit", "#search")  # Enter with no button: nobody clicked for it
+    assert submitted["element_type"] == "form"
+    dialog = one("click", "#dialog-text")
+    assert dialog["element_type"] == "p" and dialog["element_text"] == "Text in a dialog"
+    link = one("click", 'body > a')
+    assert link["attributes"]["href"] == "#section-2" and link["attributes"]["title"] == "Jump"
+    assert link["attributes"]["role"] == "link" and link["element_text"] == "Go to section 2"
+    assert one("click", "#next")["attributes"]["visible_text"] == "Next step"
+    navigations = [i["page_url"] for i in got if i["type"] == "navigation"]
+    assert navigations == [f"{journey_app.url}/widgets", f"{journey_app.url}/widgets#section-2",
+                           f"{journey_app.url}/widgets/step-2"]
+    assert all(i["page_title"] == "Widgets - Journey App" for i in got)
+    # Nothing here sent a request: every interaction is an `interaction` step, in time order.
+    steps = steps_of(ghost, journey["id"])
+    kinds = [s["data"]["interaction_type"] for s in steps if s["type"] == "interaction"]
+    in_order = sorted(got, key=lambda i: (i["timestamp"], int(i["id"].rsplit("-", 2)[1])))
+    assert kinds == [i["type"] for i in in_order]

@@ -1,6 +1,8 @@
 """A small web app to record journeys on: login form, dashboard, local-only button, noise.
 
     /                  login page: a form posting JSON to /api/auth, then to /dashboard
+    /widgets           a dropdown, select, checkbox, labelled fields, a form without a
+                       button, a dialog, an anchor link and a pushState "next" button
     /dashboard         fetches /api/items on load and every 2 s; "Toggle details" only
                        changes the page; "Refresh" fetches /api/items again
     /api/auth          POST {"username", "password"} -> {"token"}
@@ -98,6 +100,27 @@ DASHBOARD = f"""<!doctype html>
 """
 
 
+WIDGETS = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Widgets - Journey App</title></head>
+<body>
+  <div data-cy="tag_type"><div>Shire</div><div>Mordor</div></div>
+  <select name="country" data-test="country">
+    <option value="tr">Türkiye</option><option value="de">Germany</option>
+  </select>
+  <label><input type="checkbox" name="agree" id="agree"> I agree</label>
+  <input type="email" name="email" aria-label="Email address" placeholder="you@example.com">
+  <form id="search"><input name="q" data-id="search-box"></form>
+  <div role="dialog"><p id="dialog-text">Text in a dialog</p></div>
+  <a href="#section-2" title="Jump">Go to section 2</a>
+  <button type="button" id="next" onclick="history.pushState({}, '', '/widgets/step-2')">Next step</button>
+  <h2 id="section-2">Section 2</h2>
+  <script>
+    document.getElementById("search").addEventListener("submit", (event) => event.preventDefault());
+  </script>
+</body></html>
+"""
+
+
 @dataclass
 class SeenRequest:
     method: str
@@ -131,6 +154,9 @@ def make_app(state: JourneyApp) -> web.Application:
 
     async def dashboard(request: web.Request) -> web.Response:
         return web.Response(text=DASHBOARD, content_type="text/html")
+
+    async def widgets(request: web.Request) -> web.Response:
+        return web.Response(text=WIDGETS, content_type="text/html")
 
     async def auth(request: web.Request) -> web.Response:
         body = await request.json()
@@ -168,6 +194,7 @@ def make_app(state: JourneyApp) -> web.Application:
     app = web.Application(middlewares=[remember])
     app.router.add_get("/", login)
     app.router.add_get("/dashboard", dashboard)
+    app.router.add_get("/widgets", widgets)
     app.router.add_post("/api/auth", auth)
     app.router.add_get("/api/items", items)
     app.router.add_get("/static/{name}", static)
