@@ -6,7 +6,6 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 from aiohttp import web
 from ulid import ULID
 
@@ -15,7 +14,15 @@ from ghost_addons.model import Flow
 from plugins.journeys import tables
 from plugins.journeys.model import Journey, now_utc
 from plugins.journeys.recorder import Recorder
-from plugins.journeys.replay import WRITE_DEADLINE_S, clamp_delay, replay_events, replayable, send_flow, sse_message
+from plugins.journeys.replay import (
+    WRITE_DEADLINE_S,
+    clamp_delay,
+    replay_events,
+    replay_session,
+    replayable,
+    send_flow,
+    sse_message,
+)
 from plugins.journeys.ssrf import ALLOW_SETTING, AllowList, OutboundGuard
 
 if TYPE_CHECKING:
@@ -26,7 +33,6 @@ log = logging.getLogger("ghost.journeys")
 
 NAME_LIMIT = 200
 DISCONNECT_POLL_S = 0.25
-REPLAY_TIMEOUT = aiohttp.ClientTimeout(total=120, sock_connect=15)
 
 
 def _name(body: dict[str, Any]) -> str:
@@ -255,10 +261,7 @@ async def stream_replay(
     """Run the replay and write its events; stops as soon as the client goes away."""
 
     async def run() -> None:
-        async with aiohttp.ClientSession(
-            connector=guard.connector(), timeout=REPLAY_TIMEOUT, trust_env=False,
-            cookie_jar=aiohttp.DummyCookieJar(),
-        ) as session:
+        async with replay_session(guard) as session:
             async for event, data in replay_events(flows, lambda f: send_flow(session, guard, f), guard, delay_ms):
                 await asyncio.wait_for(response.write(sse_message(event, data)), WRITE_DEADLINE_S)
 

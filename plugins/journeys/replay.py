@@ -173,6 +173,15 @@ async def send_flow(
     raise ReplayError(f"more than {MAX_REDIRECTS} redirects, last to {url}")
 
 
+def replay_session(guard: OutboundGuard) -> aiohttp.ClientSession:
+    """A client whose every connection goes through the guard; no proxy from the
+    environment, no cookie jar (recorded Cookie headers are sent as they were)."""
+    return aiohttp.ClientSession(
+        connector=guard.connector(), timeout=REQUEST_TIMEOUT, trust_env=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
+    )
+
+
 def error_text(error: BaseException, guard: OutboundGuard) -> str:
     """A step error message; a connection refused by the guard says so, not 'cannot connect'."""
     if isinstance(error, SsrfRefused):

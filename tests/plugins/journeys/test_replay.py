@@ -3,7 +3,6 @@
 import asyncio
 import time
 
-import aiohttp
 import orjson
 import pytest
 from aiohttp import web
@@ -16,6 +15,7 @@ from plugins.journeys.replay import (
     original_outcome,
     replay_events,
     replay_headers,
+    replay_session,
     send_flow,
     sse_message,
 )
@@ -119,7 +119,7 @@ async def test_send_flow_replays_method_body_and_headers(target) -> None:  # typ
         ("Cookie", "sid=1"), ("Accept-Encoding", "br, zstd"), ("Content-Length", "14"),
     ])
     guard = allowed_guard()
-    async with aiohttp.ClientSession(connector=guard.connector()) as session:
+    async with replay_session(guard) as session:
         outcome = await send_flow(session, guard, flow)
     assert outcome.status_code == 200 and outcome.content_type.startswith("application/json")
     assert outcome.body_size == len(b'{"token": "abc"}') and outcome.duration_ms > 0
@@ -132,7 +132,7 @@ async def test_send_flow_replays_method_body_and_headers(target) -> None:  # typ
 
 async def test_body_is_capped_at_10_mb(target) -> None:  # type: ignore[no-untyped-def]
     guard = allowed_guard()
-    async with aiohttp.ClientSession(connector=guard.connector()) as session:
+    async with replay_session(guard) as session:
         outcome = await send_flow(session, guard, make_flow(f"http://127.0.0.1:{target.port}/big"))
     assert outcome.body_size == 10 * 1024 * 1024
 
@@ -140,7 +140,7 @@ async def test_body_is_capped_at_10_mb(target) -> None:  # type: ignore[no-untyp
 async def test_redirects_are_followed_and_checked(target) -> None:  # type: ignore[no-untyped-def]
     base = f"http://127.0.0.1:{target.port}"
     guard = allowed_guard()
-    async with aiohttp.ClientSession(connector=guard.connector()) as session:
+    async with replay_session(guard) as session:
         outcome = await send_flow(session, guard, make_flow(f"{base}/moved", "POST", request_body=b"x"))
         assert outcome.status_code == 200  # 303 -> GET /api/items
         assert [s["method"] + " " + s["path"] for s in target.seen[-2:]] == ["POST /moved", "GET /api/items"]
@@ -158,7 +158,7 @@ async def test_replay_events_stream(target) -> None:  # type: ignore[no-untyped-
     ]
     guard = allowed_guard()
     started = time.monotonic()
-    async with aiohttp.ClientSession(connector=guard.connector()) as session:
+    async with replay_session(guard) as session:
         events = [e async for e in replay_events(flows, lambda f: send_flow(session, guard, f), guard, delay_ms=100)]
     assert time.monotonic() - started >= 0.2  # two delays between three steps
     assert [name for name, _ in events] == [
@@ -189,7 +189,7 @@ async def test_replay_can_be_cancelled_mid_request(aiohttp_server) -> None:  # t
     guard = allowed_guard()
 
     async def run() -> list:
-        async with aiohttp.ClientSession(connector=guard.connector()) as session:
+        async with replay_session(guard) as session:
             return [e async for e in replay_events(
                 [make_flow(f"http://127.0.0.1:{server.port}/slow")], lambda f: send_flow(session, guard, f), guard)]
 
