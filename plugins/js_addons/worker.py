@@ -1,0 +1,282 @@
+"""The addon worker: a separate process that hosts V8 contexts, one per addon.
+
+Started by `runtime.Worker` as ``python -I worker.py --memory-mb N --heap-mb N --marker-fd FD``.
+It imports only the standard library, orjson and py_mini_racer, so the proxy's modules never
+load into the process that runs untrusted JavaScript.
+
+Protocol: frames of a 4-byte little-endian length and an orjson object, requests on stdin,
+replies on stdout in the same order (the worker handles one request at a time):
+
+    {"op": "load", "seq": 1, "slot": "ID#1", "code": "..."}       -> {"seq": 1, "ok": true, "hooks": [...], "logs": [...]}
+    {"op": "check", "seq": 2, "code": "..."}                       -> the same, in a throwaway context
+    {"op": "unload", "seq": 3, "slot": "ID#1"}                     -> {"seq": 3, "ok": true}
+    {"op": "run", "seq": 4, "phase": "request", "calls": [slot...], "flow": {...}, "answered": false}
+                                                                   -> {"seq": 4, "results": [{"slot", "ok", ...}]}
+
+A failed load answers ``{"ok": false, "error": "...", "line": L, "column": C}`` (1-based).
+Each run result is ``{"slot", "ok": true, "changes": {...}, "logs": [...]}`` or
+``{"slot", "ok": false, "error": "...", "logs": [...]}``; results stop after a request-phase
+answer (block/respond), and each addon sees the header changes of the ones before it.
+
+The marker is a small shared memory block (`MARKER`): before each JavaScript evaluation the
+worker writes (seq, start time on CLOCK_MONOTONIC, index in `calls`, kind) and resets kind to
+idle after it. The parent's watchdog reads it to kill a call that overruns and to know which
+addon was running when the process died.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import mmap
+import os
+import re
+import resource
+import signal
+import struct
+import sys
+import time
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+FRAME_HEADER = struct.Struct("<I")
+MAX_FRAME = 64 << 20
+MARKER = struct.Struct("<qqii")  # seq, start_ns, index, kind
+MARKER_SIZE = 64
+KIND_IDLE, KIND_RUN, KIND_LOAD = 0, 1, 2
+PRELUDE_PATH = Path(__file__).with_name("prelude.js")
+ADDON_SOURCE_URL = "\n//# sourceURL=addon.js\n"
+_UNCAUGHT = re.compile(r"^Uncaught (.*) at (?:\S*):(\d+):(\d+)$")
+PR_SET_PDEATHSIG = 1
+
+
+def encode_frame(message: dict[str, Any]) -> bytes:
+    data = orjson.dumps(message)
+    return FRAME_HEADER.pack(len(data)) + data
+
+
+def read_frame(stream: BinaryIO) -> dict[str, Any] | None:
+    """One message from a blocking stream; None at end of stream."""
+    head = stream.read(FRAME_HEADER.size)
+    if len(head) < FRAME_HEADER.size:
+        return None
+    (size,) = FRAME_HEADER.unpack(head)
+    if size > MAX_FRAME:
+        raise ValueError(f"frame of {size} bytes is over the {MAX_FRAME} byte limit")
+    data = stream.read(size)
+    if len(data) < size:
+        return None
+    return orjson.loads(data)
+
+
+def v8_flags(heap_mb: int) -> list[str]:
+    """Single-threaded (no platform threads), no JIT (no runtime code generation, no
+    WebAssembly), and a heap cap per context."""
+    return ["--single-threaded", "--jitless", f"--max-old-space-size={heap_mb}"]
+
+
+def uncaught_location(message: str) -> tuple[str, int, int]:
+    """Split py_mini_racer's "Uncaught X at addon.js:3:6" into ("X", 3, 7): 1-based column."""
+    first = message.split("\n", 1)[0]
+    match = _UNCAUGHT.match(first)
+    if match is None:
+        return first.removeprefix("Uncaught "), 0, 0
+    return match.group(1), int(match.group(2)), int(match.group(3)) + 1
+
+
+def apply_header_ops(headers: list[list[str]], ops: list[list[str]]) -> list[list[str]]:
+    """The header list after an addon's set/remove operations (names match case-insensitively)."""
+    for op in ops:
+        name = op[1].lower()
+        headers = [h for h in headers if h[0].lower() != name]
+        if op[0] == "set":
+            headers.append([op[1], op[2]])
+    return headers
+
+
+class Marker:
+    """The shared block the parent reads; see the module docstring."""
+
+    def __init__(self, block: mmap.mmap | None) -> None:
+        self.block = block
+
+    def busy(self, seq: int, index: int, kind: int) -> None:
+        if self.block is not None:
+            MARKER.pack_into(self.block, 0, seq, time.monotonic_ns(), index, KIND_IDLE)
+            struct.pack_into("<i", self.block, 20, kind)
+
+    def idle(self) -> None:
+        if self.block is not None:
+            struct.pack_into("<i", self.block, 20, KIND_IDLE)
+
+
+class Engine:
+    """The addon contexts of this worker and the operations on them."""
+
+    def __init__(self, racer: Any, errors: Any, prelude: str, marker: Marker) -> None:
+        self.racer = racer
+        self.errors = errors
+        self.prelude = prelude
+        self.marker = marker
+        self.contexts: dict[str, Any] = {}
+
+    def handle(self, message: dict[str, Any]) -> dict[str, Any]:
+        op = message.get("op")
+        seq = message.get("seq", 0)
+        if op == "run":
+            return {"seq": seq, "results": self.run(message)}
+        if op == "load" or op == "check":
+            context, reply = self.load(seq, message["code"])
+            if context is not None and op == "load":
+                self.contexts[message["slot"]] = context
+            return {"seq": seq, **reply}
+        if op == "unload":
+            self.contexts.pop(message["slot"], None)
+            return {"seq": seq, "ok": True}
+        if op == "ping":
+            return {"seq": seq, "ok": True, "contexts": len(self.contexts)}
+        return {"seq": seq, "ok": False, "error": f"unknown op {op!r}"}
+
+    def load(self, seq: int, code: str) -> tuple[Any, dict[str, Any]]:
+        context = self.racer()
+        context.eval(self.prelude)
+        self.marker.busy(seq, 0, KIND_LOAD)
+        try:
+            try:
+                context.eval(code + ADDON_SOURCE_URL)
+            except self.errors.JSParseException:
+                return None, self._syntax_error(context, code)
+            except self.errors.JSEvalException as e:
+                text, line, column = uncaught_location(str(e))
+                where = f" (line {line}, column {column})" if line else ""
+                return None, {"ok": False, "error": f"addon code threw {text}{where} while loading",
+                              "line": line, "column": column, "logs": self._logs(context)}
+            try:
+                loaded = orjson.loads(context.eval("ghost.__loaded__()"))
+                return context, {"ok": True, "hooks": list(loaded["hooks"]), "logs": loaded["logs"]}
+            except (self.errors.MiniRacerBaseException, ValueError, TypeError, KeyError) as e:
+                return None, {"ok": False, "error": f"addon code broke Ghost's prelude: {e}", "line": 0, "column": 0}
+        finally:
+            self.marker.idle()
+
+    def _syntax_error(self, context: Any, code: str) -> dict[str, Any]:
+        # py_mini_racer 0.6 reports no detail for parse errors; an indirect eval of the same
+        # source (which cannot run: it does not parse) throws a SyntaxError with its location.
+        try:
+            context.eval("(0, eval)(" + orjson.dumps(code).decode() + ")")
+        except self.errors.JSEvalException as e:
+            text, line, column = uncaught_location(str(e))
+            return {"ok": False, "error": f"{text} at line {line}, column {column}", "line": line, "column": column}
+        return {"ok": False, "error": "SyntaxError (no location available)", "line": 0, "column": 0}
+
+    def _logs(self, context: Any) -> list[list[str]]:
+        try:
+            return orjson.loads(context.eval("ghost.__loaded__()"))["logs"]
+        except Exception:  # noqa: BLE001 - the context may be unusable after an error
+            return []
+
+    def run(self, message: dict[str, Any]) -> list[dict[str, Any]]:
+        seq, phase = message["seq"], message["phase"]
+        flow = message["flow"]
+        answered = bool(message.get("answered"))
+        results: list[dict[str, Any]] = []
+        source = self._call_source(phase, flow, answered)
+        for index, slot in enumerate(message["calls"]):
+            context = self.contexts.get(slot)
+            if context is None:
+                results.append({"slot": slot, "ok": False, "error": "not loaded", "missing": True, "logs": []})
+                continue
+            self.marker.busy(seq, index, KIND_RUN)
+            try:
+                raw = context.eval(source)
+                if raw == '{"pending":true}':
+                    raw = context.eval("ghost.__collect__()")
+                result = orjson.loads(raw)
+                if not isinstance(result, dict):
+                    raise TypeError(f"dispatch returned {type(result).__name__}")
+            except (self.errors.MiniRacerBaseException, ValueError, TypeError) as e:
+                result = {"ok": False, "error": uncaught_location(str(e))[0], "logs": []}
+            finally:
+                self.marker.idle()
+            result["slot"] = slot
+            results.append(result)
+            if result.get("ok") is not True:
+                continue
+            try:
+                changes = result["changes"]
+                if changes["headers"]:
+                    part = flow[phase]
+                    part["headers"] = apply_header_ops(part["headers"], changes["headers"])
+                answer = changes["answer"] is not None
+            except (KeyError, TypeError, IndexError, AttributeError) as e:
+                results[-1] = {"slot": slot, "ok": False, "error": f"malformed handler result: {e!r}", "logs": []}
+                continue
+            if answer:
+                answered = True
+                if phase == "request":
+                    break
+            if changes["headers"] or answer:
+                source = self._call_source(phase, flow, answered)
+        return results
+
+    @staticmethod
+    def _call_source(phase: str, flow: dict[str, Any], answered: bool) -> str:
+        # orjson output is JSON, and JSON is an ECMAScript expression; keys are Ghost's own.
+        return f'ghost.__dispatch__("{phase}",{orjson.dumps(flow).decode()},{"true" if answered else "false"})'
+
+
+def limit_process(memory_mb: int) -> None:
+    """OS limits on this process: memory (data segment), no core files, no files written,
+    and death with the parent."""
+    size = memory_mb << 20
+    resource.setrlimit(resource.RLIMIT_DATA, (size, size))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() == 1:  # the parent died before prctl
+        os._exit(1)
+
+
+def close_fd_limit() -> None:
+    """No new file descriptors from here on (V8 is up; the pipes are open)."""
+    highest = max(int(name) for name in os.listdir("/proc/self/fd"))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (highest + 1, highest + 1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--memory-mb", type=int, default=1024)
+    parser.add_argument("--heap-mb", type=int, default=128)
+    parser.add_argument("--marker-fd", type=int, default=-1)
+    args = parser.parse_args(argv)
+    limit_process(args.memory_mb)
+    marker = Marker(mmap.mmap(args.marker_fd, MARKER_SIZE) if args.marker_fd >= 0 else None)
+    if args.marker_fd >= 0:
+        os.close(args.marker_fd)
+    # Frames go to a private copy of stdout; anything native code prints goes to stderr.
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    stdin = sys.stdin.buffer
+
+    from py_mini_racer import py_mini_racer as errors
+    from py_mini_racer.py_mini_racer import MiniRacer
+
+    MiniRacer.v8_flags = v8_flags(args.heap_mb)
+    engine = Engine(MiniRacer, errors, PRELUDE_PATH.read_text(encoding="utf-8"), marker)
+    version = str(MiniRacer().v8_version).removeprefix("b'").removesuffix("'")  # 0.6 gives "b'8.9...'"
+    close_fd_limit()
+    out.write(encode_frame({"seq": 0, "ready": True, "v8": version}))
+    out.flush()
+    while True:
+        message = read_frame(stdin)
+        if message is None:
+            return 0
+        out.write(encode_frame(engine.handle(message)))
+        out.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
