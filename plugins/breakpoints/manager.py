@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from mitmproxy import http
 
@@ -57,9 +59,15 @@ class Held:
         }
 
 
+def _never(host: str, port: int) -> bool:
+    return False
+
+
 class BreakpointManager:
-    def __init__(self, ghost: Ghost) -> None:
+    def __init__(self, ghost: Ghost, refused: Callable[[str, int], bool] = _never) -> None:
+        """`refused(host, port)` names addresses an edited URL may not point at (Ghost's API)."""
         self.ghost = ghost
+        self.refused = refused
         self.rules: dict[str, BreakpointRule] = {}
         self.held: dict[str, Held] = {}
         self._index: dict[str, RuleIndex[BreakpointRule]] = {"request": RuleIndex(()), "response": RuleIndex(())}
@@ -148,6 +156,11 @@ class BreakpointManager:
         """Apply a resolution to a held flow; ValueError (flow stays held) for edits that fail."""
         held = self.get_held(fid)
         flow = held.flow
+        if resolution.action == "modify" and held.phase == "request" and resolution.url is not None:
+            parts = urlsplit(resolution.url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            if self.refused((parts.hostname or "").lower(), port):
+                raise ValueError(f"url {resolution.url!r} points at Ghost's own API; the proxy never forwards there")
         if resolution.action == "modify":
             if held.phase == "request":
                 apply_request_edits(flow.request, resolution)

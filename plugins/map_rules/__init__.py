@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from ghost_addons.hookspecs import Register, hookimpl
 from plugins.map_rules import api, store
 from plugins.map_rules.engine import MapRulesEngine
+from plugins.map_rules.matching import targets_api
 
 if TYPE_CHECKING:
     from mitmproxy import http
@@ -29,7 +30,7 @@ class MapRulesPlugin:
 
     @hookimpl
     async def ghost_startup(self, ghost: Ghost) -> None:
-        engine = MapRulesEngine(ghost.home)
+        engine = MapRulesEngine(ghost.home, targets_api(ghost))
         engine.set_rules(await ghost.store.read(store.load_rules))
         self.engine = engine
 

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from ulid import ULID
 
-from ghost_addons.api.app import is_loopback_name
 from ghost_addons.api.http import ApiError, json_response, read_json
 from ghost_addons.model import format_time
 from plugins.map_rules import store
 from plugins.map_rules.engine import MapRulesEngine
+from plugins.map_rules.matching import targets_api
 from plugins.map_rules.rules import MapRule, merged_input, validate_rule
 
 if TYPE_CHECKING:
@@ -22,15 +22,6 @@ if TYPE_CHECKING:
     from ghost_addons.core import Ghost
 
 BODY_LIMIT = 4 << 20  # an inline body of up to 1 MB, base64 or JSON-escaped
-
-
-def targets_api(ghost: Ghost) -> Callable[[str, int], bool]:
-    """Whether a host/port reaches Ghost's own API (a map-remote rule must not point there)."""
-
-    def check(host: str, port: int) -> bool:
-        return port == ghost.api_port and (is_loopback_name(host) or host in (ghost.api_host, "0.0.0.0", "::"))
-
-    return check
 
 
 def register(ghost: Ghost, routes: RouteTable, engine_of: Callable[[], MapRulesEngine | None],

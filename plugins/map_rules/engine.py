@@ -23,7 +23,7 @@ from ghost_addons.capture import METADATA_KEY, set_flow_metadata, tag_flow
 from plugins.map_rules.local import read_local, sniff_content_type
 from plugins.map_rules.matching import RuleIndex, build_index
 from plugins.map_rules.remote import build_remote_url
-from plugins.map_rules.rewrite import apply_rewrite
+from plugins.map_rules.rewrite import Refused, apply_rewrite
 from plugins.map_rules.rules import LocalConfig, MapRule, RemoteConfig, RewriteConfig
 
 log = logging.getLogger("ghost.map_rules")
@@ -60,9 +60,15 @@ def missing_file_response(status: int, reason: str) -> http.Response:
     return http.Response.make(status, text.encode(), {"Content-Type": "text/plain; charset=utf-8"})
 
 
+def _never(host: str, port: int) -> bool:
+    return False
+
+
 class MapRulesEngine:
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, refused: Refused = _never) -> None:
+        """`refused(host, port)` names addresses no rule may send a request to (Ghost's API)."""
         self.home = home
+        self.refused = refused
         self.rules: dict[str, MapRule] = {}
         self.request_index: RuleIndex[MapRule] = RuleIndex(())
         self.response_index: RuleIndex[MapRule] = RuleIndex(())
@@ -106,7 +112,7 @@ class MapRulesEngine:
                 )
                 mark(flow, rule)
             elif isinstance(config, RewriteConfig):
-                apply_rewrite(flow, config)
+                apply_rewrite(flow, config, self.refused)
                 mark(flow, rule)
         return None
 

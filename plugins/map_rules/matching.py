@@ -19,6 +19,12 @@ import fnmatch
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ghost_addons.api.app import is_loopback_name
+
+if TYPE_CHECKING:
+    from ghost_addons.core import Ghost
 
 MAX_PATTERN_LENGTH = 2048
 HOST_CACHE_SIZE = 4096
@@ -157,3 +163,13 @@ class RuleIndex[T]:
 
 def build_index[T](rules: Sequence[T], matcher_of: Callable[[T], Matcher], enabled: Callable[[T], bool]) -> RuleIndex[T]:
     return RuleIndex((rule, matcher_of(rule)) for rule in rules if enabled(rule))
+
+
+def targets_api(ghost: Ghost) -> Callable[[str, int], bool]:
+    """`(host, port) -> bool`: whether an address reaches Ghost's own API. No rule or edit may
+    send a proxied request there (anyone who can use the proxy would reach the API)."""
+
+    def check(host: str, port: int) -> bool:
+        return port == ghost.api_port and (is_loopback_name(host) or host in (ghost.api_host, "0.0.0.0", "::"))
+
+    return check

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from mitmproxy import http
@@ -28,8 +29,14 @@ log = logging.getLogger("ghost.map_rules")
 
 MAX_REWRITE_BODY = 16 * 1024 * 1024
 
+Refused = Callable[[str, int], bool]  # (host, port) -> True for addresses never to send to
 
-def rewrite_url(request: http.Request, config: RewriteConfig) -> bool:
+
+def _never(host: str, port: int) -> bool:
+    return False
+
+
+def rewrite_url(request: http.Request, config: RewriteConfig, refused: Refused = _never) -> bool:
     assert config.pattern is not None
     url = request.url
     new_url = config.pattern.sub(config.replace, url)
@@ -42,6 +49,9 @@ def rewrite_url(request: http.Request, config: RewriteConfig) -> bool:
         parts = None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         log.warning("rewrite of %s gave %r, not an absolute http(s) URL; URL left as it was", url, new_url)
+        return False
+    if refused(parts.hostname.lower(), parts.port or (443 if parts.scheme == "https" else 80)):
+        log.warning("rewrite of %s gave %r, Ghost's own API; URL left as it was", url, new_url)
         return False
     request.url = new_url
     return True
@@ -133,11 +143,13 @@ def rewrite_body(message: http.Message, config: RewriteConfig) -> bool:
     return True
 
 
-def apply_rewrite(flow: http.HTTPFlow, config: RewriteConfig) -> bool:
-    """Apply one rewrite to the part of `flow` it targets; True when something changed."""
+def apply_rewrite(flow: http.HTTPFlow, config: RewriteConfig, refused: Refused = _never) -> bool:
+    """Apply one rewrite to the part of `flow` it targets; True when something changed.
+
+    A URL rewrite never sends the request to an address `refused` names (Ghost's own API)."""
     target = config.target
     if target == "url":
-        return rewrite_url(flow.request, config)
+        return rewrite_url(flow.request, config, refused)
     if target == "request_header":
         return rewrite_headers(flow.request.headers, config)
     if target == "request_body":

@@ -260,6 +260,8 @@ def test_bad_edit_keeps_the_flow_held(ghost, target: Target, pool: ThreadPoolExe
     assert r.status_code == 400 and "status_code" in r.json()["error"]
     r = resume(ghost, held["flow_id"], action="modify", url="javascript:alert(1)")
     assert r.status_code == 400
+    r = resume(ghost, held["flow_id"], action="modify", url=f"http://127.0.0.1:{ghost.api_port}/api/v1/settings")
+    assert r.status_code == 400 and "Ghost's own API" in r.json()["error"]
     assert not pending.done()
     assert resume(ghost, held["flow_id"]).status_code == 200
     assert pending.result(WAIT).status_code == 200

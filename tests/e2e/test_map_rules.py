@@ -189,6 +189,11 @@ def test_bad_rules_are_400(ghost) -> None:
         r = ghost.api("POST", "/api/v1/rules", json=raw)
         assert r.status_code == 400 and message in r.json()["error"], (raw, r.text)
     assert ghost.api("POST", "/api/v1/rules", content=b"[1, 2").status_code == 400
+    # a URL rewrite cannot send proxied requests to the API either
+    add_rule(ghost, type="rewrite", target="url", match=r"^http://api\.invalid/", replace=f"{ghost.api_url}/")
+    with ghost.client() as client:
+        answer = client.get("http://api.invalid/api/v1/settings")
+    assert answer.status_code != 200 and "token" not in answer.text
     assert ghost.api("GET", "/api/v1/rules/nope").status_code == 404
     assert ghost.api("PUT", "/api/v1/rules/nope", json={}).status_code == 404
     assert ghost.api("DELETE", "/api/v1/rules/nope").status_code == 404

@@ -143,6 +143,20 @@ async def test_continue_ignores_edits():
     assert flow.request.method == "GET"
 
 
+async def test_url_edit_to_a_refused_address_keeps_the_flow_held():
+    host = Host()
+    manager = BreakpointManager(host, lambda h, p: (h, p) == ("localhost", 5565))  # type: ignore[arg-type]
+    manager.put_rule(rule_from_input({}))
+    flow = tflow.tflow()
+    task = asyncio.ensure_future(manager.hold(flow, "request", manager.list_rules()[0]))
+    await wait_held(manager)
+    with pytest.raises(ValueError, match="Ghost's own API"):
+        manager.resume(flow_id(flow), parse_resolution({"action": "modify", "url": "http://localhost:5565/api/v1/x"}))
+    assert flow_id(flow) in manager.held and flow.request.host == "address"
+    manager.resume(flow_id(flow), parse_resolution({}))
+    await asyncio.wait_for(task, 5)
+
+
 async def test_routes_answer_503_without_a_manager(aiohttp_client):
     routes = RouteTable()
     api.register(routes, lambda: None)

@@ -98,3 +98,16 @@ def test_undecodable_body_left_alone():
     flow.response.raw_content = b"not gzip"
     assert not apply_rewrite(flow, config(target="response_body", match="not", replace="yes"))
     assert flow.response.raw_content == b"not gzip"
+
+
+def test_url_rewrite_never_targets_a_refused_address():
+    flow = tflow.tflow()
+    flow.request.url = "http://app.example/x"
+
+    def refused(host: str, port: int) -> bool:
+        return (host, port) == ("127.0.0.1", 5565)
+
+    rule = config(target="url", match=r"app\.example", replace="127.0.0.1:5565")
+    assert not apply_rewrite(flow, rule, refused)
+    assert flow.request.url == "http://app.example/x"
+    assert apply_rewrite(flow, config(target="url", match=r"app\.example", replace="127.0.0.1:5566"), refused)
