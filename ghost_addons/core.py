@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import time
 from collections.abc import Awaitable, Coroutine
 from pathlib import Path
@@ -13,7 +15,7 @@ from ulid import ULID
 
 from ghost_addons.api.app import ApiServer
 from ghost_addons.capture import ID_KEY, METADATA_KEY, SOURCE_KEY
-from ghost_addons.config import Settings
+from ghost_addons.config import Settings, write_private
 from ghost_addons.events import EventHub
 from ghost_addons.hostmatch import CaptureFilter
 from ghost_addons.model import Flow
@@ -144,13 +146,25 @@ class Ghost:
         await self.call_hook("ghost_startup", ghost=self)
         await self.api.start()
         self.running = True
+        self._write_running_file()
         log.warning(
             "Ghost API on %s (token in %s); proxy on %s",
             self.api_url, self.settings.path, ", ".join(self.proxy_status()["listen"]) or "?",
         )
 
+    @property
+    def running_file(self) -> Path:
+        """Where a running Ghost says its actual addresses (tools such as
+        `scripts/ghost extension` read it: the API port may differ from settings)."""
+        return self.home / "running.json"
+
+    def _write_running_file(self) -> None:
+        data = {"pid": os.getpid(), "api_url": self.api_url, "proxy": self.proxy_status()["listen"]}
+        write_private(self.running_file, json.dumps(data, indent=2))
+
     async def stop(self) -> None:
         self.running = False
+        self.running_file.unlink(missing_ok=True)
         await self.api.stop()
         try:
             await self.call_hook("ghost_shutdown", ghost=self)

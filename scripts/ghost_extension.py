@@ -49,10 +49,23 @@ def read_home(home: Path) -> tuple[str, str]:
     token = str(api.get("token") or "")
     if not token:
         raise ExtensionSetupError(f"{path} has no api.token: start Ghost once to create it")
+    running = running_api_url(home)
+    if running:
+        return running, token
     port = api.get("port", DEFAULT_PORT)
     if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
         raise ExtensionSetupError(f"{path}: api.port must be a port number, got {port!r}")
     return f"http://127.0.0.1:{port}", token
+
+
+def running_api_url(home: Path) -> str:
+    """The API address a Ghost running with this home wrote to running.json ("" if none runs)."""
+    try:
+        data = json.loads((home / "running.json").read_text(encoding="utf-8"))
+        os.kill(int(data["pid"]), 0)
+        return str(data["api_url"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
 
 
 def check_api_url(url: str) -> str:

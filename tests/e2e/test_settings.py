@@ -149,3 +149,22 @@ def test_setup_wizard_and_proxy_endpoints(ghost) -> None:
     pac = httpx.get(f"{ghost.api_url}/proxy.pac", timeout=10)
     assert f"PROXY 127.0.0.1:{ghost.proxy_port}" in pac.text
     assert pac.headers["Content-Type"].startswith("application/x-ns-proxy-autoconfig")
+
+
+def test_running_file_names_the_actual_api_address(ghost_factory) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from tests.support.ghostproc import REPO
+
+    ghost = ghost_factory()
+    running = json.loads((ghost.home / "running.json").read_text())
+    assert running["api_url"] == ghost.api_url
+    out = ghost.home.parent / "ext"
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "ghost_extension.py"), str(out),
+                           "--home", str(ghost.home)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((out / "config.json").read_text()) == {"api_url": ghost.api_url, "token": ghost.token}
+    ghost.stop()
+    assert not (ghost.home / "running.json").exists()
