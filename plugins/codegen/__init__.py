@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from ghost_addons.api.http import ApiError
-from ghost_addons.hookspecs import hookimpl
+from ghost_addons.hookspecs import Register, hookimpl
 from plugins.codegen.generators import CODE_GENERATORS
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ CONTENT_TYPES = {
 
 
 @hookimpl
-def ghost_code_generators(register) -> None:  # type: ignore[no-untyped-def]
+def ghost_code_generators(register: Register) -> None:
     for name, generate in CODE_GENERATORS.items():
         register(name, generate)
 

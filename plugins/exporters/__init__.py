@@ -15,7 +15,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from ghost_addons.api.http import ApiError
-from ghost_addons.hookspecs import hookimpl
+from ghost_addons.hookspecs import Register, hookimpl
 from plugins.exporters.contract import (
     EXPORT_BATCH,
     Exporter,
@@ -44,7 +44,7 @@ BUILTIN_EXPORTERS = (HAR_EXPORTER, GHOST_JSON_EXPORTER, CSV_EXPORTER, POSTMAN_EX
 
 
 @hookimpl
-def ghost_exporters(register) -> None:  # type: ignore[no-untyped-def]
+def ghost_exporters(register: Register) -> None:
     for exporter in BUILTIN_EXPORTERS:
         register(exporter.name, exporter)
 

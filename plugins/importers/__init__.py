@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from aiohttp import BodyPartReader, web
 
 from ghost_addons.api.http import ApiError, error_response, json_response
-from ghost_addons.hookspecs import hookimpl
+from ghost_addons.hookspecs import Register, hookimpl
 from plugins.importers.contract import MAX_IMPORT_BYTES, ImportRejected
 from plugins.importers.engine import ImportCancelled, run_import
 from plugins.importers.ghost_json import GHOST_JSON_IMPORTER
@@ -35,7 +35,7 @@ MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file
 
 
 @hookimpl
-def ghost_importers(register) -> None:  # type: ignore[no-untyped-def]
+def ghost_importers(register: Register) -> None:
     register(HAR_IMPORTER.name, HAR_IMPORTER)
     register(GHOST_JSON_IMPORTER.name, GHOST_JSON_IMPORTER)
 
@@ -56,7 +56,9 @@ async def _copy(reader, out: BinaryIO, limit: int) -> int:  # type: ignore[no-un
         size += len(chunk)
         if size > limit:
             raise _too_large()
-        out.write(chunk)
+        # in a thread: when the kernel throttles writers of many dirty pages, a write()
+        # can block for hundreds of milliseconds, and the loop must not wait for it
+        await asyncio.to_thread(out.write, chunk)
 
 
 async def spool_upload(request: web.Request, out: BinaryIO, limit: int = MAX_IMPORT_BYTES) -> int:
