@@ -6,4 +6,5 @@ DEFAULT_PLUGINS: list[str] = [
     "plugins.exporters", "plugins.importers", "plugins.codegen", "plugins.compose", "plugins.compare",
     "plugins.breakpoints", "plugins.map_rules", "plugins.injection",
     "plugins.extension_bridge", "plugins.journeys",
+    "plugins.js_addons",
 ]

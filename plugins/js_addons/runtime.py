@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import itertools
 import logging
 import mmap
@@ -100,6 +101,7 @@ class LoadedAddon:
     worker: Worker
     failures: int = 0
     last_error: str = ""
+    load_logs: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
     @property
     def order(self) -> tuple[int, str, str]:
@@ -180,9 +182,13 @@ class _Process(asyncio.SubprocessProtocol):
                 what = f"signal {-code}"
         else:
             what = f"exit status {code}"
-        lines = [line.strip() for line in self.stderr_text().splitlines() if line.strip().strip("#").strip()]
-        detail = "; ".join(line.strip("# ") for line in lines[-2:])
-        return f"{what}: {detail}" if detail else what
+        lines = [line.strip("# \t") for line in self.stderr_text().splitlines()]
+        lines = [line for line in lines if line and not line.startswith("<---")]
+        fatal = [line for line in lines if "Fatal" in line or "OOM" in line]
+        detail = (fatal or lines or [""])[-1]
+        if "OOM" in detail:
+            return f"crashed the worker: out of memory ({detail}; {what})"
+        return f"crashed the worker: {detail} ({what})" if detail else f"crashed the worker ({what})"
 
 
 class Worker:
@@ -440,8 +446,10 @@ class AddonRuntime:
                                  int(reply.get("column", 0) or 0))
         return reply
 
-    async def load(self, addon_id: str, name: str, code: str, priority: int, created_at: str) -> LoadedAddon:
-        """Load (or hot-reload) an addon: a new context replaces the old one once it loaded."""
+    async def load(self, addon_id: str, name: str, code: str, priority: int, created_at: str,
+                   announce: bool = True) -> LoadedAddon:
+        """Load (or hot-reload) an addon: a new context replaces the old one once it loaded.
+        What its top level logged is reported now, or kept in `load_logs` when not `announce`."""
         worker = await self._worker_for(addon_id)
         slot = f"{addon_id}#{next(self._versions)}"
         reply = await self._load_request(worker, {"op": "load", "slot": slot, "code": code})
@@ -455,7 +463,9 @@ class AddonRuntime:
         self._rebuild_chains()
         if old is not None:
             self._drop_context(old)
-        self._emit_logs(addon, reply.get("logs"))
+        addon.load_logs = ch.parse_logs(reply.get("logs"))
+        if announce:
+            self.announce(addon)
         return addon
 
     async def _worker_for(self, addon_id: str) -> Worker:
@@ -564,8 +574,10 @@ class AddonRuntime:
             self.unload(addon.id)
             self.events.addon_disabled(addon, "its worker process could not be restarted")
 
-    def _emit_logs(self, addon: LoadedAddon, raw: Any) -> None:
-        for level, message in ch.parse_logs(raw):
+    def announce(self, addon: LoadedAddon) -> None:
+        """Report what the addon's top level logged while loading."""
+        logs, addon.load_logs = addon.load_logs, []
+        for level, message in logs:
             self.events.addon_log(addon, level, message)
 
     # --- calling ------------------------------------------------------------------------------
