@@ -16,7 +16,6 @@ from mitmproxy import ctx, exceptions, http, tls
 from mitmproxy.net import server_spec
 from mitmproxy.proxy.mode_specs import RegularMode
 
-from ghost_addons.api.app import is_loopback_name
 from ghost_addons.capture import ConnectionsSeen, flow_record, take_interaction_header
 from ghost_addons.config import SettingsError
 from ghost_addons.core import Ghost, ProxyControl
@@ -122,13 +121,6 @@ class GhostAddon:
 
     # --- the proxy path ---------------------------------------------------------------------
 
-    def _targets_api(self, host: str, port: int) -> bool:
-        ghost = self.ghost
-        assert ghost is not None
-        return port == ghost.api_port and (
-            is_loopback_name(host) or host in (ghost.api_host, "0.0.0.0", "::")
-        )
-
     def _refuse_api(self, flow: http.HTTPFlow) -> None:
         flow.response = http.Response.make(
             403,
@@ -139,7 +131,7 @@ class GhostAddon:
     def http_connect(self, flow: http.HTTPFlow) -> None:
         if self.ghost is None or not self.ghost.running:
             return
-        if self._targets_api(flow.request.host, flow.request.port):
+        if self.ghost.targets_api(flow.request.host, flow.request.port):
             self._refuse_api(flow)
         elif self._upstream and isinstance(flow.client_conn.proxy_mode, RegularMode):
             flow.server_conn.via = self._upstream
@@ -154,7 +146,7 @@ class GhostAddon:
         if ghost is None or not ghost.running:
             return
         take_interaction_header(flow)
-        if self._targets_api(flow.request.host, flow.request.port):
+        if self.ghost.targets_api(flow.request.host, flow.request.port):
             self._refuse_api(flow)
         elif not flow.is_replay and not ghost.capture_filter.captures(flow.request.host):
             flow.metadata[SKIP] = True
@@ -170,7 +162,20 @@ class GhostAddon:
             take_interaction_header(flow)
         if self._upstream and isinstance(flow.client_conn.proxy_mode, RegularMode) and not flow.server_conn.via:
             flow.server_conn.via = self._upstream
-        return run_stages(ghost, REQUEST_STAGES, flow, "request")
+        pending = run_stages(ghost, REQUEST_STAGES, flow, "request")
+        if pending is None:
+            self._recheck_api(ghost, flow)
+            return None
+        return self._recheck_after(pending, ghost, flow)
+
+    def _recheck_api(self, ghost: Ghost, flow: http.HTTPFlow) -> None:
+        """A stage (any plugin's) may have pointed the request at Ghost's API: refuse again."""
+        if flow.response is None and flow.error is None and ghost.targets_api(flow.request.host, flow.request.port):
+            self._refuse_api(flow)
+
+    async def _recheck_after(self, pending: Awaitable[None], ghost: Ghost, flow: http.HTTPFlow) -> None:
+        await pending
+        self._recheck_api(ghost, flow)
 
     def response(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         ghost = self.ghost

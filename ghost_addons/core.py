@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from ulid import ULID
 
-from ghost_addons.api.app import ApiServer
+from ghost_addons.api.app import ApiServer, is_loopback_name
 from ghost_addons.capture import ID_KEY, METADATA_KEY, SOURCE_KEY
 from ghost_addons.config import Settings, write_private
 from ghost_addons.events import EventHub
@@ -96,6 +96,13 @@ class Ghost:
     def api_url(self) -> str:
         host = f"[{self.api_host}]" if ":" in self.api_host else self.api_host
         return f"http://{host}:{self.api_port}"
+
+    def targets_api(self, host: str, port: int) -> bool:
+        """Whether an address reaches Ghost's own API: the proxy never forwards there, or
+        anyone who can use the proxy would reach the API as "localhost"."""
+        return port == self.api_port and (
+            is_loopback_name(host) or host in (self.api_host, "0.0.0.0", "::")
+        )
 
     def proxy_status(self) -> dict[str, Any]:
         return self.proxy.status()

@@ -21,8 +21,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ghost_addons.api.app import is_loopback_name
-
 if TYPE_CHECKING:
     from ghost_addons.core import Ghost
 
@@ -169,7 +167,4 @@ def targets_api(ghost: Ghost) -> Callable[[str, int], bool]:
     """`(host, port) -> bool`: whether an address reaches Ghost's own API. No rule or edit may
     send a proxied request there (anyone who can use the proxy would reach the API)."""
 
-    def check(host: str, port: int) -> bool:
-        return port == ghost.api_port and (is_loopback_name(host) or host in (ghost.api_host, "0.0.0.0", "::"))
-
-    return check
+    return ghost.targets_api

@@ -226,3 +226,19 @@ def test_durability_kill9_keeps_every_announced_flow(ghost_factory, target: Targ
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
     finally:
         conn.close()
+
+
+def test_a_stage_cannot_point_a_request_at_the_api(ghost_factory, target: Target, tmp_path) -> None:
+    plugin = tmp_path / "redirect_to_api.py"
+    plugin.write_text(
+        "from ghost_addons.hookspecs import hookimpl\n\n"
+        "@hookimpl\n"
+        "def ghost_addons(ghost, flow, phase):\n"
+        "    if phase == 'request':\n"
+        "        flow.request.host, flow.request.port = '127.0.0.1', ghost.api_port\n"
+        "        flow.request.path = '/api/v1/settings'\n"
+    )
+    ghost = ghost_factory(extra_args=("--set", f"ghost_plugins={plugin}"))
+    with ghost.client() as client:
+        r = client.get(f"{target.http_url}/json", headers={"Authorization": f"Bearer {ghost.token}"})
+    assert r.status_code == 403 and "own API" in r.json()["error"]
