@@ -60,7 +60,7 @@ class GhostAddon:
     def __init__(self) -> None:
         self.ghost: Ghost | None = None
         self.upstream_url = ""
-        self._upstream: tuple[str, tuple[str, int]] | None = None
+        self._upstream: server_spec.ServerSpec | None = None
         self._bypass_tls = compile_hosts(())
         self._connections = ConnectionsSeen()
 
@@ -129,9 +129,10 @@ class GhostAddon:
         )
 
     def http_connect(self, flow: http.HTTPFlow) -> None:
-        if self.ghost is None or not self.ghost.running:
+        ghost = self.ghost
+        if ghost is None or not ghost.running:
             return
-        if self.ghost.targets_api(flow.request.host, flow.request.port):
+        if ghost.targets_api(flow.request.host, flow.request.port):
             self._refuse_api(flow)
         elif self._upstream and isinstance(flow.client_conn.proxy_mode, RegularMode):
             flow.server_conn.via = self._upstream
@@ -146,7 +147,7 @@ class GhostAddon:
         if ghost is None or not ghost.running:
             return
         take_interaction_header(flow)
-        if self.ghost.targets_api(flow.request.host, flow.request.port):
+        if ghost.targets_api(flow.request.host, flow.request.port):
             self._refuse_api(flow)
         elif not flow.is_replay and not ghost.capture_filter.captures(flow.request.host):
             flow.metadata[SKIP] = True

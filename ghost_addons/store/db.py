@@ -8,10 +8,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typing import TYPE_CHECKING, TypeAlias
+
 import sqlean as sqlite3
 import sqlite_vec
 
-Connection = sqlite3.Connection
+if TYPE_CHECKING:  # sqlean mirrors the standard module's API
+    import sqlite3 as _typed
+
+    Connection: TypeAlias = _typed.Connection
+else:
+    Connection = sqlite3.Connection
 IntegrityError = sqlite3.IntegrityError
 OperationalError = sqlite3.OperationalError
 Row = sqlite3.Row

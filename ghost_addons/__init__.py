@@ -1,0 +1,1 @@
+"""Ghost core: the mitmproxy addon, plugin contract, store and API."""

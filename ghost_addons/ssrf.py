@@ -1,0 +1,355 @@
+"""The one SSRF guard for requests Ghost makes itself (composer, journey replay, integrations).
+
+Each check alone has a hole, so there are four:
+
+1. `OutboundGuard.check_url` refuses non-HTTP schemes, Ghost's own API and literal IP hosts
+   in a denied range before anything is sent (aiohttp never calls the resolver for a
+   literal IP). A session from `OutboundGuard.client_session` runs it for every request and
+   for every redirect target aiohttp is about to follow.
+2. `GuardedResolver` resolves a name and drops every address in a denied range; a name with
+   no address left is refused.
+3. The connector's `socket_factory` sees the address aiohttp actually connects to (after DNS
+   caching, happy eyeballs, every redirect and every pooled connection) and refuses a denied
+   one, so DNS rebinding between check and connect does not help.
+4. Ghost's own API (`Ghost.targets_api`) is refused at every one of these points, whatever
+   the allow-list says: otherwise a replayed or composed request reaches the API as
+   "localhost" with the user's token (mitmweb's CVE-2025-23217).
+
+Denied ranges are an explicit list: `ipaddress.is_global` alone passes `::127.0.0.1`,
+`64:ff9b::7f00:1` and other wrappers of private IPv4 on these Pythons. IPv4-mapped and NAT64
+(64:ff9b::/96) addresses are judged by the IPv4 address they carry, so DNS64 networks still
+reach public hosts; the other wrappers (IPv4-compatible, IPv4-translated, local-use NAT64,
+6to4, Teredo) are refused outright. A user who means to reach a local app lists hosts or
+networks in the `replay.allow_hosts` setting: `localhost`, `*.dev.test`, `127.0.0.1`,
+`10.0.0.0/8`.
+
+A guard is made per task and keeps what it refused (`refusals`), so callers can say why a
+connection failed; nothing here is shared between tasks.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import socket
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
+
+if TYPE_CHECKING:
+    from ghost_addons.core import Ghost
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+TargetsApi = Callable[[str, int], bool]
+
+ALLOW_SETTING = "replay.allow_hosts"
+
+# (network, why): every range a server-side request must not reach by accident. The more
+# specific entries come first so the reason is the most telling one.
+DENIED_NETWORKS: tuple[tuple[IPNetwork, str], ...] = tuple(
+    (ipaddress.ip_network(cidr), why)
+    for cidr, why in (
+        ("0.0.0.0/8", "'this' network"),
+        ("10.0.0.0/8", "private network"),
+        ("100.64.0.0/10", "carrier-grade NAT"),
+        ("127.0.0.0/8", "loopback"),
+        ("169.254.0.0/16", "link-local (cloud metadata)"),
+        ("172.16.0.0/12", "private network"),
+        ("192.0.0.0/24", "IETF protocol assignments"),
+        ("192.0.2.0/24", "documentation (TEST-NET-1)"),
+        ("192.88.99.0/24", "6to4 relay anycast"),
+        ("192.168.0.0/16", "private network"),
+        ("198.18.0.0/15", "benchmarking"),
+        ("198.51.100.0/24", "documentation (TEST-NET-2)"),
+        ("203.0.113.0/24", "documentation (TEST-NET-3)"),
+        ("224.0.0.0/4", "multicast"),
+        ("240.0.0.0/4", "reserved"),
+        ("255.255.255.255/32", "broadcast"),
+        ("::/128", "unspecified"),
+        ("::1/128", "loopback"),
+        ("::/96", "IPv4-compatible (deprecated)"),
+        ("::ffff:0:0:0/96", "IPv4-translated"),
+        ("64:ff9b:1::/48", "local-use NAT64"),
+        ("100::/64", "discard-only"),
+        ("2001::/32", "Teredo tunnel"),
+        ("2001::/23", "IETF protocol assignments (ORCHID and others)"),
+        ("2001:db8::/32", "documentation"),
+        ("2002::/16", "6to4"),
+        ("3fff::/20", "documentation"),
+        ("5f00::/16", "segment routing SIDs"),
+        ("fd00:ec2::254/128", "cloud metadata"),
+        ("fc00::/7", "unique local (private)"),
+        ("fe80::/10", "link-local"),
+        ("fec0::/10", "site-local"),
+        ("ff00::/8", "multicast"),
+    )
+)
+
+# IPv6 forms that carry an IPv4 address in their last 32 bits and reach exactly that host:
+# they are as safe as the address they carry.
+_IPV4_CARRIERS: tuple[tuple[ipaddress.IPv6Network, str], ...] = (
+    (ipaddress.IPv6Network("::ffff:0:0/96"), "IPv4-mapped"),
+    (ipaddress.IPv6Network("64:ff9b::/96"), "NAT64"),
+)
+
+
+class SsrfRefused(OSError):
+    """An outbound request or connection was refused by the guard; the message says why.
+
+    An OSError, so aiohttp reports a refusal in its socket factory as a connection error."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(errno.EACCES, message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _carried_ipv4(address: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, str] | None:
+    for network, kind in _IPV4_CARRIERS:
+        if address in network:
+            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF), kind
+    return None
+
+
+def denied_reason(address: IPAddress) -> str:
+    """Why Ghost must not reach ``address`` on its own ("" when it may)."""
+    for network, why in DENIED_NETWORKS:
+        if address.version == network.version and address in network:
+            return f"{why} {network}"
+    if isinstance(address, ipaddress.IPv6Address):
+        carried = _carried_ipv4(address)
+        if carried is not None:
+            inner, kind = carried
+            reason = denied_reason(inner)
+            return f"{kind} address of {inner}, {reason}" if reason else ""
+    # Belt and braces for anything the list above misses.
+    if address.is_loopback or address.is_private or address.is_link_local:
+        return "non-public address"
+    if address.is_multicast or address.is_reserved or address.is_unspecified:
+        return "reserved address"
+    return ""
+
+
+def _normalized(address: IPAddress) -> IPAddress:
+    """The IPv4 address behind an IPv4-mapped one (the same host for a socket)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _is_hostname(name: str) -> bool:
+    labels = name.rstrip(".").split(".")
+    return bool(name) and len(name) <= 253 and all(
+        0 < len(label) <= 63 and label.replace("-", "").replace("_", "").isalnum() for label in labels
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AllowList:
+    """Hosts (exact or `*.suffix`) and networks a user allows Ghost to reach anyway."""
+
+    hosts: frozenset[str] = frozenset()
+    suffixes: tuple[str, ...] = ()
+    networks: tuple[IPNetwork, ...] = ()
+
+    @classmethod
+    def parse(cls, entries: Iterable[object]) -> AllowList:
+        """Entries are IPs, CIDRs, host names or `*.domain` wildcards; ValueError names a bad one."""
+        hosts: set[str] = set()
+        suffixes: list[str] = []
+        networks: list[IPNetwork] = []
+        for raw in entries:
+            entry = str(raw).strip().lower().strip("[]")
+            if not entry:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(entry, strict=False))
+                continue
+            except ValueError:
+                pass
+            wildcard = entry.startswith("*.")
+            name = entry[2:] if wildcard else entry
+            if not _is_hostname(name):
+                raise ValueError(
+                    f"allow-list entry {raw!r} is not a host name, *.domain wildcard, IP address or CIDR"
+                )
+            if wildcard:
+                suffixes.append("." + name.rstrip("."))
+            else:
+                hosts.add(name.rstrip("."))
+        return cls(frozenset(hosts), tuple(suffixes), tuple(networks))
+
+    def allows_host(self, host: str) -> bool:
+        """An exact host, a subdomain of a `*.domain` entry (not the domain itself), or an
+        IP literal inside an allowed network."""
+        name = host.lower().strip("[]").rstrip(".")
+        if name in self.hosts or any(name.endswith(s) for s in self.suffixes):
+            return True
+        try:
+            return self.allows_ip(ipaddress.ip_address(name))
+        except ValueError:
+            return False
+
+    def allows_ip(self, address: IPAddress) -> bool:
+        candidates = {address, _normalized(address)}
+        return any(a.version == n.version and a in n for a in candidates for n in self.networks)
+
+
+@dataclass(slots=True)
+class OutboundGuard:
+    """The checks for one outbound task; `refusals` explains failed connections.
+
+    ``targets_api(host, port)`` says whether an address reaches Ghost's own API
+    (`Ghost.targets_api`); such an address is refused even when allow-listed. Build a
+    guard for a running Ghost with `guard_for`."""
+
+    targets_api: TargetsApi
+    allow: AllowList = field(default_factory=AllowList)
+    refusals: list[str] = field(default_factory=list)
+    allowed_by_name: set[IPAddress] = field(default_factory=set, init=False, repr=False)
+
+    def refuse(self, message: str) -> SsrfRefused:
+        self.refusals.append(message)
+        return SsrfRefused(message)
+
+    def check_api(self, host: str, port: int) -> None:
+        """Refuse Ghost's own API, by name or by any spelling of its address."""
+        names = {host.lower().strip("[]")}
+        try:
+            names.add(str(_normalized(ipaddress.ip_address(host.strip("[]").split("%", 1)[0]))))
+        except ValueError:
+            pass
+        if any(self.targets_api(name, port) for name in names):
+            raise self.refuse(f"refusing to connect to {host}:{port}: it is Ghost's own API")
+
+    def check_address(self, address: IPAddress, host: str = "") -> None:
+        """Refuse a denied address unless the user allowed it (or the name it came from)."""
+        if self.allow.allows_ip(address) or address in self.allowed_by_name:
+            return
+        if host and self.allow.allows_host(host):
+            return
+        reason = denied_reason(address)
+        if reason:
+            label = f"{host} ({address})" if host and host != str(address) else str(address)
+            raise self.refuse(
+                f"refusing to connect to {label}: {reason}; add it to {ALLOW_SETTING} to allow"
+            )
+
+    def check_url(self, url: str) -> None:
+        """Scheme, API and literal-IP checks, done before a request (and each redirect) is sent."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise self.refuse(f"refusing {url!r}: only http and https URLs are sent")
+        host = parts.hostname or ""
+        if not host:
+            raise self.refuse(f"refusing {url!r}: the URL has no host")
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            raise self.refuse(f"refusing {url!r}: the port is not valid") from None
+        self.check_api(host, port)
+        try:
+            address = ipaddress.ip_address(host.split("%", 1)[0])
+        except ValueError:
+            return  # a name: the resolver and the socket factory check what it resolves to
+        self.check_address(address, host)
+
+    def socket_factory(self, addr_info: tuple[Any, ...]) -> socket.socket:
+        """aiohttp's socket_factory: the last look at the real address before connect()."""
+        family, type_, proto, _, sockaddr = addr_info
+        host, port = str(sockaddr[0]), int(sockaddr[1])
+        self.check_api(host, port)
+        self.check_address(ipaddress.ip_address(host.split("%", 1)[0]))
+        return socket.socket(family=family, type=type_, proto=proto)
+
+    def connector(self, **kwargs: Any) -> aiohttp.TCPConnector:
+        return aiohttp.TCPConnector(
+            resolver=GuardedResolver(self),
+            socket_factory=self.socket_factory,
+            use_dns_cache=False,
+            **kwargs,
+        )
+
+    def trace_config(self) -> aiohttp.TraceConfig:
+        """Runs `check_url` on every request and on every redirect aiohttp follows."""
+        trace = aiohttp.TraceConfig()
+
+        async def on_start(_s: aiohttp.ClientSession, _c: SimpleNamespace,
+                           params: aiohttp.TraceRequestStartParams) -> None:
+            self.check_url(str(params.url))
+
+        async def on_redirect(_s: aiohttp.ClientSession, _c: SimpleNamespace,
+                              params: aiohttp.TraceRequestRedirectParams) -> None:
+            location = params.response.headers.get("Location") or params.response.headers.get("URI")
+            if location:
+                self.check_url(urljoin(str(params.url), location))
+
+        trace.on_request_start.append(on_start)
+        trace.on_request_redirect.append(on_redirect)
+        return trace
+
+    def client_session(self, **kwargs: Any) -> aiohttp.ClientSession:
+        """A client whose every request, redirect and connection goes through this guard;
+        no proxy from the environment unless ``trust_env=True`` is asked for."""
+        kwargs.setdefault("trust_env", False)
+        return aiohttp.ClientSession(
+            connector=self.connector(), trace_configs=[self.trace_config()], **kwargs
+        )
+
+
+def guard_for(ghost: Ghost) -> OutboundGuard:
+    """A guard for one task of a running Ghost: its allow-list setting, its API refused.
+
+    ValueError names the setting and the bad entry (callers answer 400)."""
+    entries = ghost.settings.get(ALLOW_SETTING) or []
+    if isinstance(entries, str) or not isinstance(entries, Iterable):
+        raise ValueError(f"setting {ALLOW_SETTING} must be a list of hosts or CIDRs, not {entries!r}")
+    try:
+        allow = AllowList.parse(entries)
+    except ValueError as exc:
+        raise ValueError(f"setting {ALLOW_SETTING}: {exc}") from None
+    return OutboundGuard(ghost.targets_api, allow)
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves with aiohttp's default resolver (or ``inner``) and drops denied addresses,
+    remembering the addresses of allow-listed names for the socket factory."""
+
+    def __init__(self, guard: OutboundGuard, inner: AbstractResolver | None = None) -> None:
+        self.guard = guard
+        self.inner = inner or DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self.inner.resolve(host, port, family)
+        if self.guard.allow.allows_host(host):
+            for result in results:
+                self.guard.allowed_by_name.add(ipaddress.ip_address(result["host"]))
+            return results
+        kept, refused = [], []
+        for result in results:
+            address = ipaddress.ip_address(result["host"])
+            reason = "" if self.guard.allow.allows_ip(address) else denied_reason(address)
+            if reason:
+                refused.append(f"{address} ({reason})")
+            else:
+                kept.append(result)
+        if not kept:
+            raise self.guard.refuse(
+                f"refusing to connect to {host}: it resolves only to {', '.join(refused) or 'nothing'}; "
+                f"add it to {ALLOW_SETTING} to allow"
+            )
+        return kept
+
+    async def close(self) -> None:
+        await self.inner.close()
