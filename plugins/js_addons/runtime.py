@@ -24,6 +24,7 @@ import os
 import re
 import signal
 import struct
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -114,24 +115,92 @@ class _Pending:
     message: dict[str, Any]
 
 
-class _Process(asyncio.SubprocessProtocol):
-    """One worker OS process: frames in, stderr kept for crash reports."""
+class _Process:
+    """One worker OS process on raw non-blocking pipes (cheaper per message than asyncio's
+    subprocess transports): frames in, stderr kept for crash reports, exit noticed at EOF."""
 
-    def __init__(self, worker: Worker) -> None:
+    def __init__(self, worker: Worker, popen: subprocess.Popen[bytes]) -> None:
+        assert popen.stdin is not None and popen.stdout is not None and popen.stderr is not None
         self.worker = worker
-        self.transport: asyncio.SubprocessTransport | None = None
+        self.popen = popen
+        self.loop = asyncio.get_running_loop()
+        self.stdin, self.stdout, self.stderr_fd = popen.stdin.fileno(), popen.stdout.fileno(), popen.stderr.fileno()
+        for fd in (self.stdin, self.stdout, self.stderr_fd):
+            os.set_blocking(fd, False)
         self.buffer = bytearray()
+        self.unsent = bytearray()
         self.stderr: collections.deque[bytes] = collections.deque(maxlen=64)
-        self.ready: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.ready: asyncio.Future[dict[str, Any]] = self.loop.create_future()
         self.killed_reason = ""
         self.exited = False
+        self.loop.add_reader(self.stdout, self._on_stdout)
+        self.loop.add_reader(self.stderr_fd, self._on_stderr)
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
 
-    def pipe_data_received(self, fd: int, data: bytes) -> None:
-        if fd == 2:
+    # --- writing -----------------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        if self.exited or self.popen.stdin is None:
+            return
+        if self.unsent:
+            self.unsent += data
+            return
+        try:
+            sent = os.write(self.stdin, data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:  # the worker is gone; its exit is handled at EOF
+            return
+        if sent < len(data):
+            self.unsent += data[sent:]
+            self.loop.add_writer(self.stdin, self._on_writable)
+
+    def _on_writable(self) -> None:
+        try:
+            sent = os.write(self.stdin, self.unsent)
+        except BlockingIOError:
+            return
+        except OSError:
+            sent = len(self.unsent)
+        del self.unsent[:sent]
+        if not self.unsent:
+            self.loop.remove_writer(self.stdin)
+
+    def close_stdin(self) -> None:
+        """End of input: the worker exits on its own."""
+        if self.popen.stdin is not None and not self.popen.stdin.closed:
+            if self.unsent:
+                self.loop.remove_writer(self.stdin)
+                self.unsent.clear()
+            self.popen.stdin.close()
+
+    # --- reading -----------------------------------------------------------------------
+
+    def _on_stderr(self) -> None:
+        try:
+            data = os.read(self.stderr_fd, 1 << 16)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if data:
             self.stderr.append(data)
+        else:
+            self.loop.remove_reader(self.stderr_fd)
+
+    def _on_stdout(self) -> None:
+        try:
+            data = os.read(self.stdout, 1 << 18)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.loop.remove_reader(self.stdout)
+            self._reap(time.monotonic() + 5.0)
             return
         buffer = self.buffer
         buffer += data
@@ -156,25 +225,48 @@ class _Process(asyncio.SubprocessProtocol):
             else:
                 self.worker._reply(message)
 
-    def process_exited(self) -> None:
-        self.exited = True
-        if not self.ready.done():
-            self.ready.set_exception(RuntimeError(f"the addon worker exited while starting: {self.describe_exit()}"))
-        self.worker._exited(self)
+    # --- ending ------------------------------------------------------------------------
 
     def kill(self, reason: str) -> None:
-        if self.transport is not None and not self.exited and not self.killed_reason:
+        if not self.exited and not self.killed_reason:
             self.killed_reason = reason
             try:
-                self.transport.kill()
+                self.popen.kill()
             except ProcessLookupError:
                 pass
+
+    def _reap(self, deadline: float) -> None:
+        """Its output ended: wait (without blocking) for the process, then report the exit."""
+        if self.popen.poll() is None:
+            if time.monotonic() > deadline:
+                self.kill("closed its output but did not exit")
+            self.loop.call_later(0.005, self._reap, deadline)
+            return
+        self.exited = True
+        while True:  # what it printed before dying (a V8 fatal error, a traceback)
+            try:
+                data = os.read(self.stderr_fd, 1 << 16)
+            except (BlockingIOError, OSError):
+                break
+            if not data:
+                break
+            self.stderr.append(data)
+        self.loop.remove_reader(self.stderr_fd)
+        if self.unsent:
+            self.loop.remove_writer(self.stdin)
+        for stream in (self.popen.stdin, self.popen.stdout, self.popen.stderr):
+            if stream is not None:
+                stream.close()
+        if not self.ready.done():
+            self.ready.set_exception(RuntimeError(f"the addon worker exited while starting: {self.describe_exit()}"))
+            self.ready.exception()  # retrieved here: whoever waits on it sees it too
+        self.worker._exited(self)
 
     def stderr_text(self) -> str:
         return b"".join(self.stderr)[-STDERR_TAIL:].decode("utf-8", "replace")
 
     def describe_exit(self) -> str:
-        code = self.transport.get_returncode() if self.transport is not None else None
+        code = self.popen.returncode
         if code is not None and code < 0:
             try:
                 what = f"signal {signal.Signals(-code).name}"
@@ -222,15 +314,14 @@ class Worker:
     async def _spawn(self) -> None:
         self.marker[:] = bytes(MARKER_SIZE)
         config = self.runtime.config
-        loop = asyncio.get_running_loop()
-        _, proc = await loop.subprocess_exec(
-            lambda: _Process(self),
-            config.python, "-I", str(WORKER_PATH),
-            "--memory-mb", str(config.memory_limit_mb), "--heap-mb", str(config.heap_limit_mb),
-            "--marker-fd", str(self.marker_fd),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        popen = subprocess.Popen(
+            [config.python, "-I", str(WORKER_PATH),
+             "--memory-mb", str(config.memory_limit_mb), "--heap-mb", str(config.heap_limit_mb),
+             "--marker-fd", str(self.marker_fd)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             pass_fds=(self.marker_fd,), start_new_session=True,
         )
+        proc = _Process(self, popen)
         self.proc = proc
         try:
             hello = await asyncio.wait_for(asyncio.shield(proc.ready), START_TIMEOUT)
@@ -245,16 +336,15 @@ class Worker:
         if self.restarting is not None:
             self.restarting.cancel()
         proc = self.proc
-        if proc is not None and proc.transport is not None and not proc.exited:
-            proc.transport.get_pipe_transport(0).close()  # EOF: the worker exits on its own
+        if proc is not None and not proc.exited:
+            proc.close_stdin()
             deadline = time.monotonic() + 2.0
             while not proc.exited and time.monotonic() < deadline:
                 await asyncio.sleep(0.02)
             if not proc.exited:
                 proc.kill("Ghost is stopping")
-                while not proc.exited and time.monotonic() < deadline + 2.0:
+                while not proc.exited and time.monotonic() < deadline + 5.0:
                     await asyncio.sleep(0.02)
-            proc.transport.close()
         self._fail_all(WorkerLost("Ghost is stopping", None, retry=False))
         self.marker.close()
         os.close(self.marker_fd)
@@ -335,15 +425,13 @@ class Worker:
     def _send(self, message: dict[str, Any]) -> asyncio.Future[dict[str, Any]]:
         proc = self.proc
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        if proc is None or proc.transport is None or proc.exited:
+        if proc is None or proc.exited:
             future.set_exception(WorkerLost(f"addon worker {self.name} is not running", None))
             return future
         seq = next(self.seq)
         message["seq"] = seq
         data = orjson.dumps(message)
-        pipe = proc.transport.get_pipe_transport(0)
-        assert isinstance(pipe, asyncio.WriteTransport)
-        pipe.write(FRAME_HEADER.pack(len(data)) + data)
+        proc.write(FRAME_HEADER.pack(len(data)) + data)
         self.pending[seq] = _Pending(future, message)
         if self._ticking is None:
             self._ticking = asyncio.get_running_loop().call_later(TICK, self._tick)

@@ -37,7 +37,7 @@ import struct
 import sys
 import time
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import orjson
 
@@ -57,18 +57,34 @@ def encode_frame(message: dict[str, Any]) -> bytes:
     return FRAME_HEADER.pack(len(data)) + data
 
 
-def read_frame(stream: BinaryIO) -> dict[str, Any] | None:
-    """One message from a blocking stream; None at end of stream."""
-    head = stream.read(FRAME_HEADER.size)
-    if len(head) < FRAME_HEADER.size:
-        return None
-    (size,) = FRAME_HEADER.unpack(head)
-    if size > MAX_FRAME:
-        raise ValueError(f"frame of {size} bytes is over the {MAX_FRAME} byte limit")
-    data = stream.read(size)
-    if len(data) < size:
-        return None
-    return orjson.loads(data)
+class FrameReader:
+    """Messages from a file descriptor, read in large chunks: several frames often arrive in
+    one read, and `has_frame()` tells whether one is waiting without blocking."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer = bytearray()
+
+    def has_frame(self) -> bool:
+        if len(self.buffer) < FRAME_HEADER.size:
+            return False
+        (size,) = FRAME_HEADER.unpack_from(self.buffer)
+        if size > MAX_FRAME:
+            raise ValueError(f"frame of {size} bytes is over the {MAX_FRAME} byte limit")
+        return len(self.buffer) >= FRAME_HEADER.size + size
+
+    def next(self) -> dict[str, Any] | None:
+        """The next message (blocking); None at end of input."""
+        while not self.has_frame():
+            chunk = os.read(self.fd, 1 << 16)
+            if not chunk:
+                return None
+            self.buffer += chunk
+        (size,) = FRAME_HEADER.unpack_from(self.buffer)
+        end = FRAME_HEADER.size + size
+        message = orjson.loads(memoryview(self.buffer)[FRAME_HEADER.size:end])
+        del self.buffer[:end]
+        return message
 
 
 def v8_flags(heap_mb: int) -> list[str]:
@@ -259,7 +275,6 @@ def main(argv: list[str] | None = None) -> int:
     # Frames go to a private copy of stdout; anything native code prints goes to stderr.
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
-    stdin = sys.stdin.buffer
 
     from py_mini_racer import py_mini_racer as errors
     from py_mini_racer.py_mini_racer import MiniRacer
@@ -269,13 +284,14 @@ def main(argv: list[str] | None = None) -> int:
     version = str(MiniRacer().v8_version).removeprefix("b'").removesuffix("'")  # 0.6 gives "b'8.9...'"
     close_fd_limit()
     out.write(encode_frame({"seq": 0, "ready": True, "v8": version}))
-    out.flush()
+    reader = FrameReader(0)
     while True:
-        message = read_frame(stdin)
+        if not reader.has_frame():
+            out.flush()  # answers go out together, once no request is waiting
+        message = reader.next()
         if message is None:
             return 0
         out.write(encode_frame(engine.handle(message)))
-        out.flush()
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from mitmproxy.test import tflow
@@ -309,7 +310,7 @@ async def test_a_crash_restarts_the_worker_and_reloads_the_others() -> None:
         first = make_flow()
         await run(rt, first)
         assert first.request.headers["X-N"] == "1"
-        shared_pid = rt.shared.proc.transport.get_pid()
+        shared_pid = rt.shared.proc.pid
         boom = make_flow("/boom")
         await asyncio.wait_for(run(rt, boom), 60)
         # The counter ran again on the restarted worker, without the bomb: its store is new.
@@ -319,7 +320,7 @@ async def test_a_crash_restarts_the_worker_and_reloads_the_others() -> None:
         after = make_flow()
         await asyncio.wait_for(run(rt, after), 30)
         assert after.request.headers["X-N"] == "2"
-        assert rt.shared.proc.transport.get_pid() != shared_pid
+        assert rt.shared.proc.pid != shared_pid
         assert counter.worker is rt.shared
     finally:
         await rt.stop()
@@ -327,8 +328,8 @@ async def test_a_crash_restarts_the_worker_and_reloads_the_others() -> None:
 
 async def test_worker_limits(runtime) -> None:  # noqa: ANN001
     rt, _ = runtime
-    pid = rt.shared.proc.transport.get_pid()
-    limits = open(f"/proc/{pid}/limits").read()  # noqa: SIM115
+    pid = rt.shared.proc.pid
+    limits = Path(f"/proc/{pid}/limits").read_text()
     data = next(line for line in limits.splitlines() if line.startswith("Max data size"))
     assert str(1024 << 20) in data
     core = next(line for line in limits.splitlines() if line.startswith("Max core file size"))
