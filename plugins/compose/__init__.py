@@ -2,7 +2,7 @@
 returns the response (body cut at 1 MB); ``POST /api/v1/compose/import/curl`` turns a
 "Copy as cURL" command into the composer's fields.
 
-Every request the composer sends passes the SSRF guard (``plugins.compose.ssrf``):
+Every request the composer sends passes the SSRF guard (``ghost_addons.ssrf``):
 loopback, private, link-local, metadata and tunnelled addresses are refused unless the
 setting ``replay.allow_hosts`` names the host or its network; Ghost's own API never.
 """
@@ -15,9 +15,9 @@ from aiohttp import web
 
 from ghost_addons.api.http import ApiError, json_response, read_json_object
 from ghost_addons.hookspecs import hookimpl
+from ghost_addons.ssrf import OutboundGuard, guard_for
 from plugins.compose.composer import ComposeError, parse_compose, send
 from plugins.compose.curl_import import parse_curl
-from plugins.compose.ssrf import SsrfGuard
 
 if TYPE_CHECKING:
     from ghost_addons.api.routes import RouteTable
@@ -27,15 +27,11 @@ COMPOSE_BODY_LIMIT = 2 * 1024 * 1024
 CURL_BODY_LIMIT = 1024 * 1024
 
 
-def make_guard(ghost: Ghost) -> SsrfGuard:
-    allow = ghost.settings.get("replay.allow_hosts") or []
-    api_hosts = {ghost.api_host, "127.0.0.1", "::1"} if ghost.api_host in (
-        "0.0.0.0", "::", "localhost") else {ghost.api_host}
+def make_guard(ghost: Ghost) -> OutboundGuard:
     try:
-        return SsrfGuard(allow=list(allow),
-                         blocked_ports={(h, int(ghost.api_port)) for h in api_hosts})
+        return guard_for(ghost)
     except ValueError as exc:
-        raise ApiError(400, f"setting replay.allow_hosts: {exc}") from None
+        raise ApiError(400, str(exc)) from None
 
 
 @hookimpl

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from ghost_addons.model import encode_body
-from plugins.compose.ssrf import SsrfGuard, SsrfRefused
+from ghost_addons.ssrf import OutboundGuard, SsrfRefused
 
 MAX_RESPONSE_BYTES = 1 << 20  # 1 MB of response body is returned; the rest is cut
 DEFAULT_TIMEOUT = 30.0
@@ -115,21 +115,15 @@ async def read_capped(stream: aiohttp.StreamReader, limit: int) -> bytes:
     return b"".join(parts)
 
 
-async def send(req: ComposeRequest, guard: SsrfGuard) -> dict[str, Any]:
-    """Send through the SSRF guard; ComposeError(4xx/5xx) when Ghost refuses or cannot."""
+async def send(req: ComposeRequest, guard: OutboundGuard) -> dict[str, Any]:
+    """Send through the SSRF guard (the URL, every redirect and every connection);
+    ComposeError(4xx/5xx) when Ghost refuses or cannot."""
     host = urlsplit(req.url).hostname or ""
-    try:
-        guard.check_address(host, host)  # literal IPs: aiohttp skips the resolver
-    except ValueError:
-        pass  # a host name: the resolver and the socket factory check it
-    except SsrfRefused as exc:
-        raise ComposeError(403, f"refused: {exc}") from None
     headers = [(k, v) for k, v in req.headers if k.lower() not in DROPPED_HEADERS]
     started = time.perf_counter()
     timeout = aiohttp.ClientTimeout(total=req.timeout)
     try:
-        async with aiohttp.ClientSession(connector=guard.connector(), timeout=timeout,
-                                         auto_decompress=True, trust_env=False) as session:
+        async with guard.client_session(timeout=timeout, auto_decompress=True) as session:
             async with session.request(req.method, req.url, headers=headers,
                                        data=req.body or None,
                                        allow_redirects=req.follow_redirects,
@@ -143,16 +137,16 @@ async def send(req: ComposeRequest, guard: SsrfGuard) -> dict[str, Any]:
     except SsrfRefused as exc:
         raise ComposeError(403, f"refused: {exc}") from None
     except (aiohttp.ClientConnectorError, OSError) as exc:
-        if guard.refused:
-            raise ComposeError(403, f"refused: {guard.refused[-1]}") from None
+        if guard.refusals:
+            raise ComposeError(403, f"refused: {guard.refusals[-1]}") from None
         raise ComposeError(502, f"could not connect to {host}: {exc}") from None
     except TimeoutError:
         raise ComposeError(504, f"no answer from {host} within {req.timeout:.0f} s") from None
     except aiohttp.TooManyRedirects:
         raise ComposeError(502, f"more than 10 redirects from {req.url}") from None
     except aiohttp.ClientError as exc:
-        if guard.refused:
-            raise ComposeError(403, f"refused: {guard.refused[-1]}") from None
+        if guard.refusals:
+            raise ComposeError(403, f"refused: {guard.refusals[-1]}") from None
         raise ComposeError(502, f"request to {host} failed: {type(exc).__name__}: {exc}") from None
     merged: dict[str, str] = {}
     for name, value in header_list:

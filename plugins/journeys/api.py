@@ -11,6 +11,7 @@ from ulid import ULID
 
 from ghost_addons.api.http import ApiError, field, json_response, query_int, read_json_object
 from ghost_addons.model import Flow
+from ghost_addons.ssrf import OutboundGuard, guard_for
 from plugins.journeys import tables
 from plugins.journeys.model import Journey, now_utc
 from plugins.journeys.recorder import Recorder
@@ -23,7 +24,6 @@ from plugins.journeys.replay import (
     send_flow,
     sse_message,
 )
-from plugins.journeys.ssrf import ALLOW_SETTING, AllowList, OutboundGuard
 
 if TYPE_CHECKING:
     from ghost_addons.api.routes import RouteTable
@@ -171,9 +171,9 @@ def register(ghost: Ghost, routes: RouteTable, recorder: Recorder) -> None:
         if journey.status in ("recording", "replaying"):
             raise ApiError(409, f"journey {journey.id} is {journey.status}; replay it when that ends")
         try:
-            allow = AllowList.parse(ghost.settings.get(ALLOW_SETTING))
+            guard = guard_for(ghost)
         except ValueError as e:
-            raise ApiError(400, f"setting {ALLOW_SETTING}: {e}") from None
+            raise ApiError(400, str(e)) from None
         flows = await replay_flows(journey.id)
         previous = journey.status
         marked = await store.write(tables.set_status, journey.id, "replaying", (previous,))
@@ -187,7 +187,6 @@ def register(ghost: Ghost, routes: RouteTable, recorder: Recorder) -> None:
                 "X-Accel-Buffering": "no",
             })
             await response.prepare(request)
-            guard = OutboundGuard(allow, blocked=own_api(ghost))
             await stream_replay(request, response, flows, guard, delay_ms)
             return response
         finally:
@@ -241,14 +240,6 @@ def register(ghost: Ghost, routes: RouteTable, recorder: Recorder) -> None:
                query={"delay_ms": "pause between steps, clamped to 0-10000, default 0"},
                responses={200: "text/event-stream of step_start, step_complete, step_error, done",
                           404: "Not found", 409: "Recording or already replaying"}, tag="journeys")
-
-
-def own_api(ghost: Ghost) -> frozenset[tuple[str, int]]:
-    """Ghost's API address(es): a replay never reaches them, whatever the allow-list says."""
-    hosts = {ghost.api_host, "127.0.0.1", "::1"} if ghost.api_host in ("0.0.0.0", "::") else {ghost.api_host}
-    if ghost.api_host == "localhost":
-        hosts |= {"127.0.0.1", "::1"}
-    return frozenset((host, ghost.api_port) for host in hosts)
 
 
 async def stream_replay(

@@ -25,7 +25,7 @@ import aiohttp
 import orjson
 
 from ghost_addons.model import Flow, Headers
-from plugins.journeys.ssrf import OutboundGuard, SsrfRefused
+from ghost_addons.ssrf import OutboundGuard, SsrfRefused
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_DELAY_MS = 10_000
@@ -176,10 +176,7 @@ async def send_flow(
 def replay_session(guard: OutboundGuard) -> aiohttp.ClientSession:
     """A client whose every connection goes through the guard; no proxy from the
     environment, no cookie jar (recorded Cookie headers are sent as they were)."""
-    return aiohttp.ClientSession(
-        connector=guard.connector(), timeout=REQUEST_TIMEOUT, trust_env=False,
-        cookie_jar=aiohttp.DummyCookieJar(),
-    )
+    return guard.client_session(timeout=REQUEST_TIMEOUT, cookie_jar=aiohttp.DummyCookieJar())
 
 
 def error_text(error: BaseException, guard: OutboundGuard) -> str:

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
+from ghost_addons.ssrf import AllowList, OutboundGuard
 from plugins.compose.composer import MAX_RESPONSE_BYTES, ComposeError, parse_compose, send
-from plugins.compose.ssrf import SsrfGuard
 from tests.support.ports import free_port
 
 
@@ -47,8 +47,16 @@ async def server() -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-def allowed() -> SsrfGuard:
-    return SsrfGuard(allow=["127.0.0.1"])
+def no_api(host: str, port: int) -> bool:
+    return False
+
+
+def guard_allowing(*allow: str) -> OutboundGuard:
+    return OutboundGuard(no_api, AllowList.parse(allow))
+
+
+def allowed() -> OutboundGuard:
+    return guard_allowing("127.0.0.1")
 
 
 async def test_sends_method_headers_body(server: str) -> None:
@@ -76,19 +84,19 @@ async def test_response_body_is_cut_at_1_mb(server: str) -> None:
 
 async def test_loopback_is_refused_without_the_allow_list(server: str) -> None:
     with pytest.raises(ComposeError, match="loopback") as info:
-        await send(parse_compose({"url": f"{server}/echo"}), SsrfGuard())
+        await send(parse_compose({"url": f"{server}/echo"}), guard_allowing())
     assert info.value.status == 403
 
 
 async def test_localhost_name_is_refused_by_the_resolver(server: str) -> None:
     url = server.replace("127.0.0.1", "localhost")
     with pytest.raises(ComposeError, match="loopback") as info:
-        await send(parse_compose({"url": f"{url}/echo"}), SsrfGuard())
+        await send(parse_compose({"url": f"{url}/echo"}), guard_allowing())
     assert info.value.status == 403
 
 
 async def test_redirect_to_a_forbidden_address_is_refused(server: str) -> None:
-    guard = SsrfGuard(allow=["127.0.0.2"])  # 127.0.0.2 is allowed, 127.0.0.1 is not
+    guard = guard_allowing("127.0.0.2")  # 127.0.0.2 is allowed, 127.0.0.1 is not
     url = server.replace("127.0.0.1", "127.0.0.2")
     req = parse_compose({"url": f"{url}/redirect?to={server}/echo", "follow_redirects": True})
     with pytest.raises(ComposeError, match="refused") as info:

@@ -7,6 +7,7 @@ import orjson
 import pytest
 from aiohttp import web
 
+from ghost_addons.ssrf import AllowList, OutboundGuard
 from plugins.journeys.replay import (
     SKIPPED_REPLAY_HEADERS,
     Outcome,
@@ -19,7 +20,6 @@ from plugins.journeys.replay import (
     send_flow,
     sse_message,
 )
-from plugins.journeys.ssrf import AllowList, OutboundGuard
 
 from .helpers import make_flow
 
@@ -109,7 +109,7 @@ async def target(aiohttp_server):  # type: ignore[no-untyped-def]
 
 
 def allowed_guard() -> OutboundGuard:
-    return OutboundGuard(AllowList.parse(["127.0.0.1"]))
+    return OutboundGuard(lambda host, port: False, AllowList.parse(["127.0.0.1"]))
 
 
 async def test_send_flow_replays_method_body_and_headers(target) -> None:  # type: ignore[no-untyped-def]
