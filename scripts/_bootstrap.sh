@@ -17,19 +17,25 @@ find_python() {
   return 1
 }
 
+# pip without this machine's noise about missing local index folders; keeps pip's exit code.
+pip_quiet() {
+  "$VENV/bin/python" -m pip --quiet "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; } >&2
+  return "${PIPESTATUS[0]}"
+}
+
 # ensure_venv EXTRAS: e.g. ensure_venv "" or ensure_venv "[test]"
 ensure_venv() {
   local extras="$1" stamp want
   if [ ! -x "$VENV/bin/python" ]; then
     echo "Making Ghost's virtual environment in $VENV ..." >&2
     "$(find_python)" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2
+    pip_quiet install --upgrade pip
   fi
   stamp="$VENV/.ghost-installed$extras"
   want="$(cat "$GHOST_ROOT/setup.cfg" "$GHOST_ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "Installing Ghost$extras into $VENV ..." >&2
-    (cd "$GHOST_ROOT" && "$VENV/bin/python" -m pip install --quiet -e ".$extras" >&2)
+    (cd "$GHOST_ROOT" && pip_quiet install -e ".$extras")
     "$VENV/bin/python" -m pip check >&2
     echo "$want" > "$stamp"
   fi
