@@ -133,6 +133,7 @@ class _Process:
         self.ready: asyncio.Future[dict[str, Any]] = self.loop.create_future()
         self.killed_reason = ""
         self.exited = False
+        self.done = asyncio.Event()
         self.loop.add_reader(self.stdout, self._on_stdout)
         self.loop.add_reader(self.stderr_fd, self._on_stderr)
 
@@ -260,6 +261,7 @@ class _Process:
         if not self.ready.done():
             self.ready.set_exception(RuntimeError(f"the addon worker exited while starting: {self.describe_exit()}"))
             self.ready.exception()  # retrieved here: whoever waits on it sees it too
+        self.done.set()
         self.worker._exited(self)
 
     def stderr_text(self) -> str:
@@ -281,6 +283,17 @@ class _Process:
         if "OOM" in detail:
             return f"crashed the worker: out of memory ({detail}; {what})"
         return f"crashed the worker: {detail} ({what})" if detail else f"crashed the worker ({what})"
+
+
+def start_worker_process(config: RuntimeConfig, marker_fd: int) -> subprocess.Popen[bytes]:
+    """Fork and exec a worker (vfork-fast, as asyncio's own subprocess support does it)."""
+    return subprocess.Popen(
+        [config.python, "-I", str(WORKER_PATH),
+         "--memory-mb", str(config.memory_limit_mb), "--heap-mb", str(config.heap_limit_mb),
+         "--marker-fd", str(marker_fd)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        pass_fds=(marker_fd,), start_new_session=True,
+    )
 
 
 class Worker:
@@ -314,14 +327,7 @@ class Worker:
     async def _spawn(self) -> None:
         self.marker[:] = bytes(MARKER_SIZE)
         config = self.runtime.config
-        popen = subprocess.Popen(
-            [config.python, "-I", str(WORKER_PATH),
-             "--memory-mb", str(config.memory_limit_mb), "--heap-mb", str(config.heap_limit_mb),
-             "--marker-fd", str(self.marker_fd)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            pass_fds=(self.marker_fd,), start_new_session=True,
-        )
-        proc = _Process(self, popen)
+        proc = _Process(self, start_worker_process(config, self.marker_fd))
         self.proc = proc
         try:
             hello = await asyncio.wait_for(asyncio.shield(proc.ready), START_TIMEOUT)
@@ -338,13 +344,14 @@ class Worker:
         proc = self.proc
         if proc is not None and not proc.exited:
             proc.close_stdin()
-            deadline = time.monotonic() + 2.0
-            while not proc.exited and time.monotonic() < deadline:
-                await asyncio.sleep(0.02)
-            if not proc.exited:
+            try:
+                await asyncio.wait_for(proc.done.wait(), 2.0)
+            except TimeoutError:
                 proc.kill("Ghost is stopping")
-                while not proc.exited and time.monotonic() < deadline + 5.0:
-                    await asyncio.sleep(0.02)
+                try:
+                    await asyncio.wait_for(proc.done.wait(), 5.0)
+                except TimeoutError:
+                    log.error("addon worker %s (pid %d) did not exit after SIGKILL", self.name, proc.pid)
         self._fail_all(WorkerLost("Ghost is stopping", None, retry=False))
         self.marker.close()
         os.close(self.marker_fd)
