@@ -7,8 +7,7 @@ DB-API module with extension loading) and loads sqlite-vec into every connection
 from __future__ import annotations
 
 from pathlib import Path
-
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING
 
 import sqlean as sqlite3
 import sqlite_vec
@@ -16,7 +15,7 @@ import sqlite_vec
 if TYPE_CHECKING:  # sqlean mirrors the standard module's API
     import sqlite3 as _typed
 
-    Connection: TypeAlias = _typed.Connection
+    Connection = _typed.Connection
 else:
     Connection = sqlite3.Connection
 IntegrityError = sqlite3.IntegrityError
