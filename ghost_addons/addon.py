@@ -63,6 +63,7 @@ class GhostAddon:
         self._upstream: server_spec.ServerSpec | None = None
         self._bypass_tls = compile_hosts(())
         self._connections = ConnectionsSeen()
+        self._rebind = False
 
     # --- options ---------------------------------------------------------------------
 
@@ -98,6 +99,9 @@ class GhostAddon:
                 updates["confdir"] = str(home)
             if updates:
                 ctx.options.update(**updates)
+                # mitmproxy loads `-s` scripts while it binds the proxy, so the first bind may
+                # have used mitmproxy's defaults (8080, all interfaces): bind again in running().
+                self._rebind = bool({"listen_port", "listen_host"} & updates.keys())
         elif updated & ghost_options and self.ghost.running:
             raise exceptions.OptionsError("Ghost's options cannot change while it runs; restart it")
 
@@ -111,6 +115,11 @@ class GhostAddon:
     # --- lifecycle -----------------------------------------------------------------------
 
     async def running(self) -> None:
+        server = ctx.master.addons.get("proxyserver")
+        if self._rebind and server is not None and ctx.options.server:
+            self._rebind = False
+            await server.servers.update([])
+            await server.setup_servers()
         if self.ghost is not None and not self.ghost.running:
             self.ghost.pm.register(_ProxySettings(self), name="ghost-proxy-settings")
             await self.ghost.start()

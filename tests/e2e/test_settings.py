@@ -168,3 +168,23 @@ def test_running_file_names_the_actual_api_address(ghost_factory) -> None:
     assert json.loads((out / "config.json").read_text()) == {"api_url": ghost.api_url, "token": ghost.token}
     ghost.stop()
     assert not (ghost.home / "running.json").exists()
+
+
+def test_without_p_the_proxy_uses_the_settings_port_on_loopback(ghost_factory) -> None:
+    import socket
+
+    from tests.support.ports import free_port
+
+    proc = ghost_factory(start=False)
+    port = free_port()
+    proc.home.mkdir(parents=True)
+    (proc.home / "config.yaml").write_text(f"proxy:\n  port: {port}\n")
+    full = proc.command()
+    at = full.index("-p")
+    proc.command = lambda: full[:at] + full[at + 2:]  # type: ignore[method-assign]
+    proc.proxy_port = port
+    proc.start()
+    assert proc.api("GET", "/api/v1/proxy/status").json()["listen"] == [f"127.0.0.1:{port}"]
+    socket.create_connection(("127.0.0.1", port), 5).close()
+    listening = [line for line in proc.log().splitlines() if "proxy listening" in line]
+    assert listening[-1].endswith(f"127.0.0.1:{port}.")
