@@ -312,6 +312,8 @@ class Worker:
         self.restarting: asyncio.Task[None] | None = None
         self.restarts = 0
         self.v8_version = ""
+        self.sandboxed = False
+        self.sandbox_warned = False
         self._ticking: asyncio.TimerHandle | None = None
         fd = os.memfd_create(f"ghost-addons-{name}", 0)
         os.ftruncate(fd, MARKER_SIZE)
@@ -335,6 +337,10 @@ class Worker:
             proc.kill(f"did not start within {START_TIMEOUT:.0f} s")
             raise RuntimeError(f"the addon worker did not start within {START_TIMEOUT:.0f} s") from None
         self.v8_version = str(hello.get("v8", ""))
+        if not hello.get("seccomp") and not self.sandbox_warned:
+            self.sandbox_warned = True
+            log.warning("addon worker %s runs without its syscall filter (seccomp not available here)", self.name)
+        self.sandboxed = bool(hello.get("seccomp"))
 
     async def close(self) -> None:
         self.closed = True

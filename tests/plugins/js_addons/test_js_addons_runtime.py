@@ -334,6 +334,42 @@ async def test_worker_limits(runtime) -> None:  # noqa: ANN001
     core = next(line for line in limits.splitlines() if line.startswith("Max core file size"))
     assert core.split()[4] == "0"
     assert rt.v8_version.startswith("8.")
+    assert rt.shared.sandboxed  # the seccomp filter is on
     # Stopping the runtime ends the worker process.
     await rt.stop()
     assert not await asyncio.to_thread(Path(f"/proc/{pid}").exists)  # stop() waited for it
+
+
+FILTER_PROBE = """
+import os, socket, subprocess, sys
+sys.path.insert(0, sys.argv[1])
+from plugins.js_addons.worker import install_syscall_filter, v8_flags
+from py_mini_racer.py_mini_racer import MiniRacer
+MiniRacer.v8_flags = v8_flags(128)
+MiniRacer()
+assert install_syscall_filter()
+for name, attempt in [("socket", lambda: socket.socket()), ("open", lambda: open("/etc/hostname")),
+                      ("fork", os.fork), ("exec", lambda: subprocess.run(["true"])),
+                      ("signal the parent", lambda: os.kill(os.getppid(), 0)),
+                      ("mkdir", lambda: os.mkdir("/tmp/ghost-seccomp-probe"))]:
+    try:
+        attempt()
+        print(name, "allowed")
+    except PermissionError:
+        print(name, "refused")
+os.kill(os.getpid(), 0)
+print("V8 after the filter:", MiniRacer().eval("[1, 2, 3].map(function (x) { return x * 2; }).join()"))
+"""
+
+
+def test_the_syscall_filter_refuses_what_an_escape_would_need() -> None:
+    import subprocess
+    import sys
+
+    repo = str(Path(__file__).resolve().parents[3])
+    out = subprocess.run([sys.executable, "-c", FILTER_PROBE, repo], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "socket refused", "open refused", "fork refused", "exec refused", "signal the parent refused",
+        "mkdir refused", "V8 after the filter: 2,4,6",
+    ]
