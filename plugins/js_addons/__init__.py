@@ -48,7 +48,9 @@ class JsAddonsPlugin:
         try:
             await runtime.start()
         except (OSError, RuntimeError) as e:
-            log.error("JavaScript addons are off: the V8 worker did not start: %s", e)
+            # A warning, not an error: mitmproxy stops at start-up on any error, and the
+            # proxy is worth running without addons (their routes answer 503 with this reason).
+            log.warning("JavaScript addons are off: the V8 worker did not start: %s", e)
             await runtime.stop()
             return
         self.runtime = runtime
