@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.e2e.test_export_support import (
+from tests.support.captured_session import (
     FORMULA_TAG,
     Captured,
     capture_session,

@@ -13,7 +13,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.e2e.test_export_support import Captured, capture_session
+from tests.support.captured_session import Captured, capture_session
 from tests.support.ghostproc import GhostProcess
 from tests.support.target import PNG_BYTES, Target
 
