@@ -64,6 +64,7 @@ class GhostAddon:
         self._bypass_tls = compile_hosts(())
         self._connections = ConnectionsSeen()
         self._rebind = False
+        self._strategy_before = ""
 
     # --- options ---------------------------------------------------------------------
 
@@ -111,6 +112,14 @@ class GhostAddon:
         self._bypass_tls = compile_hosts(settings.get("proxy.ssl_bypass_hosts"))
         self.upstream_url = settings.get("proxy.upstream_proxy")
         self._upstream = server_spec.parse(self.upstream_url, "http") if self.upstream_url else None
+        # mitmproxy's eager strategy opens the server connection at CONNECT time, straight to
+        # the target; with an upstream proxy each request must pick its route (`via`) itself.
+        if self._upstream and ctx.options.connection_strategy == "eager":
+            self._strategy_before = "eager"
+            ctx.options.update(connection_strategy="lazy")
+        elif not self._upstream and self._strategy_before:
+            ctx.options.update(connection_strategy=self._strategy_before)
+            self._strategy_before = ""
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -143,8 +152,6 @@ class GhostAddon:
             return
         if ghost.targets_api(flow.request.host, flow.request.port):
             self._refuse_api(flow)
-        elif self._upstream and isinstance(flow.client_conn.proxy_mode, RegularMode):
-            flow.server_conn.via = self._upstream
 
     def tls_clienthello(self, data: tls.ClientHelloData) -> None:
         host = data.client_hello.sni or (data.context.server.address or ("",))[0]

@@ -89,13 +89,15 @@ def test_upstream_proxy_hot_reload(ghost_factory, target: Target) -> None:
     put(ghost, {"proxy": {"upstream_proxy": upstream.proxy_url}})
     with ghost.client() as client:
         assert client.get(f"{target.http_url}/echo?via-upstream").status_code == 200
-    assert upstream.wait_flows(1)[0]["url"].endswith("via-upstream")
+        assert client.get(f"{target.https_url}/echo?tls-via-upstream").status_code == 200
+    assert sorted(f["url"].rsplit("?", 1)[1] for f in upstream.wait_flows(2)) == ["tls-via-upstream", "via-upstream"]
     assert ghost.api("GET", "/api/v1/proxy/status").json()["upstream"] == upstream.proxy_url
     put(ghost, {"proxy": {"upstream_proxy": ""}})
     with ghost.client() as client:
         assert client.get(f"{target.http_url}/echo?direct").status_code == 200
+        assert client.get(f"{target.https_url}/echo?tls-direct").status_code == 200
     time.sleep(0.3)
-    assert len(upstream.flows()) == 1
+    assert len(upstream.flows()) == 2
 
 
 def test_settings_masking_export_import_and_rotation(ghost) -> None:
