@@ -22,26 +22,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
-import shutil
-import signal
-import socket
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-import httpx
+from benchlib import REPO, Round, ab_rounds, bench_run, ghost_pair, median_of, padded_json, require_wrk
 
-REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-BIN = Path(sys.executable).parent
 TOKEN = "bench-addons-token"
 
-ADDONS = [
+ADDONS: list[dict[str, Any]] = [
     {"name": "Tag errors", "priority": 1,
      "code": "ghost.onResponse(function (flow) { if (flow.response.status_code >= 400) flow.tag('error'); });"},
     {"name": "Mark requests", "priority": 2,
@@ -49,141 +39,6 @@ ADDONS = [
     {"name": "Count requests", "priority": 3,
      "code": "ghost.onRequest(function (flow) { ghost.store.set('n', (ghost.store.get('n') || 0) + 1); });"},
 ]
-
-TARGET_CODE = """
-import sys
-from aiohttp import web
-body = b'{"ok": true, "pad": "' + b"x" * int(sys.argv[2]) + b'"}'
-async def bench(request):
-    return web.Response(body=body, content_type="application/json")
-app = web.Application()
-app.router.add_get("/api/items", bench)
-web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
-"""
-
-WRK_SCRIPT = """
-wrk.method = "GET"
-wrk.path = "http://127.0.0.1:%d/api/items?page=1"
-wrk.headers["Host"] = "127.0.0.1:%d"
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on {port} after {timeout} s")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, all its threads (Linux /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            found += [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            pass
-    return found
-
-
-class Ghost:
-    """One Ghost process with its own home, API and proxy port."""
-
-    def __init__(self, workdir: Path, name: str) -> None:
-        self.home = workdir / name
-        self.home.mkdir()
-        # every request is stored (noise sampling off): the store's work is part of the cost
-        (self.home / "config.yaml").write_text("proxy:\n  noise_enabled: false\n")
-        self.port, self.api_port = free_port(), free_port()
-        self.proc = subprocess.Popen(
-            [str(BIN / "mitmdump"), "-q", "-s", str(REPO / "ghost.py"), "-p", str(self.port),
-             "--set", f"ghost_home={self.home}", "--set", f"ghost_api_port={self.api_port}",
-             "--set", f"ghost_api_token={TOKEN}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if self.api("GET", "/api/v1/health").status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        stop(self.proc)
-        raise TimeoutError(f"Ghost {name} did not become healthy")
-
-    def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.request(method, f"http://127.0.0.1:{self.api_port}{path}",
-                             headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30, **kwargs)
-
-    def drained(self, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.api("GET", "/api/v1/monitor").json().get("flow_queue_depth", 0) == 0:
-                return
-            time.sleep(0.1)
-        raise TimeoutError("Ghost's store queue did not drain")
-
-    def worker_cpu(self) -> float:
-        return sum(cpu_seconds(pid) for pid in children(self.proc.pid))
-
-
-def load(proxy_port: int, target_port: int, seconds: float, workdir: Path,
-         connections: int = 16) -> tuple[float, int]:
-    """(requests per second, requests completed) through the proxy."""
-    script = workdir / "proxy.lua"
-    script.write_text(WRK_SCRIPT % (target_port, target_port))
-    out = subprocess.run(
-        ["wrk", "-t", "1", "-c", str(connections), "-d", f"{int(seconds)}s", "-s", str(script),
-         f"http://127.0.0.1:{proxy_port}"],
-        capture_output=True, text=True, timeout=seconds + 120,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"wrk failed: {out.stderr or out.stdout}")
-    if "Non-2xx" in out.stdout or "Socket errors" in out.stdout:
-        raise RuntimeError(f"wrk saw errors: {out.stdout}")
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", out.stdout)
-    count = re.search(r"(\d+) requests in", out.stdout)
-    if rate is None or count is None:
-        raise RuntimeError(f"cannot read wrk's output: {out.stdout}")
-    return float(rate.group(1)), int(count.group(1))
-
-
-def measured_round(ghost: Ghost, target_port: int, seconds: float, workdir: Path) -> tuple[float, float, float]:
-    """(requests per second, Ghost CPU us per request, worker CPU us per request), store drained."""
-    before, workers_before = cpu_seconds(ghost.proc.pid), ghost.worker_cpu()
-    rps, count = load(ghost.port, target_port, seconds, workdir)
-    ghost.drained()
-    used = cpu_seconds(ghost.proc.pid) - before
-    workers = ghost.worker_cpu() - workers_before
-    return rps, used / max(count, 1) * 1e6, workers / max(count, 1) * 1e6
 
 
 async def round_trip(calls: int) -> None:
@@ -242,37 +97,21 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=3000, help="calls for the round-trip measurement")
     args = parser.parse_args()
     asyncio.run(round_trip(args.calls))
-    if not shutil.which("wrk"):
-        print("wrk is missing: apt-get install -y wrk", file=sys.stderr)
+    if not require_wrk():
         return 2
-    workdir = Path(tempfile.mkdtemp(prefix="ghost-bench-addons-"))
-    target_port = free_port()
-    target = subprocess.Popen([sys.executable, "-c", TARGET_CODE, str(target_port), str(args.body)])
-    ghosts: list[Ghost] = []
-    results: dict[str, list[tuple[float, float, float]]] = {"none": [], "addons": []}
-    try:
-        wait_port(target_port)
-        plain = Ghost(workdir, "none")
-        ghosts.append(plain)
-        with_addons = Ghost(workdir, "addons")
-        ghosts.append(with_addons)
+    rounds: list[dict[str, Round]] = []
+    with (bench_run("ghost-bench-addons-", "/api/items", padded_json(args.body), query="page=1") as (workdir, target),
+          ghost_pair(workdir, ("none", "addons"), TOKEN) as (plain, with_addons)):
         for addon in ADDONS:
-            r = with_addons.api("POST", "/api/v1/addons", json={**addon, "enabled": True})
-            if r.status_code != 201:
-                raise RuntimeError(f"cannot create addon {addon['name']}: {r.status_code} {r.text}")
+            with_addons.create("/api/v1/addons", {**addon, "enabled": True}, what=f"addon {addon['name']}")
         print(f"addons: {', '.join(a['name'] for a in ADDONS)} (all enabled)", flush=True)
-        for ghost in ghosts:  # warm-up
-            load(ghost.port, target_port, 2, workdir)
-            ghost.drained()
-        for round_no in range(1, args.rounds + 1):
-            order = [("none", plain), ("addons", with_addons)]
-            if round_no % 2 == 0:
-                order.reverse()
-            for key, ghost in order:
-                results[key].append(measured_round(ghost, target_port, args.seconds, workdir))
-            (n_rps, n_cpu, _), (a_rps, a_cpu, a_wcpu) = results["none"][-1], results["addons"][-1]
-            print(f"round {round_no}: no addons {n_rps:.0f} req/s {n_cpu:.0f} us CPU/req; 3 addons {a_rps:.0f} req/s "
-                  f"{a_cpu:.0f} us CPU/req + workers {a_wcpu:.0f} us/req; ratio {a_rps / n_rps:.3f}", flush=True)
+        measured = ab_rounds({"none": plain, "addons": with_addons}, args.rounds, target, args.seconds, workdir)
+        for round_no, result in enumerate(measured, 1):
+            rounds.append(result)
+            n, a = result["none"], result["addons"]
+            print(f"round {round_no}: no addons {n.rps:.0f} req/s {n.cpu_us:.0f} us CPU/req; "
+                  f"3 addons {a.rps:.0f} req/s {a.cpu_us:.0f} us CPU/req + workers {a.workers_us:.0f} us/req; "
+                  f"ratio {a.rps / n.rps:.3f}", flush=True)
         flows = with_addons.api("GET", "/api/v1/flows", params={"limit": 1, "session_id": "all"}).json()["flows"]
         detail = with_addons.api("GET", f"/api/v1/flows/{flows[0]['id']}").json()
         if not any(h["name"] == "X-Ghost-Bench" for h in detail["request"]["headers"]):
@@ -282,16 +121,9 @@ def main() -> int:
         if not all(a["enabled"] and not a["last_error"] for a in states):
             print(f"error: an addon failed during the benchmark: {states}", file=sys.stderr)
             return 1
-    finally:
-        for ghost in ghosts:
-            stop(ghost.proc)
-        stop(target)
-        shutil.rmtree(workdir, ignore_errors=True)
-    base = statistics.median(r[0] for r in results["none"])
-    with_js = statistics.median(r[0] for r in results["addons"])
-    base_cpu = statistics.median(r[1] for r in results["none"])
-    js_cpu = statistics.median(r[1] for r in results["addons"])
-    js_workers = statistics.median(r[2] for r in results["addons"])
+    base, with_js = median_of(rounds, "none", "rps"), median_of(rounds, "addons", "rps")
+    base_cpu, js_cpu = median_of(rounds, "none", "cpu_us"), median_of(rounds, "addons", "cpu_us")
+    js_workers = median_of(rounds, "addons", "workers_us")
     cost = 1 - with_js / base
     print(f"3 addons, throughput: none {base:.0f} req/s, 3 addons {with_js:.0f} req/s, ratio {with_js / base:.3f}, "
           f"cost {cost * 100:.1f}% (target <= {args.max_cost * 100:.0f}%)")

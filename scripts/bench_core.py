@@ -4,133 +4,28 @@ Same machine, same run, same local target, keep-alive HTTP, 16 concurrent connec
 (wrk, 16 connections). Runs alternate bare/Ghost rounds and keeps the median
 of each. Then counts the stored rows: every request must be in the store.
 
+Two figures per round: throughput (requests/s, what a client sees) and each proxy
+process's CPU time per request (from /proc; Ghost's up to its store queue drained, writer
+thread included). Throughput on a shared machine swings by 10-20% between identical runs;
+CPU per request stays steady. Both ratios are printed: throughput (Ghost / bare) and CPU
+(bare CPU per request / Ghost CPU per request, the throughput ratio a CPU-bound proxy
+would reach).
+
     .venv/bin/python scripts/bench_core.py [--seconds 10] [--rounds 3]
+
+Exit status: 0 when no stored rows are missing, 1 when some are, 2 when wrk is missing.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import re
-import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
 
-import httpx
+from benchlib import BareMitmdump, GhostUnderTest, Round, bench_run, measured_round, require_wrk, warm_up
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 TOKEN = "bench-token"
-
-TARGET_CODE = """
-import sys
-from aiohttp import web
-body = b"x" * int(sys.argv[2])
-async def bench(request):
-    return web.Response(body=body, content_type="application/json")
-app = web.Application()
-app.router.add_get("/bench", bench)
-web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on {port} after {timeout} s")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-
-
-WRK_SCRIPT = """
-wrk.method = "GET"
-wrk.path = "http://127.0.0.1:%d/bench"
-wrk.headers["Host"] = "127.0.0.1:%d"
-"""
-
-
-def load(proxy_port: int, target_port: int, seconds: float, workdir: Path, connections: int = 16) -> tuple[float, int]:
-    """(requests per second, completed requests) from wrk sending absolute-form requests to the proxy."""
-    script = workdir / "proxy.lua"
-    script.write_text(WRK_SCRIPT % (target_port, target_port))
-    out = subprocess.run(
-        ["wrk", "-t", "1", "-c", str(connections), "-d", f"{int(seconds)}s", "-s", str(script),
-         f"http://127.0.0.1:{proxy_port}"],
-        capture_output=True, text=True, timeout=seconds + 120,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"wrk failed: {out.stderr or out.stdout}")
-    if "Non-2xx" in out.stdout or "Socket errors" in out.stdout:
-        raise RuntimeError(f"wrk saw errors: {out.stdout}")
-    completed = int(re.search(r"(\d+) requests in", out.stdout).group(1))
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out.stdout).group(1)), completed
-
-
-def start_bare(workdir: Path) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    proc = subprocess.Popen([str(BIN / "mitmdump"), "-q", "-p", str(port), "--set", f"confdir={workdir / 'bare'}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_port(port)
-    return proc, port
-
-
-def start_ghost(workdir: Path, extra: list[str]) -> tuple[subprocess.Popen, int, int, Path]:
-    home = Path(tempfile.mkdtemp(prefix="ghost-home-", dir=workdir))
-    # every request must be stored: noise sampling off
-    (home / "config.yaml").write_text("proxy:\n  noise_enabled: false\n")
-    port, api = free_port(), free_port()
-    proc = subprocess.Popen(
-        [str(BIN / "mitmdump"), "-q", "-s", str(REPO / "ghost.py"), "-p", str(port), "--set", f"ghost_home={home}",
-         "--set", f"ghost_api_port={api}", "--set", f"ghost_api_token={TOKEN}", *extra],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{api}/api/v1/health", timeout=1).status_code == 200:
-                return proc, port, api, home
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    stop(proc)
-    raise TimeoutError("Ghost did not become healthy")
-
-
-def stored_rows(api: int, expected: int, timeout: float = 120.0) -> int:
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    deadline = time.monotonic() + timeout
-    total = 0
-    while time.monotonic() < deadline:
-        monitor = httpx.get(f"http://127.0.0.1:{api}/api/v1/monitor", headers=headers, timeout=30).json()
-        total = monitor["total_flows"]
-        if total >= expected and monitor["flow_queue_depth"] == 0:
-            break
-        time.sleep(0.2)
-    return total
 
 
 def main() -> int:
@@ -139,41 +34,38 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--body", type=int, default=2048, help="response body bytes")
     args = parser.parse_args()
-    if not shutil.which("wrk"):
-        print("wrk is missing: apt-get install -y wrk", file=sys.stderr)
+    if not require_wrk():
         return 2
-    workdir = Path(tempfile.mkdtemp(prefix="ghost-bench-"))
-    target_port = free_port()
-    target = subprocess.Popen([sys.executable, "-c", TARGET_CODE, str(target_port), str(args.body)])
-    bare_rps: list[float] = []
-    ghost_rps: list[float] = []
+    bare_rounds: list[Round] = []
+    ghost_rounds: list[Round] = []
     lost = 0
-    try:
-        wait_port(target_port)
+    with bench_run("ghost-bench-", "/bench", b"x" * args.body) as (workdir, target):
         for round_no in range(1, args.rounds + 1):
-            proc, port = start_bare(workdir)
+            bare = BareMitmdump(workdir)
             try:
-                load(port, target_port, 2, workdir)  # warm-up
-                bare_rps.append(load(port, target_port, args.seconds, workdir)[0])
+                warm_up([bare], target, workdir)
+                bare_rounds.append(measured_round(bare, target, args.seconds, workdir))
             finally:
-                stop(proc)
-            proc, port, api, _home = start_ghost(workdir, [])
+                bare.stop()
+            ghost = GhostUnderTest(workdir / f"ghost-home-{round_no}", TOKEN)
             try:
-                _, warm = load(port, target_port, 2, workdir)
-                rps, completed = load(port, target_port, args.seconds, workdir)
-                ghost_rps.append(rps)
-                rows = stored_rows(api, warm + completed)
-                lost += max(0, warm + completed - rows)
+                warm = warm_up([ghost], target, workdir)
+                ghost_rounds.append(measured_round(ghost, target, args.seconds, workdir))
+                answered = warm + ghost_rounds[-1].requests
+                rows = ghost.stored_rows(answered)
+                lost += max(0, answered - rows)
             finally:
-                stop(proc)
-            print(f"round {round_no}: bare {bare_rps[-1]:.0f} req/s, ghost {ghost_rps[-1]:.0f} req/s, "
-                  f"stored {rows} of {warm + completed} answered", flush=True)
-    finally:
-        stop(target)
-        shutil.rmtree(workdir, ignore_errors=True)
-    bare, ghost = statistics.median(bare_rps), statistics.median(ghost_rps)
-    print(f"core capture: bare mitmdump {bare:.0f} req/s, Ghost {ghost:.0f} req/s, "
-          f"ratio {ghost / bare:.2f} (target >= 0.90); rows missing: {lost}")
+                ghost.stop()
+            print(f"round {round_no}: bare {bare_rounds[-1].rps:.0f} req/s, ghost {ghost_rounds[-1].rps:.0f} req/s, "
+                  f"stored {rows} of {answered} answered; CPU/req bare {bare_rounds[-1].cpu_us:.0f} us, "
+                  f"ghost {ghost_rounds[-1].cpu_us:.0f} us", flush=True)
+    bare_rps, ghost_rps = statistics.median(r.rps for r in bare_rounds), statistics.median(r.rps for r in ghost_rounds)
+    bare_cpu = statistics.median(r.cpu_us for r in bare_rounds)
+    ghost_cpu = statistics.median(r.cpu_us for r in ghost_rounds)
+    print(f"core capture: bare mitmdump {bare_rps:.0f} req/s, Ghost {ghost_rps:.0f} req/s, "
+          f"ratio {ghost_rps / bare_rps:.2f} (target >= 0.90); rows missing: {lost}")
+    print(f"core capture, CPU per request: bare mitmdump {bare_cpu:.0f} us, Ghost {ghost_cpu:.0f} us, "
+          f"CPU ratio {bare_cpu / ghost_cpu:.2f} (bare / Ghost, throughput-equivalent)")
     return 0 if lost == 0 else 1
 
 

@@ -24,9 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,30 +34,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+import httpx
+from benchlib import REPO, GhostUnderTest, start_target, stop
+from ulid import ULID
 
-import httpx  # noqa: E402
-from ulid import ULID  # noqa: E402
+sys.path.insert(0, str(REPO))
 
 from ghost_addons.model import Flow, Request, Response, Timings  # noqa: E402
 from ghost_addons.store import Store, sessions  # noqa: E402
 from ghost_addons.store import flows as flow_rows  # noqa: E402
 
-BIN = Path(sys.executable).parent
 TOKEN = "bench-token"
 INSERT_BATCH = 5_000
-
-TARGET_CODE = """
-import sys
-from aiohttp import web
-async def ping(request):
-    return web.Response(text="pong")
-app = web.Application()
-app.router.add_get("/ping", ping)
-web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
-"""
-
 
 # Loaded into the benchmarked Ghost with --set ghost_plugins=...: a task that wakes every
 # 5 ms and remembers the longest gap between wake-ups, in wall time and in the loop
@@ -97,12 +83,6 @@ def ghost_routes(ghost, routes):
         return web.json_response(out)
     routes.add("GET", "/api/v1/bench/loop", read, "Benchmark probe: longest event-loop gaps")
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def rss_mb() -> float:
@@ -300,20 +280,6 @@ def run_child(mode: str, home: Path, session_id: str, out: Path) -> dict[str, An
 # --- 3: import through the running API --------------------------------------------------
 
 
-def wait_healthy(api: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"mitmdump exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{api}/api/v1/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError("Ghost did not become healthy")
-
-
 class Pinger(threading.Thread):
     """Requests every 10 ms; remembers the slowest answer."""
 
@@ -340,36 +306,26 @@ class Pinger(threading.Thread):
 
 
 def import_through_api(home: Path, hars: list[Path]) -> dict[str, Any]:
-    api_port, proxy_port, target_port = free_port(), free_port(), free_port()
-    api = f"http://127.0.0.1:{api_port}"
-    log = open(home.parent / "mitmdump.log", "wb")  # noqa: SIM115 - closed below
     probe = home.parent / "bench_loop_probe.py"
     probe.write_text(PROBE_PLUGIN)
-    ghost = subprocess.Popen(
-        [str(BIN / "mitmdump"), "-q", "-s", str(REPO / "ghost.py"), "-p", str(proxy_port),
-         "--set", f"ghost_home={home}", "--set", f"ghost_api_port={api_port}",
-         "--set", f"ghost_api_token={TOKEN}", "--set", f"ghost_plugins={probe}"],
-        cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    target = subprocess.Popen([sys.executable, "-c", TARGET_CODE, str(target_port)],
-                              start_new_session=True)
-    auth = {"Authorization": f"Bearer {TOKEN}"}
+    target = start_target(home.parent, "/ping", b"pong", "text/plain")
+    ghost: GhostUnderTest | None = None
     try:
-        wait_healthy(api, ghost)
-        session = httpx.post(f"{api}/api/v1/sessions", json={"name": "bench import"},
-                             headers=auth, timeout=10).json()["id"]
-        api_pinger = Pinger(f"{api}/api/v1/health")
-        proxy_pinger = Pinger(f"http://127.0.0.1:{target_port}/ping",
-                              proxy=f"http://127.0.0.1:{proxy_port}")
+        ghost = GhostUnderTest(home, TOKEN, config=None, extra_args=["--set", f"ghost_plugins={probe}"],
+                               log=home.parent / "mitmdump.log")
+        session = ghost.api("POST", "/api/v1/sessions", json={"name": "bench import"}, timeout=10).json()["id"]
+        api_pinger = Pinger(f"{ghost.api_url}/api/v1/health")
+        proxy_pinger = Pinger(target.url, proxy=ghost.proxy_url)
         time.sleep(0.5)
         api_pinger.start()
         proxy_pinger.start()
         time.sleep(0.5)
         api_pinger.worst = proxy_pinger.worst = 0.0
-        loop_url = f"{api}/api/v1/bench/loop?reset=1"
-        httpx.get(loop_url, headers=auth, timeout=10)
+        loop_path = "/api/v1/bench/loop?reset=1"
+        ghost.api("GET", loop_path, timeout=10)
         time.sleep(3.0)  # the same pings with no import running: the machine's own noise
         idle = (api_pinger.worst * 1000, proxy_pinger.worst * 1000)
-        idle_loop = httpx.get(loop_url, headers=auth, timeout=10).json()
+        idle_loop = ghost.api("GET", loop_path, timeout=10).json()
         api_pinger.worst = proxy_pinger.worst = 0.0
         started = time.perf_counter()
         statuses: list[int] = []
@@ -379,7 +335,7 @@ def import_through_api(home: Path, hars: list[Path]) -> dict[str, Any]:
             upload = subprocess.run(
                 ["curl", "-sS", "-H", f"Authorization: Bearer {TOKEN}", "-H", "Expect:",
                  "-H", "Content-Type: application/json", "--data-binary", f"@{har}",
-                 "-w", "\n%{http_code}", f"{api}/api/v1/sessions/{session}/import/har"],
+                 "-w", "\n%{http_code}", f"{ghost.api_url}/api/v1/sessions/{session}/import/har"],
                 capture_output=True, text=True, timeout=600)
             text, _, code = upload.stdout.rpartition("\n")
             statuses.append(int(code) if code.isdigit() else 0)
@@ -394,12 +350,12 @@ def import_through_api(home: Path, hars: list[Path]) -> dict[str, Any]:
                          "skipped": sum(b["skipped"] for b in bodies)}
         else:
             body = bodies
-        loop = httpx.get(loop_url, headers=auth, timeout=10).json()
+        loop = ghost.api("GET", loop_path, timeout=10).json()
         time.sleep(0.2)
         for pinger in (api_pinger, proxy_pinger):
             pinger.stop_event.set()
             pinger.join(15)
-        stored = httpx.get(f"{api}/api/v1/sessions/{session}", headers=auth, timeout=30).json()
+        stored = ghost.api("GET", f"/api/v1/sessions/{session}").json()
         return {"status": status, "result": body, "files": len(hars),
                 "api_idle_ms": idle[0], "proxy_idle_ms": idle[1],
                 "loop_idle": idle_loop, "loop": loop,
@@ -409,15 +365,9 @@ def import_through_api(home: Path, hars: list[Path]) -> dict[str, Any]:
                 "proxy_worst_ms": proxy_pinger.worst * 1000, "proxy_pings": proxy_pinger.count,
                 "proxy_failures": proxy_pinger.failures}
     finally:
-        for proc in (ghost, target):
-            if proc.poll() is None:
-                os.killpg(proc.pid, 15)
-                try:
-                    proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, 9)
-                    proc.wait(30)
-        log.close()
+        if ghost is not None:
+            ghost.stop(timeout=30)
+        stop(target.proc, timeout=30)
 
 
 # --- main ---------------------------------------------------------------------------------
