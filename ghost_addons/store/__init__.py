@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ghost_addons.model import Flow, flow_summary
 from ghost_addons.store import artifacts, db, flows, migrations, sessions
+from ghost_addons.store.flow_process import FlowProcess
 
 if TYPE_CHECKING:
     from ghost_addons.core import Ghost
@@ -43,6 +44,7 @@ class Store:
         self._write_conn: db.Connection | None = None
         self._connections: list[db.Connection] = []
         self._lock = threading.Lock()
+        self._flow_process: FlowProcess | None = None
         self.ghost: Ghost | None = None  # set by Ghost: announces events for flows/artifacts
 
     # --- connections and threads -------------------------------------------------------
@@ -93,9 +95,20 @@ class Store:
             return migrations.apply(self._write_conn, owners)
 
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer, migrate)
+        applied = await loop.run_in_executor(self._writer, migrate)
+        self._flow_process = FlowProcess(self.path)
+        return applied
+
+    async def insert_flows(self, batch: list[Flow]) -> None:
+        """Commit captured flows in one transaction, in the flow writer process."""
+        if self._flow_process is None:
+            raise RuntimeError("the store is not open")
+        await self._flow_process.insert(batch)
 
     def close(self) -> None:
+        if self._flow_process is not None:
+            self._flow_process.close()
+            self._flow_process = None
         self._writer.shutdown(wait=True)
         self._readers.shutdown(wait=True)
         with self._lock:
@@ -200,7 +213,7 @@ class FlowWriter:
 
     async def commit(self, batch: list[Flow]) -> None:
         """Insert flows in one transaction, then announce them (event + hook)."""
-        await self.ghost.store.write(flows.insert_flows, batch)
+        await self.ghost.store.insert_flows(batch)
         self.written += len(batch)
         await self.announce(batch)
 

@@ -19,11 +19,11 @@ FLOW_COLUMNS = (
     "content_type", "timings", "error", "client_addr", "server_addr", "tags", "metadata",
     "source", "interaction_id", "annotation",
 )
-_INSERT_FLOW = (
+INSERT_FLOW = (
     f"INSERT INTO flows ({', '.join(FLOW_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in FLOW_COLUMNS)})"
 )
-_INSERT_BODIES = "INSERT INTO flow_bodies (flow_id, request_body, response_body) VALUES (?, ?, ?)"
+INSERT_BODIES = "INSERT INTO flow_bodies (flow_id, request_body, response_body) VALUES (?, ?, ?)"
 SUMMARY_COLUMNS = ", ".join(c for c in FLOW_COLUMNS if c not in ("request_headers", "response_headers"))
 
 
@@ -51,12 +51,13 @@ def flow_row(flow: Flow) -> tuple[Any, ...]:
     )
 
 
+def body_row(flow: Flow) -> tuple[str, bytes, bytes | None]:
+    return (flow.id, flow.request.body, flow.response.body if flow.response else None)
+
+
 def insert_flows(conn: Connection, flows: list[Flow]) -> None:
-    conn.executemany(_INSERT_FLOW, [flow_row(f) for f in flows])
-    conn.executemany(
-        _INSERT_BODIES,
-        [(f.id, f.request.body, f.response.body if f.response else None) for f in flows],
-    )
+    conn.executemany(INSERT_FLOW, [flow_row(f) for f in flows])
+    conn.executemany(INSERT_BODIES, [body_row(f) for f in flows])
 
 
 def flow_from_row(row: Any, bodies: Any = None) -> Flow:

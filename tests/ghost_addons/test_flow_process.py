@@ -1,0 +1,34 @@
+import asyncio
+
+import pytest
+
+from ghost_addons.store import Store, db, flows, sessions
+from ghost_addons.store.flow_process import FlowStoreError
+from tests.ghost_addons.factories import make_flow
+
+
+def test_batches_commit_in_the_writer_process_and_errors_come_back(tmp_path) -> None:
+    async def scenario() -> None:
+        store = Store(tmp_path / "g.db")
+        await store.open([])
+        session = await store.write(sessions.create_session, "s")
+        batch = [make_flow(f"01F{i}", session_id=session["id"]) for i in range(50)]
+        await store.insert_flows(batch)
+        assert await store.get_flow("01F7") == batch[7]   # readable at once from this process
+        with pytest.raises(FlowStoreError, match="FOREIGN KEY"):
+            await store.insert_flows([make_flow("01X", session_id="no-such-session")])
+        with pytest.raises(FlowStoreError, match="UNIQUE"):
+            await store.insert_flows([make_flow("01F1", session_id=session["id"])])
+        assert await store.read(flows.count_flows) == 50   # a failed batch leaves nothing behind
+        process = store._flow_process
+        assert process is not None and process.proc is not None
+        process.proc.kill()   # a dead writer process is started again for the next batch
+        process.proc.wait(10)
+        await store.insert_flows([make_flow("01G", session_id=session["id"])])
+        assert await store.read(flows.count_flows) == 51
+        store.close()
+
+    asyncio.run(scenario())
+    conn = db.connect(tmp_path / "g.db")
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
