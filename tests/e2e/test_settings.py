@@ -80,6 +80,8 @@ def test_ssl_bypass_passes_tls_through(ghost, target: Target) -> None:
     bypassed = curl(target_ca)                               # passed through: the target's own cert
     assert bypassed.returncode == 0, bypassed.stderr
     assert curl(str(ghost.ca_path)).returncode != 0
+    ghost.wait_flows(1)
+    time.sleep(0.5)
     assert len(ghost.flows()) == 1                           # TLS passed through is not captured
 
 
