@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from ghost_addons.api.http import ApiError, field, json_response, query_int, read_json_object
-from ghost_addons.model import flow_summary
+from ghost_addons.api.lookups import flow_or_404
+from ghost_addons.model import Flow, flow_summary
 from ghost_addons.store import flows
 from ghost_addons.store.gql import GqlError, compile_query
 
@@ -108,11 +109,8 @@ def register(ghost: Ghost, routes: RouteTable) -> None:
         new = await ghost.replay(original, timeout=REPLAY_TIMEOUT)
         return json_response(new.to_dict(include_bodies=False), status=201)
 
-    async def _existing(flow_id: str):  # noqa: ANN202 - returns model.Flow
-        flow = await ghost.store.get_flow(flow_id)
-        if flow is None:
-            raise ApiError(404, f"no flow {flow_id!r}")
-        return flow
+    async def _existing(flow_id: str) -> Flow:
+        return await flow_or_404(ghost, flow_id)
 
     routes.add("GET", "/api/v1/flows", list_, "List flow summaries, newest first",
                query={"session_id": "session (default: the active one; 'all' for every session)",

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from ghost_addons.api.http import ApiError, field, json_response, read_json_object
+from ghost_addons.api.lookups import session_or_404
 from ghost_addons.store import sessions
 
 if TYPE_CHECKING:
@@ -82,10 +83,7 @@ def register(ghost: Ghost, routes: RouteTable) -> None:
         return json_response({"ok": True, "active_session_id": session["id"]})
 
     async def _existing(session_id: str) -> dict:
-        session = await ghost.store.get_session(session_id)
-        if session is None:
-            raise ApiError(404, f"no session {session_id!r}")
-        return session
+        return await session_or_404(ghost, session_id)
 
     routes.add("GET", "/api/v1/sessions", list_, "List sessions, newest first, with flow counts")
     routes.add("POST", "/api/v1/sessions", create, "Create a session", body="{name, description?}",

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from ghost_addons.api.http import ApiError
+from ghost_addons.api.lookups import flow_or_404, registered
 from ghost_addons.hookspecs import Register, hookimpl
 from plugins.codegen.generators import CODE_GENERATORS
 
@@ -37,13 +37,8 @@ def ghost_code_generators(register: Register) -> None:
 def ghost_routes(ghost: Ghost, routes: RouteTable) -> None:
     async def export(request: web.Request) -> web.Response:
         fmt = request.match_info["format"]
-        generate = ghost.code_generators.get(fmt)
-        if generate is None:
-            raise ApiError(400, f"unknown code format {fmt!r}; use one of "
-                                f"{', '.join(sorted(ghost.code_generators))}")
-        flow = await ghost.store.get_flow(request.match_info["id"])
-        if flow is None:
-            raise ApiError(404, f"no flow {request.match_info['id']!r}")
+        generate = registered(ghost.code_generators, fmt, "code format")
+        flow = await flow_or_404(ghost, request.match_info["id"])
         return web.Response(body=generate(flow).encode("utf-8"),
                             headers={"Content-Type": CONTENT_TYPES.get(fmt, "text/plain; charset=utf-8")})
 

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from ghost_addons.api.http import ApiError
+from ghost_addons.api.lookups import registered, session_or_404
 from ghost_addons.hookspecs import Register, hookimpl
 from plugins.exporters.contract import (
     EXPORT_BATCH,
@@ -140,13 +140,8 @@ async def stream_export(ghost: Ghost, request: web.Request, exporter: Exporter,
 def ghost_routes(ghost: Ghost, routes: RouteTable) -> None:
     async def export(request: web.Request) -> web.StreamResponse:
         fmt = request.match_info["format"]
-        exporter = ghost.exporters.get(fmt)
-        if exporter is None:
-            raise ApiError(400, f"unknown export format {fmt!r}; use one of "
-                                f"{', '.join(sorted(ghost.exporters))}")
-        session = await ghost.store.get_session(request.match_info["id"])
-        if session is None:
-            raise ApiError(404, f"no session {request.match_info['id']!r}")
+        exporter = registered(ghost.exporters, fmt, "export format")
+        session = await session_or_404(ghost, request.match_info["id"])
         return await stream_export(ghost, request, exporter, session)
 
     routes.add("GET", "/api/v1/sessions/{id}/export/{format}", export,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from aiohttp import BodyPartReader, web
 
 from ghost_addons.api.http import ApiError, error_response, json_response
+from ghost_addons.api.lookups import registered, session_or_404
 from ghost_addons.hookspecs import Register, hookimpl
 from plugins.importers.contract import MAX_IMPORT_BYTES, ImportRejected
 from plugins.importers.engine import ImportCancelled, run_import
@@ -109,13 +110,8 @@ def client_gone(request: web.Request) -> bool:
 def ghost_routes(ghost: Ghost, routes: RouteTable) -> None:
     async def import_(request: web.Request) -> web.StreamResponse:
         fmt = request.match_info["format"]
-        importer = ghost.importers.get(fmt)
-        if importer is None:
-            raise ApiError(400, f"unknown import format {fmt!r}; use one of "
-                                f"{', '.join(sorted(ghost.importers))}")
-        session = await ghost.store.get_session(request.match_info["id"])
-        if session is None:
-            raise ApiError(404, f"no session {request.match_info['id']!r}")
+        importer = registered(ghost.importers, fmt, "import format")
+        session = await session_or_404(ghost, request.match_info["id"])
         directory = spool_dir(ghost)
         directory.mkdir(mode=0o700, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix="import-", suffix=f".{fmt}", dir=directory)
