@@ -118,7 +118,10 @@ def decode_body(text: str, encoding: str) -> bytes:
 
 def format_time(moment: datetime) -> str:
     """RFC 3339 in UTC with microseconds, e.g. 2026-11-25T10:00:00.123456Z."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    # isoformat is several times faster than strftime, and this runs for every flow
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_time(text: str) -> datetime:
