@@ -3,7 +3,8 @@ and the setup wizard."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
@@ -40,14 +41,17 @@ def register(ghost: Ghost, routes: RouteTable) -> None:
     async def get(request: web.Request) -> web.Response:
         return json_response(masked_view(ghost.settings.data))
 
-    async def put(request: web.Request) -> web.Response:
-        body = await read_json(request)
+    async def apply(change: Callable[[Any], set[str]], payload: Any) -> web.Response:
+        """Validate and save (nothing changes on a 400), then hot-reload what changed."""
         try:
-            changed = ghost.settings.update(body)
+            changed = change(payload)
         except SettingsError as e:
             raise ApiError(400, str(e)) from None
         await ghost.settings_changed(changed)
         return json_response({"ok": True})
+
+    async def put(request: web.Request) -> web.Response:
+        return await apply(ghost.settings.update, await read_json(request))
 
     async def export(request: web.Request) -> web.Response:
         data = orjson.dumps(export_view(ghost.settings.data), option=orjson.OPT_INDENT_2)
@@ -57,13 +61,7 @@ def register(ghost: Ghost, routes: RouteTable) -> None:
         )
 
     async def import_(request: web.Request) -> web.Response:
-        payload = await _import_payload(request)
-        try:
-            changed = ghost.settings.import_(payload)
-        except SettingsError as e:
-            raise ApiError(400, str(e)) from None
-        await ghost.settings_changed(changed)
-        return json_response({"ok": True})
+        return await apply(ghost.settings.import_, await _import_payload(request))
 
     async def rotate(request: web.Request) -> web.Response:
         token = ghost.settings.rotate_token()
