@@ -21,7 +21,7 @@ from ghost_addons.config import SettingsError
 from ghost_addons.core import Ghost, ProxyControl
 from ghost_addons.hookspecs import hookimpl
 from ghost_addons.hostmatch import compile_hosts
-from ghost_addons.plugins import PluginLoadError
+from ghost_addons.plugins import PluginLoadError, is_empty
 
 log = logging.getLogger("ghost")
 
@@ -221,8 +221,8 @@ class GhostAddon:
         flow.metadata[STORED] = True
         first = self._connections.first_use(flow.server_conn.id) if flow.server_conn.timestamp_start else False
         record = flow_record(flow, ghost.active_session_id, ghost.settings.get("store.max_flow_body_size"), first)
-        ghost.pm.hook.ghost_capture(ghost=ghost, flow=flow, record=record)
-        if False in ghost.pm.hook.ghost_should_store(ghost=ghost, record=record):
+        ghost.pm.direct("ghost_capture")(ghost=ghost, flow=flow, record=record)
+        if False in ghost.pm.direct("ghost_should_store")(ghost=ghost, record=record):
             return None
         return ghost.flow_writer.put(record)
 
@@ -237,8 +237,8 @@ def run_stages(ghost: Ghost, stages: tuple[str, ...], flow: http.HTTPFlow, phase
     for index, stage in enumerate(stages):
         if _stopped(flow, phase):
             return None
-        hook = getattr(ghost.pm.hook, stage)
-        if not hook.get_hookimpls():
+        hook = ghost.pm.direct(stage)
+        if is_empty(hook):
             continue
         pending = [r for r in hook(ghost=ghost, flow=flow, phase=phase) if inspect.isawaitable(r)]
         if pending:

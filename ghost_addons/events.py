@@ -54,7 +54,7 @@ class EventHub:
 
     def publish(self, type: str, data: Any) -> None:
         self.published += 1
-        self.ghost.pm.hook.ghost_event(ghost=self.ghost, type=type, data=data)
+        self.ghost.pm.direct("ghost_event")(ghost=self.ghost, type=type, data=data)
         if not self.clients:
             return
         message = orjson.dumps({"type": type, "data": data})

@@ -1,17 +1,19 @@
 """Benchmark: Ghost capturing (all built-in plugins loaded) vs bare `mitmdump -q`.
 
 Same machine, same run, same local target, keep-alive HTTP, 16 concurrent connections
-(wrk, 16 connections). Runs alternate bare/Ghost rounds and keeps the median
-of each. Then counts the stored rows: every request must be in the store.
+(wrk). Both proxies run side by side for the whole run, warmed up, and are measured in
+alternating rounds: bare then Ghost, Ghost then bare, and so on, so drift on the machine
+(which on a shared 2-core VM moves a proxy's throughput by 10-20% from one round to the
+next) hits both alike instead of always hitting whichever runs second. The medians over
+the rounds are compared. Then the stored rows are counted: every request must be stored.
 
 Two figures per round: throughput (requests/s, what a client sees) and each proxy
-process's CPU time per request (from /proc; Ghost's up to its store queue drained, writer
-thread included). Throughput on a shared machine swings by 10-20% between identical runs;
-CPU per request stays steady. Both ratios are printed: throughput (Ghost / bare) and CPU
+process's CPU time per request (from /proc; Ghost's up to its store queue drained, all its
+threads). Both ratios are printed: throughput (Ghost / bare), the issue's figure, and CPU
 (bare CPU per request / Ghost CPU per request, the throughput ratio a CPU-bound proxy
-would reach).
+would reach). Ghost's flow writer process is reported apart (it runs on another core).
 
-    .venv/bin/python scripts/bench_core.py [--seconds 10] [--rounds 3]
+    .venv/bin/python scripts/bench_core.py [--seconds 8] [--rounds 6]
 
 Exit status: 0 when no stored rows are missing, 1 when some are, 2 when wrk is missing.
 """
@@ -20,50 +22,47 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 
-from benchlib import BareMitmdump, GhostUnderTest, Round, bench_run, measured_round, require_wrk, warm_up
+from benchlib import BareMitmdump, GhostUnderTest, ab_rounds, bench_run, median_of, require_wrk
 
 TOKEN = "bench-token"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=8.0, help="length of one measured round")
+    parser.add_argument("--rounds", type=int, default=6, help="rounds (each measures both proxies)")
     parser.add_argument("--body", type=int, default=2048, help="response body bytes")
     args = parser.parse_args()
     if not require_wrk():
         return 2
-    bare_rounds: list[Round] = []
-    ghost_rounds: list[Round] = []
-    lost = 0
     with bench_run("ghost-bench-", "/bench", b"x" * args.body) as (workdir, target):
-        for round_no in range(1, args.rounds + 1):
-            bare = BareMitmdump(workdir)
-            try:
-                warm_up([bare], target, workdir)
-                bare_rounds.append(measured_round(bare, target, args.seconds, workdir))
-            finally:
-                bare.stop()
-            ghost = GhostUnderTest(workdir / f"ghost-home-{round_no}", TOKEN)
-            try:
-                warm = warm_up([ghost], target, workdir)
-                ghost_rounds.append(measured_round(ghost, target, args.seconds, workdir))
-                answered = warm + ghost_rounds[-1].requests
-                rows = ghost.stored_rows(answered)
-                lost += max(0, answered - rows)
-            finally:
+        bare = BareMitmdump(workdir)
+        ghost: GhostUnderTest | None = None
+        try:
+            ghost = GhostUnderTest(workdir / "ghost-home", TOKEN)
+            proxies = {"bare": bare, "ghost": ghost}
+            rounds = []
+            for round_no, measured in enumerate(ab_rounds(proxies, args.rounds, target, args.seconds, workdir), 1):
+                rounds.append(measured)
+                b, g = measured["bare"], measured["ghost"]
+                print(f"round {round_no} ({'bare first' if round_no % 2 else 'Ghost first'}): "
+                      f"bare {b.rps:.0f} req/s, Ghost {g.rps:.0f} req/s ({g.rps / b.rps:.2f}); "
+                      f"CPU/req bare {b.cpu_us:.0f} us, Ghost {g.cpu_us:.0f} us "
+                      f"(+ its flow writer process {g.workers_us:.0f} us)", flush=True)
+            answered = ghost.answered
+            rows = ghost.stored_rows(answered)
+        finally:
+            bare.stop()
+            if ghost is not None:
                 ghost.stop()
-            print(f"round {round_no}: bare {bare_rounds[-1].rps:.0f} req/s, ghost {ghost_rounds[-1].rps:.0f} req/s, "
-                  f"stored {rows} of {answered} answered; CPU/req bare {bare_rounds[-1].cpu_us:.0f} us, "
-                  f"ghost {ghost_rounds[-1].cpu_us:.0f} us", flush=True)
-    bare_rps, ghost_rps = statistics.median(r.rps for r in bare_rounds), statistics.median(r.rps for r in ghost_rounds)
-    bare_cpu = statistics.median(r.cpu_us for r in bare_rounds)
-    ghost_cpu = statistics.median(r.cpu_us for r in ghost_rounds)
+    lost = max(0, answered - rows)
+    bare_rps, ghost_rps = median_of(rounds, "bare", "rps"), median_of(rounds, "ghost", "rps")
+    bare_cpu, ghost_cpu = median_of(rounds, "bare", "cpu_us"), median_of(rounds, "ghost", "cpu_us")
     print(f"core capture: bare mitmdump {bare_rps:.0f} req/s, Ghost {ghost_rps:.0f} req/s, "
-          f"ratio {ghost_rps / bare_rps:.2f} (target >= 0.90); rows missing: {lost}")
+          f"ratio {ghost_rps / bare_rps:.2f} (target >= 0.90); stored {rows} of {answered} answered, "
+          f"rows missing: {lost}")
     print(f"core capture, CPU per request: bare mitmdump {bare_cpu:.0f} us, Ghost {ghost_cpu:.0f} us, "
           f"CPU ratio {bare_cpu / ghost_cpu:.2f} (bare / Ghost, throughput-equivalent)")
     return 0 if lost == 0 else 1

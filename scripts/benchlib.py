@@ -213,6 +213,7 @@ class Proxy:
 
     proc: subprocess.Popen[bytes]
     port: int
+    answered = 0  # requests wrk completed through this proxy, warm-up included
 
     def settle(self) -> None:
         """Wait for the work a round leaves behind (nothing for a bare mitmdump)."""
@@ -341,6 +342,7 @@ def measured_round(proxy: Proxy, target: Target, seconds: float, workdir: Path, 
     """A wrk run and the CPU it cost, up to the proxy having settled (Ghost: store drained)."""
     before, workers_before = cpu_seconds(proxy.proc.pid), proxy.worker_cpu()
     rps, count = load(proxy.port, target, seconds, workdir, hint=hint)
+    proxy.answered += count
     proxy.settle()
     used = cpu_seconds(proxy.proc.pid) - before
     workers = proxy.worker_cpu() - workers_before
@@ -352,7 +354,9 @@ def warm_up(proxies: Iterable[Proxy], target: Target, workdir: Path) -> int:
     """Connections, certificates and caches warm; requests sent (all proxies)."""
     sent = 0
     for proxy in proxies:
-        sent += load(proxy.port, target, WARM_UP_SECONDS, workdir)[1]
+        count = load(proxy.port, target, WARM_UP_SECONDS, workdir)[1]
+        proxy.answered += count
+        sent += count
         proxy.settle()
     return sent
 

@@ -188,21 +188,14 @@ class FlowWriter:
             return self.queue.put(flow)
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             batch = [await self.queue.get()]
-            deadline = loop.time() + FLOW_BATCH_WINDOW
-            while len(batch) < FLOW_BATCH_SIZE:
-                try:
-                    batch.append(self.queue.get_nowait())
-                except asyncio.QueueEmpty:
-                    remaining = deadline - loop.time()
-                    if remaining <= 0 or self.draining:
-                        break
-                    try:
-                        batch.append(await asyncio.wait_for(self.queue.get(), remaining))
-                    except TimeoutError:
-                        break
+            if not self.draining:
+                # Sleep through the window rather than await each flow: flows arriving now
+                # only queue up, instead of waking this task once per flow.
+                await asyncio.sleep(FLOW_BATCH_WINDOW)
+            while len(batch) < FLOW_BATCH_SIZE and not self.queue.empty():
+                batch.append(self.queue.get_nowait())
             try:
                 await self.commit(batch)
             except Exception:
@@ -218,13 +211,11 @@ class FlowWriter:
         await self.announce(batch)
 
     async def announce(self, batch: list[Flow]) -> None:
-        hook = self.ghost.pm.hook.ghost_flow_stored
-        has_impls = bool(hook.get_hookimpls())
+        flow_stored = self.ghost.pm.direct("ghost_flow_stored")
         for flow in batch:
             self.ghost.events.publish("flow.created", flow_summary(flow))
             self.ghost.flow_committed(flow)
-            if has_impls:
-                await self.ghost.call_hook_awaiting(hook, ghost=self.ghost, flow=flow)
+            await await_all(flow_stored(ghost=self.ghost, flow=flow))
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Wait until every queued flow is committed (used at shutdown)."""
