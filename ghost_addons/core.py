@@ -188,7 +188,7 @@ class Ghost:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
             for future in self._pending_replays.values():
                 future.cancel()
-            self.store.close()
+            await self.store.close()
 
     # --- state changes the API asks for ---------------------------------------------------
 

@@ -105,9 +105,9 @@ class Store:
             raise RuntimeError("the store is not open")
         await self._flow_process.insert(batch)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         if self._flow_process is not None:
-            self._flow_process.close()
+            await self._flow_process.close()
             self._flow_process = None
         self._writer.shutdown(wait=True)
         self._readers.shutdown(wait=True)

@@ -15,11 +15,9 @@ import asyncio
 import logging
 import os
 import pickle
+import signal
 import struct
-import subprocess
 import sys
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
 
@@ -86,66 +84,70 @@ def serve(db_path: Path, inp: IO[bytes], out: IO[bytes]) -> None:
 
 
 class FlowProcess:
-    """The parent's handle: start, insert batches (awaiting the commit), close."""
+    """The parent's handle: start, insert batches (awaiting the commit), close.
+
+    The pipes are the event loop's (asyncio's subprocess transports), not a thread's: a
+    thread blocking on them had to take the GIL back from the busy proxy several times a batch.
+    """
 
     def __init__(self, db_path: Path) -> None:
         self.db_path = db_path
-        self.proc: subprocess.Popen[bytes] | None = None
-        # pipe I/O off the event loop; one thread keeps batches in order
-        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ghost-flow-pipe")
-        self._lock = threading.Lock()
+        self.proc: asyncio.subprocess.Process | None = None
+        self._lock = asyncio.Lock()  # one batch in flight: answers come back in order
 
-    def _start(self) -> subprocess.Popen[bytes]:
+    async def _start(self) -> asyncio.subprocess.Process:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
-        return subprocess.Popen(
-            [sys.executable, "-m", "ghost_addons.store.flow_process", str(self.db_path)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=REPO_ROOT,
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ghost_addons.store.flow_process", str(self.db_path),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env, cwd=REPO_ROOT,
         )
 
-    def _exchange(self, payload: bytes) -> bytes:
-        with self._lock:
-            if self.proc is None or self.proc.poll() is not None:
-                if self.proc is not None:
-                    log.warning("the flow writer process exited with %s; starting it again", self.proc.returncode)
-                self.proc = self._start()
-            assert self.proc.stdin is not None and self.proc.stdout is not None
-            try:
-                self.proc.stdin.write(frame(payload))
-                self.proc.stdin.flush()
-                header = read_exact(self.proc.stdout, HEADER.size)
-            except (BrokenPipeError, OSError) as e:
-                raise FlowStoreError(f"the flow writer process is gone: {e}") from e
-            if len(header) < HEADER.size:
-                raise FlowStoreError(f"the flow writer process exited with {self.proc.wait()}")
-            return read_exact(self.proc.stdout, HEADER.unpack(header)[0])
+    async def _exchange(self, payload: bytes) -> bytes:
+        if self.proc is None or self.proc.returncode is not None:
+            if self.proc is not None:
+                log.warning("the flow writer process exited with %s; starting it again", self.proc.returncode)
+            self.proc = await self._start()
+        proc = self.proc
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.write(frame(payload))
+            await proc.stdin.drain()
+            header = await proc.stdout.readexactly(HEADER.size)
+            return await proc.stdout.readexactly(HEADER.unpack(header)[0])
+        except (asyncio.IncompleteReadError, ConnectionError) as e:
+            code = await asyncio.wait_for(proc.wait(), 10)
+            raise FlowStoreError(f"the flow writer process exited with {code}: {e}") from e
 
     async def insert(self, batch: list[Flow]) -> None:
         payload = encode_batch(batch)
-        reply = await asyncio.get_running_loop().run_in_executor(self._io, self._exchange, payload)
+        async with self._lock:
+            reply = await self._exchange(payload)
         if reply != OK:
             raise FlowStoreError(f"storing {len(batch)} flows failed: {reply.decode(errors='replace')}")
 
-    def close(self, timeout: float = 30.0) -> None:
-        self._io.shutdown(wait=True)
-        proc, self.proc = self.proc, None
+    async def close(self, timeout: float = 30.0) -> None:
+        async with self._lock:  # a batch being committed finishes first
+            proc, self.proc = self.proc, None
         if proc is None:
             return
         if proc.stdin is not None:
-            proc.stdin.close()
+            proc.stdin.close()  # EOF: the child ends after the batch in hand
         try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
+            await asyncio.wait_for(proc.wait(), timeout)
+        except TimeoutError:
             log.error("the flow writer process did not stop in %.0f s; killing it", timeout)
             proc.kill()
-            proc.wait(10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+            await asyncio.wait_for(proc.wait(), 10)
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m ghost_addons.store.flow_process DB_PATH", file=sys.stderr)
         return 2
+    # Ctrl-C and a SIGTERM to the process group reach this process too; it must live on
+    # while Ghost drains its queue, and it ends by itself at EOF on stdin (Ghost gone).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     serve(Path(argv[0]), sys.stdin.buffer, sys.stdout.buffer)
     return 0
 

@@ -23,10 +23,10 @@ def test_batches_commit_in_the_writer_process_and_errors_come_back(tmp_path) -> 
         process = store._flow_process
         assert process is not None and process.proc is not None
         process.proc.kill()   # a dead writer process is started again for the next batch
-        process.proc.wait(10)
+        await process.proc.wait()
         await store.insert_flows([make_flow("01G", session_id=session["id"])])
         assert await store.read(flows.count_flows) == 51
-        store.close()
+        await store.close()
 
     asyncio.run(scenario())
     conn = db.connect(tmp_path / "g.db")

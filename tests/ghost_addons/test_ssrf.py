@@ -3,6 +3,7 @@ loopback only (a rebinding DNS answer is played by a fixed resolver)."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -166,7 +167,7 @@ def ghost(tmp_path: Path) -> Iterator[Ghost]:
     try:
         yield instance
     finally:
-        instance.store.close()
+        asyncio.run(instance.store.close())
 
 
 def test_guard_for_ghost_uses_its_api_and_its_allow_list(ghost: Ghost) -> None:

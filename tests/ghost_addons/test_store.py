@@ -65,7 +65,7 @@ def test_store_write_rolls_back_on_error(tmp_path) -> None:
         with pytest.raises(ValueError):
             await store.write(half_then_fail)
         count = len(await store.read(sessions.list_sessions))
-        store.close()
+        await store.close()
         return count
 
     assert asyncio.run(scenario()) == 1
