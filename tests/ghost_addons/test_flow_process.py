@@ -1,4 +1,5 @@
 import asyncio
+import signal
 
 import pytest
 
@@ -32,3 +33,27 @@ def test_batches_commit_in_the_writer_process_and_errors_come_back(tmp_path) -> 
     conn = db.connect(tmp_path / "g.db")
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
+
+
+def test_the_writer_process_outlives_ctrl_c_and_sigterm_until_its_pipe_closes(tmp_path) -> None:
+    """Ctrl-C or a SIGTERM to Ghost's process group reaches the writer process too; it must
+    keep committing while Ghost drains its queue, and end only when Ghost closes the pipe."""
+
+    async def scenario() -> None:
+        store = Store(tmp_path / "g.db")
+        await store.open([])
+        session = await store.write(sessions.create_session, "s")
+        await store.insert_flows([make_flow("01A", session_id=session["id"])])
+        process = store._flow_process
+        assert process is not None and process.proc is not None
+        child = process.proc
+        child.send_signal(signal.SIGINT)
+        child.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.3)
+        await store.insert_flows([make_flow("01B", session_id=session["id"])])
+        assert process.proc is child and child.returncode is None
+        assert await store.read(flows.count_flows) == 2
+        await store.close()
+        assert child.returncode == 0
+
+    asyncio.run(scenario())
