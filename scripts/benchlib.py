@@ -350,15 +350,11 @@ def measured_round(proxy: Proxy, target: Target, seconds: float, workdir: Path, 
     return Round(rps, count, used * per, workers * per)
 
 
-def warm_up(proxies: Iterable[Proxy], target: Target, workdir: Path) -> int:
-    """Connections, certificates and caches warm; requests sent (all proxies)."""
-    sent = 0
+def warm_up(proxies: Iterable[Proxy], target: Target, workdir: Path) -> None:
+    """Connections, certificates and caches warm (each proxy counts what it answered)."""
     for proxy in proxies:
-        count = load(proxy.port, target, WARM_UP_SECONDS, workdir)[1]
-        proxy.answered += count
-        sent += count
+        proxy.answered += load(proxy.port, target, WARM_UP_SECONDS, workdir)[1]
         proxy.settle()
-    return sent
 
 
 @contextmanager

@@ -18,15 +18,24 @@ def registered[T](registry: dict[str, T], name: str, what: str) -> T:
     return found
 
 
+def found[T](value: T | None, what: str, key: str) -> T:
+    """`value`, or a 404 saying there is no `what` called `key` (e.g. "no map rule '01J…'")."""
+    if value is None:
+        raise ApiError(404, f"no {what} {key!r}")
+    return value
+
+
+def running[T](component: T | None, message: str) -> T:
+    """A plugin's engine or manager once it runs, or a 503 with `message` (before start-up
+    and after shutdown it is None)."""
+    if component is None:
+        raise ApiError(503, message)
+    return component
+
+
 async def session_or_404(ghost: Ghost, session_id: str) -> dict[str, Any]:
-    session = await ghost.store.get_session(session_id)
-    if session is None:
-        raise ApiError(404, f"no session {session_id!r}")
-    return session
+    return found(await ghost.store.get_session(session_id), "session", session_id)
 
 
 async def flow_or_404(ghost: Ghost, flow_id: str) -> Flow:
-    flow = await ghost.store.get_flow(flow_id)
-    if flow is None:
-        raise ApiError(404, f"no flow {flow_id!r}")
-    return flow
+    return found(await ghost.store.get_flow(flow_id), "flow", flow_id)

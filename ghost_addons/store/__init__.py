@@ -215,7 +215,9 @@ class FlowWriter:
         for flow in batch:
             self.ghost.events.publish("flow.created", flow_summary(flow))
             self.ghost.flow_committed(flow)
-            await await_all(flow_stored(ghost=self.ghost, flow=flow))
+            results = flow_stored(ghost=self.ghost, flow=flow)
+            if results:  # most implementations return None: no coroutine per flow for them
+                await await_all(results)
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Wait until every queued flow is committed (used at shutdown)."""

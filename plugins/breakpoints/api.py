@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from ghost_addons.api.http import ApiError, json_response, read_json
+from ghost_addons.api.lookups import found, running
 from plugins.breakpoints.edits import parse_resolution
 from plugins.breakpoints.manager import BreakpointManager, NotHeld
 from plugins.breakpoints.rules import rule_from_input, rule_updated
@@ -21,16 +22,10 @@ RESUME_BODY_LIMIT = 16 << 20  # a held body may be large; edits send it back who
 
 def register(routes: RouteTable, manager_of: Callable[[], BreakpointManager | None]) -> None:
     def manager() -> BreakpointManager:
-        current = manager_of()
-        if current is None:
-            raise ApiError(503, "the breakpoint manager is not running")
-        return current
+        return running(manager_of(), "the breakpoint manager is not running")
 
     def rule_or_404(mgr: BreakpointManager, rule_id: str):  # noqa: ANN202
-        rule = mgr.rules.get(rule_id)
-        if rule is None:
-            raise ApiError(404, f"no breakpoint rule {rule_id!r}")
-        return rule
+        return found(mgr.rules.get(rule_id), "breakpoint rule", rule_id)
 
     async def list_rules(request: web.Request) -> web.Response:
         return json_response([rule.to_dict() for rule in manager().list_rules()])

@@ -12,6 +12,7 @@ from aiohttp import web
 from ulid import ULID
 
 from ghost_addons.api.http import ApiError, json_response, read_json
+from ghost_addons.api.lookups import found, running
 from ghost_addons.model import format_time
 from plugins.injection import store
 from plugins.injection.engine import InjectionEngine
@@ -27,16 +28,10 @@ BODY_LIMIT = 1 << 20
 def register(ghost: Ghost, routes: RouteTable, engine_of: Callable[[], InjectionEngine | None],
              lock: asyncio.Lock) -> None:
     def engine() -> InjectionEngine:
-        current = engine_of()
-        if current is None:
-            raise ApiError(503, "injection rules are not loaded yet")
-        return current
+        return running(engine_of(), "injection rules are not loaded yet")
 
     def rule_or_404(rule_id: str) -> InjectionRule:
-        rule = engine().rules.get(rule_id)
-        if rule is None:
-            raise ApiError(404, f"no injection rule {rule_id!r}")
-        return rule
+        return found(engine().rules.get(rule_id), "injection rule", rule_id)
 
     def checked(raw: object, *, partial: bool) -> dict:
         try:

@@ -12,6 +12,7 @@ from aiohttp import web
 from ulid import ULID
 
 from ghost_addons.api.http import ApiError, json_response, read_json_object
+from ghost_addons.api.lookups import found, running
 from ghost_addons.model import format_time
 from plugins.js_addons import store
 from plugins.js_addons.runtime import AddonLoadError, AddonRuntime
@@ -63,15 +64,10 @@ def load_error_response(error: AddonLoadError) -> web.Response:
 
 def register(ghost: Ghost, routes: RouteTable, plugin: JsAddonsPlugin) -> None:
     def runtime() -> AddonRuntime:
-        if plugin.runtime is None:
-            raise ApiError(503, "the JavaScript addon runtime is not running; see Ghost's log")
-        return plugin.runtime
+        return running(plugin.runtime, "the JavaScript addon runtime is not running; see Ghost's log")
 
     async def addon_or_404(addon_id: str) -> store.Addon:
-        addon = await ghost.store.read(store.get_addon, addon_id)
-        if addon is None:
-            raise ApiError(404, f"no addon {addon_id!r}")
-        return addon
+        return found(await ghost.store.read(store.get_addon, addon_id), "addon", addon_id)
 
     async def list_addons(request: web.Request) -> web.Response:
         return json_response([a.to_dict() for a in await ghost.store.read(store.load_addons)])

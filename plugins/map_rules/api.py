@@ -11,6 +11,7 @@ from aiohttp import web
 from ulid import ULID
 
 from ghost_addons.api.http import ApiError, json_response, read_json
+from ghost_addons.api.lookups import found, running
 from ghost_addons.model import format_time
 from plugins.map_rules import store
 from plugins.map_rules.engine import MapRulesEngine
@@ -27,16 +28,10 @@ BODY_LIMIT = 4 << 20  # an inline body of up to 1 MB, base64 or JSON-escaped
 def register(ghost: Ghost, routes: RouteTable, engine_of: Callable[[], MapRulesEngine | None],
              lock: asyncio.Lock) -> None:
     def engine() -> MapRulesEngine:
-        current = engine_of()
-        if current is None:
-            raise ApiError(503, "map rules are not loaded yet")
-        return current
+        return running(engine_of(), "map rules are not loaded yet")
 
     def rule_or_404(rule_id: str) -> MapRule:
-        rule = engine().rules.get(rule_id)
-        if rule is None:
-            raise ApiError(404, f"no map rule {rule_id!r}")
-        return rule
+        return found(engine().rules.get(rule_id), "map rule", rule_id)
 
     def check(raw: object, *, rule_id: str, created_at: str) -> MapRule:
         try:
