@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mitmproxy import http
-from ulid import ULID
 
+from ghost_addons.ids import new_id
 from ghost_addons.model import Flow, Request, Response, Timings
 
 # Keys in mitmproxy's flow.metadata that Ghost reads when it stores the flow.
@@ -27,7 +27,7 @@ def flow_id(flow: http.HTTPFlow) -> str:
     """Ghost's ULID for a live flow (assigned on first use, stable afterwards)."""
     value = flow.metadata.get(ID_KEY)
     if value is None:
-        value = flow.metadata[ID_KEY] = str(ULID())
+        value = flow.metadata[ID_KEY] = new_id()
     return value
 
 

@@ -12,13 +12,12 @@ from collections.abc import Awaitable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ulid import ULID
-
 from ghost_addons.api.app import ApiServer, is_loopback_name
 from ghost_addons.capture import ID_KEY, METADATA_KEY, SOURCE_KEY
 from ghost_addons.config import Settings, write_private
 from ghost_addons.events import EventHub
 from ghost_addons.hostmatch import CaptureFilter
+from ghost_addons.ids import new_id
 from ghost_addons.model import Flow
 from ghost_addons.plugins import make_plugin_manager
 from ghost_addons.store import FlowWriter, Store, sessions
@@ -219,12 +218,12 @@ class Ghost:
             connection.Server(address=(original.request.host, original.request.port)),
         )
         live.request = request
-        new_id = str(ULID())
-        live.metadata[ID_KEY] = new_id
+        replay_id = new_id()
+        live.metadata[ID_KEY] = replay_id
         live.metadata[SOURCE_KEY] = "replay"
         live.metadata[METADATA_KEY] = {"replay_of": original.id}
         future: asyncio.Future[Flow] = asyncio.get_running_loop().create_future()
-        self._pending_replays[new_id] = future
+        self._pending_replays[replay_id] = future
         try:
             self.proxy.replay(live)
             return await asyncio.wait_for(future, timeout)
@@ -233,7 +232,7 @@ class Ghost:
 
             raise ApiError(504, f"replay of {original.id} got no answer within {timeout:.0f} s") from None
         finally:
-            self._pending_replays.pop(new_id, None)
+            self._pending_replays.pop(replay_id, None)
 
     def flow_committed(self, flow: Flow) -> None:
         future = self._pending_replays.get(flow.id)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from ulid import ULID
 
+from ghost_addons.ids import new_id
 from ghost_addons.store.db import Connection
 from ghost_addons.store.sessions import now
 
@@ -27,7 +27,7 @@ def insert_artifact(
     session_id: str | None = None, metadata: dict[str, Any] | None = None,
     device_id: str = "", device_name: str = "",
 ) -> dict[str, Any]:
-    artifact_id = str(ULID())
+    artifact_id = new_id()
     conn.execute(
         "INSERT INTO artifacts (id, type, title, summary, format, device_id, device_name, "
         "session_id, size_bytes, metadata, content, created_at) "

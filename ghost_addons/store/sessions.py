@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ulid import ULID
-
+from ghost_addons.ids import new_id
 from ghost_addons.model import format_time
 from ghost_addons.store.db import Connection
 
@@ -29,7 +28,7 @@ def _session_dict(row: Any, flow_count: int) -> dict[str, Any]:
 
 
 def create_session(conn: Connection, name: str, description: str = "") -> dict[str, Any]:
-    session_id = str(ULID())
+    session_id = new_id()
     stamp = now()
     conn.execute(
         "INSERT INTO sessions (id, name, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",

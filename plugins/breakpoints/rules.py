@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ulid import ULID
-
+from ghost_addons.ids import new_id
 from ghost_addons.model import format_time
 from plugins.map_rules.matching import Matcher, check_method, check_pattern
 
@@ -84,7 +83,7 @@ def rule_from_input(raw: Any) -> BreakpointRule:
     if not isinstance(raw, dict):
         raise ValueError("a breakpoint rule must be a JSON object")
     _check_fields(raw, _FIELDS)
-    rule_id = raw.get("id") or str(ULID())
+    rule_id = raw.get("id") or new_id()
     if not isinstance(rule_id, str) or len(rule_id) > MAX_ID_LENGTH or not rule_id.isprintable():
         raise ValueError(f"id must be a printable string of at most {MAX_ID_LENGTH} characters")
     return BreakpointRule(id=rule_id, created_at=format_time(datetime.now(UTC)), **_check_values(raw))

@@ -30,8 +30,8 @@ from typing import Any
 
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
-from ulid import ULID
 
+from ghost_addons.ids import new_id
 from ghost_addons.model import format_time
 
 log = logging.getLogger("ghost.extension")
@@ -56,7 +56,7 @@ class ExtensionError(Exception):
 @dataclass(eq=False)
 class ExtensionConnection:
     ws: web.WebSocketResponse
-    id: str = field(default_factory=lambda: str(ULID()))
+    id: str = field(default_factory=new_id)
     connected_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     info: dict[str, str] = field(default_factory=dict)
     pending: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
@@ -115,7 +115,7 @@ class ExtensionHub:
         connection = self.current()
         if connection is None:
             raise ExtensionError(400, "no browser extension is connected to Ghost")
-        request_id = str(ULID())
+        request_id = new_id()
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         connection.pending[request_id] = future
         try:

@@ -16,8 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from ulid import ULID
-
+from ghost_addons.ids import new_id
 from ghost_addons.model import Flow
 from plugins.importers.contract import Importer, ImportResult, SkippedEntry
 
@@ -63,7 +62,7 @@ def _delete_flows(conn: Any, ids: list[str]) -> None:
 
 def prepare_flow(flow: Flow, session_id: str, importer_name: str) -> Flow:
     """A fresh ULID, the target session, source import, metadata.import_source."""
-    flow.id = str(ULID())
+    flow.id = new_id()
     flow.session_id = session_id
     flow.source = "import"
     flow.metadata = {**(flow.metadata or {}), "import_source": importer_name}

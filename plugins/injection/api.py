@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from aiohttp import web
-from ulid import ULID
 
 from ghost_addons.api.http import ApiError, json_response, read_json
 from ghost_addons.api.lookups import found, running
+from ghost_addons.ids import new_id
 from ghost_addons.model import format_time
 from plugins.injection import store
 from plugins.injection.engine import InjectionEngine
@@ -57,7 +57,7 @@ def register(ghost: Ghost, routes: RouteTable, engine_of: Callable[[], Injection
         if not session_id:
             raise ApiError(409, "there is no active session to add the rule to")
         rule = InjectionRule(
-            id=str(ULID()), session_id=session_id, url_pattern=values["url_pattern"],
+            id=new_id(), session_id=session_id, url_pattern=values["url_pattern"],
             script=values.get("script", ""), name=values.get("name", ""), enabled=values.get("enabled", True),
             created_at=now, updated_at=now,
         )

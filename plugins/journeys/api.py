@@ -7,9 +7,9 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from ulid import ULID
 
 from ghost_addons.api.http import ApiError, field, json_response, query_int, read_json_object
+from ghost_addons.ids import new_id
 from ghost_addons.model import Flow
 from ghost_addons.ssrf import OutboundGuard, guard_for
 from plugins.journeys import tables
@@ -99,7 +99,7 @@ def register(ghost: Ghost, routes: RouteTable, recorder: Recorder) -> None:
             raise ApiError(404, f"session {session_id} not found")
         moment = now_utc()
         # Not recorded by anyone: an empty, finished journey (start one with /journeys/start).
-        journey = Journey(str(ULID()), session_id, name, "completed", moment, moment, completed_at=moment)
+        journey = Journey(new_id(), session_id, name, "completed", moment, moment, completed_at=moment)
         await store.write(tables.insert_journey, journey)
         return json_response(journey.to_dict(), status=201)
 

@@ -16,9 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ulid import ULID
-
 from ghost_addons.api.http import ApiError
+from ghost_addons.ids import new_id
 from plugins.extension_bridge.hub import ExtensionHub
 from plugins.journeys import tables
 from plugins.journeys.correlation import RecordingBuffer, StepDraft
@@ -95,7 +94,7 @@ class Recorder:
             if not await self.ghost.store.read(tables.session_exists, session_id):
                 raise ApiError(404, f"session {session_id} not found")
             moment = now_utc()
-            journey = Journey(str(ULID()), session_id, name, "recording", moment, moment)
+            journey = Journey(new_id(), session_id, name, "recording", moment, moment)
             await self.ghost.store.write(tables.insert_journey, journey)
             self.active[session_id] = ActiveRecording(journey, RecordingBuffer(journey.id))
         await hub.broadcast(start_message(journey))
@@ -159,7 +158,7 @@ class Recorder:
     async def add_interaction(self, raw: Any, default_session: str) -> Interaction:
         """Store an interaction (API or extension); a recording of its journey or session
         gets it as a pending step. ValueError / ApiError on bad input."""
-        interaction = Interaction.from_payload(raw, id=str(ULID()), session_id=default_session)
+        interaction = Interaction.from_payload(raw, id=new_id(), session_id=default_session)
         recording = self._recording_for(interaction)
         if recording is not None:
             interaction.session_id = recording.journey.session_id

@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from ulid import ULID
 
+from ghost_addons.ids import new_id
 from ghost_addons.model import format_time, parse_time
 from ghost_addons.store.db import Connection
 from plugins.journeys.correlation import StepDraft
@@ -183,7 +183,7 @@ def insert_steps(conn: Connection, journey_id: str, drafts: list[StepDraft]) -> 
     """Store drafted steps; an action also marks its interaction with its first flow."""
     steps = [
         Step(
-            id=str(ULID()),
+            id=new_id(),
             journey_id=journey_id,
             step_order=d.step_order,
             type=d.type,

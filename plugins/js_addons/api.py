@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from ulid import ULID
 
 from ghost_addons.api.http import ApiError, json_response, read_json_object
 from ghost_addons.api.lookups import found, running
+from ghost_addons.ids import new_id
 from ghost_addons.model import format_time
 from plugins.js_addons import store
 from plugins.js_addons.runtime import AddonLoadError, AddonRuntime
@@ -81,7 +81,7 @@ def register(ghost: Ghost, routes: RouteTable, plugin: JsAddonsPlugin) -> None:
             raise ApiError(400, "field 'name' is required")
         now = _now()
         addon = store.Addon(
-            id=str(ULID()), name=_name(body["name"]),
+            id=new_id(), name=_name(body["name"]),
             code=_code(body["code"]) if body.get("code") is not None else "",
             enabled=_enabled(body["enabled"]) if body.get("enabled") is not None else True,
             priority=_priority(body["priority"]) if body.get("priority") is not None else 0,

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from aiohttp import web
-from ulid import ULID
 
 from ghost_addons.api.http import ApiError, json_response, read_json
 from ghost_addons.api.lookups import found, running
+from ghost_addons.ids import new_id
 from ghost_addons.model import format_time
 from plugins.map_rules import store
 from plugins.map_rules.engine import MapRulesEngine
@@ -56,7 +56,7 @@ def register(ghost: Ghost, routes: RouteTable, engine_of: Callable[[], MapRulesE
         eng = engine()
         raw = await read_json(request, BODY_LIMIT)
         now = format_time(datetime.now(UTC))
-        rule = await asyncio.to_thread(check, raw, rule_id=str(ULID()), created_at=now)
+        rule = await asyncio.to_thread(check, raw, rule_id=new_id(), created_at=now)
         async with lock:
             await ghost.store.write(store.insert_rule, rule)
             eng.set_rules([*eng.ordered(), rule])
