@@ -65,6 +65,14 @@ def direct_caller(hook: pluggy.HookCaller) -> Callable[..., list[Any]]:
     if firstresult or any(impl.hookwrapper or impl.wrapper for impl in impls):
         return hook
     calls = [(impl.function, impl.argnames) for impl in reversed(impls)]
+    if len(calls) == 1:  # the common case on the proxy's path: no loop, no list to fill
+        function, argnames = calls[0]
+
+        def call_one(**kwargs: Any) -> list[Any]:
+            result = function(*[kwargs[name] for name in argnames])
+            return [] if result is None else [result]
+
+        return call_one
 
     def call(**kwargs: Any) -> list[Any]:
         results = []

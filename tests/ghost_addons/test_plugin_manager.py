@@ -47,6 +47,13 @@ def test_direct_caller_matches_pluggy_order_arguments_and_results() -> None:
     assert direct_calls == pluggy_calls == ["first:t:7", "b:t:7", "a:t:7"]
 
 
+def test_a_single_implementation_is_called_like_pluggy_would() -> None:
+    calls: list[str] = []
+    assert manager(Recorder("only", calls)).direct("ghost_event")(ghost=None, type="t", data=1) == []
+    assert manager(Recorder("only", calls, 0)).direct("ghost_event")(ghost=None, type="t", data=2) == [0]
+    assert calls == ["only:t:1", "only:t:2"]
+
+
 def test_a_hook_nobody_implements_is_empty() -> None:
     pm = manager()
     assert is_empty(pm.direct("ghost_capture"))
