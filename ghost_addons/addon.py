@@ -158,25 +158,21 @@ class GhostAddon:
         if host and self._bypass_tls(host):
             data.ignore_connection = True
 
-    def requestheaders(self, flow: http.HTTPFlow) -> None:
-        ghost = self.ghost
-        if ghost is None or not ghost.running:
-            return
-        take_interaction_header(flow)
-        if ghost.targets_api(flow.request.host, flow.request.port):
-            self._refuse_api(flow)
-        elif not flow.is_replay and not ghost.capture_filter.captures(flow.request.host):
-            flow.metadata[SKIP] = True
-
     # The hooks below return an awaitable only when a stage or the full write queue needs to
     # wait: mitmproxy awaits what a hook returns, and a plain call is much cheaper per flow.
+    # (One `request` hook, not `requestheaders` too: each hook Ghost has costs every flow.)
 
     def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         ghost = self.ghost
-        if ghost is None or not ghost.running or flow.metadata.get(SKIP):
+        if ghost is None or not ghost.running:
             return None
-        if flow.is_replay:
-            take_interaction_header(flow)
+        take_interaction_header(flow)
+        if ghost.targets_api(flow.request.host, flow.request.port):
+            self._refuse_api(flow)
+            return None
+        if not flow.is_replay and not ghost.capture_filter.captures(flow.request.host):
+            flow.metadata[SKIP] = True
+            return None
         if self._upstream and isinstance(flow.client_conn.proxy_mode, RegularMode) and not flow.server_conn.via:
             flow.server_conn.via = self._upstream
         pending = run_stages(ghost, REQUEST_STAGES, flow, "request")
