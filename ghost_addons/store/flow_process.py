@@ -26,6 +26,7 @@ from ghost_addons.model import Flow
 log = logging.getLogger("ghost.store")
 
 HEADER = struct.Struct("!I")
+PIPE_SIZE = 4 << 20  # Linux caps it at /proc/sys/fs/pipe-max-size (1 MiB unless raised)
 OK = b"ok"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,6 +48,22 @@ def read_exact(stream: IO[bytes], size: int) -> bytes:
 
 def frame(payload: bytes) -> bytes:
     return HEADER.pack(len(payload)) + payload
+
+
+def widen_pipe(fd: int) -> int:
+    """Give the pipe to the writer process room for a whole batch; returns its size.
+
+    With Linux's default 64 KiB a batch of a few hundred KiB goes out in dozens of partial
+    writes, each another trip around the proxy's event loop while the child reads.
+    """
+    try:
+        import fcntl  # Unix only
+
+        limit = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+        return fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, min(PIPE_SIZE, limit))
+    except (ImportError, OSError, ValueError, AttributeError) as e:  # not Linux
+        log.info("the flow writer pipe keeps its default size: %s", e)
+        return -1
 
 
 def encode_batch(batch: list[Flow]) -> bytes:
@@ -97,10 +114,13 @@ class FlowProcess:
 
     async def _start(self) -> asyncio.subprocess.Process:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
-        return await asyncio.create_subprocess_exec(
+        proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "ghost_addons.store.flow_process", str(self.db_path),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env, cwd=REPO_ROOT,
         )
+        assert proc.stdin is not None
+        widen_pipe(proc.stdin.get_extra_info("pipe").fileno())
+        return proc
 
     async def _exchange(self, payload: bytes) -> bytes:
         if self.proc is None or self.proc.returncode is not None:

@@ -1,5 +1,7 @@
 import asyncio
+import fcntl
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -57,3 +59,24 @@ def test_the_writer_process_outlives_ctrl_c_and_sigterm_until_its_pipe_closes(tm
         assert child.returncode == 0
 
     asyncio.run(scenario())
+
+
+
+def test_the_pipe_to_the_writer_process_holds_a_whole_batch(tmp_path) -> None:
+    """A batch goes out in one write, not in dozens of event loop trips (Linux's default
+    pipe holds 64 KiB; a batch of flows with bodies is often more)."""
+
+    async def scenario() -> int:
+        store = Store(tmp_path / "g.db")
+        await store.open([])
+        session = await store.write(sessions.create_session, "s")
+        body = b"x" * 4096
+        await store.insert_flows([make_flow(f"01P{i:03d}", session_id=session["id"], response_body=body)
+                                  for i in range(100)])   # about 400 KiB
+        process = store._flow_process
+        assert process is not None and process.proc is not None and process.proc.stdin is not None
+        size = fcntl.fcntl(process.proc.stdin.get_extra_info("pipe").fileno(), fcntl.F_GETPIPE_SZ)
+        await store.close()
+        return size
+
+    assert asyncio.run(scenario()) >= min(1 << 20, int(Path("/proc/sys/fs/pipe-max-size").read_text()))
