@@ -6,7 +6,7 @@ it a pickle. The parent sends length-prefixed pickled batches of rows on stdin; 
 is one transaction, answered with `ok` or the error once it is committed. EOF on stdin
 (Ghost stopped or died) ends the process after the batch in hand.
 
-    python -m ghost_addons.store.flow_process DB_PATH
+    python -c "$CHILD_MAIN" DB_PATH     (CHILD_MAIN below)
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ HEADER = struct.Struct("!I")
 PIPE_SIZE = 4 << 20  # Linux caps it at /proc/sys/fs/pipe-max-size (1 MiB unless raised)
 OK = b"ok"
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Not `-m ghost_addons.store.flow_process`: the package imports this module first, so -m
+# would run it twice (and Python warns about it on every start).
+CHILD_MAIN = "import sys; from ghost_addons.store.flow_process import main; sys.exit(main(sys.argv[1:]))"
 
 
 class FlowStoreError(Exception):
@@ -115,7 +118,7 @@ class FlowProcess:
     async def _start(self) -> asyncio.subprocess.Process:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "ghost_addons.store.flow_process", str(self.db_path),
+            sys.executable, "-c", CHILD_MAIN, str(self.db_path),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env, cwd=REPO_ROOT,
         )
         assert proc.stdin is not None
@@ -162,7 +165,7 @@ class FlowProcess:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m ghost_addons.store.flow_process DB_PATH", file=sys.stderr)
+        print("usage: the flow writer process takes one argument, the database path", file=sys.stderr)
         return 2
     # Ctrl-C and a SIGTERM to the process group reach this process too; it must live on
     # while Ghost drains its queue, and it ends by itself at EOF on stdin (Ghost gone).

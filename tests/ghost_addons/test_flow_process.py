@@ -10,7 +10,7 @@ from ghost_addons.store.flow_process import FlowStoreError
 from tests.ghost_addons.factories import make_flow
 
 
-def test_batches_commit_in_the_writer_process_and_errors_come_back(tmp_path) -> None:
+def test_batches_commit_in_the_writer_process_and_errors_come_back(tmp_path, capfd) -> None:
     async def scenario() -> None:
         store = Store(tmp_path / "g.db")
         await store.open([])
@@ -35,6 +35,7 @@ def test_batches_commit_in_the_writer_process_and_errors_come_back(tmp_path) -> 
     conn = db.connect(tmp_path / "g.db")
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
+    assert "Warning" not in capfd.readouterr().err  # the writer process starts cleanly
 
 
 def test_the_writer_process_outlives_ctrl_c_and_sigterm_until_its_pipe_closes(tmp_path) -> None:
