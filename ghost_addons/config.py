@@ -191,7 +191,8 @@ class Settings:
         self.setup: dict[str, Any] = {"completed": False, "proxy_method": ""}
 
     @classmethod
-    def load(cls, path: Path, token_override: str = "") -> Settings:
+    def read(cls, path: Path) -> Settings:
+        """The settings stored in `path` (defaults where it is silent); writes nothing."""
         settings = cls(path)
         raw: dict[str, Any] = {}
         if path.exists():
@@ -202,13 +203,19 @@ class Settings:
         stored = {s: v for s, v in raw.items() if s in DEFAULTS and isinstance(v, dict)}
         update = {s: {k: v for k, v in vals.items() if k in DEFAULTS[s]} for s, vals in stored.items()}
         merge(settings.data, validate_update(update))
-        settings.token = token_override or str((raw.get("api") or {}).get("token") or "")
+        settings.token = str((raw.get("api") or {}).get("token") or "")
         setup = raw.get("setup")
         if isinstance(setup, dict):
             settings.setup.update({k: setup[k] for k in ("completed", "proxy_method") if k in setup})
-        if not settings.token:
-            settings.token = secrets.token_hex(TOKEN_BYTES)
-        if token_override or not path.exists() or not (raw.get("api") or {}).get("token"):
+        return settings
+
+    @classmethod
+    def load(cls, path: Path, token_override: str = "") -> Settings:
+        """The stored settings, with a token made and saved on first use (or the override)."""
+        settings = cls.read(path)
+        stored_token = settings.token
+        settings.token = token_override or stored_token or secrets.token_hex(TOKEN_BYTES)
+        if token_override or not path.exists() or not stored_token:
             settings.save()
         return settings
 
