@@ -7,4 +7,5 @@ DEFAULT_PLUGINS: list[str] = [
     "plugins.breakpoints", "plugins.map_rules", "plugins.injection",
     "plugins.extension_bridge", "plugins.journeys",
     "plugins.js_addons",
+    "plugins.integrations",
 ]

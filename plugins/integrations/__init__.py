@@ -1,0 +1,94 @@
+"""Connection checks for the integrations in the settings, without saving anything:
+
+- ``POST /api/v1/settings/llm/validate`` sends "Say ok" to the LLM provider
+  (anthropic, openai or ollama) with the model and key given (or stored);
+- ``POST /api/v1/settings/testrail/validate`` calls TestRail's GetProjects.
+
+Both answer 200 with ``{"valid": true|false, ...}``: the verdict is in the body. A body that
+is not what the route takes (not JSON, wrong types, an unknown provider, a URL that is not
+http(s)) is a 400. Every request goes through Ghost's SSRF guard: private and local
+addresses are refused unless ``replay.allow_hosts`` lists them (a local Ollama needs
+``localhost`` there).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from ghost_addons.api.http import ApiError, json_response, read_json_object
+from ghost_addons.hookspecs import hookimpl
+from ghost_addons.ssrf import guard_for
+from plugins.integrations.checks import (
+    CheckFailed,
+    Outbound,
+    call,
+    llm_request,
+    llm_verdict,
+    merged,
+    testrail_request,
+    testrail_verdict,
+)
+
+if TYPE_CHECKING:
+    from ghost_addons.api.routes import RouteTable
+    from ghost_addons.core import Ghost
+
+LLM_BODY_LIMIT = 64 * 1024
+TESTRAIL_BODY_LIMIT = 4 * 1024  # the spec's limit for this route
+LLM_KEYS = ("provider", "api_key", "model", "ollama_endpoint")
+TESTRAIL_KEYS = ("url", "email", "api_key")
+
+
+def _outbound(build: Any, *args: Any) -> Outbound:
+    try:
+        return build(*args)
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+async def _check(ghost: Ghost, outbound: Outbound) -> tuple[int, Any] | dict[str, Any]:
+    """(status, answer), or the failed verdict when nothing answered."""
+    try:
+        guard = guard_for(ghost)
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+    try:
+        return await call(guard, outbound)
+    except CheckFailed as exc:
+        return {"valid": False, "error": str(exc)}
+
+
+def _section(ghost: Ghost, name: str) -> dict[str, Any]:
+    return dict(ghost.settings.data.get(name, {}))
+
+
+@hookimpl
+def ghost_routes(ghost: Ghost, routes: RouteTable) -> None:
+    async def validate_llm(request: web.Request) -> web.Response:
+        body = await read_json_object(request, limit=LLM_BODY_LIMIT)
+        config = _outbound(merged, _section(ghost, "llm"), body, LLM_KEYS)
+        outbound = _outbound(llm_request, config)
+        answered = await _check(ghost, outbound)
+        if isinstance(answered, dict):
+            return json_response(answered)
+        return json_response(llm_verdict(config["provider"], *answered))
+
+    async def validate_testrail(request: web.Request) -> web.Response:
+        body = await read_json_object(request, limit=TESTRAIL_BODY_LIMIT)
+        config = _outbound(merged, _section(ghost, "testrail"), body, TESTRAIL_KEYS)
+        answered = await _check(ghost, _outbound(testrail_request, config))
+        if isinstance(answered, dict):
+            answered["error"] = f"TestRail connection failed: {answered['error']}"
+            return json_response(answered)
+        return json_response(testrail_verdict(*answered))
+
+    routes.add("POST", "/api/v1/settings/llm/validate", validate_llm,
+               "Check an LLM provider, model and key with one short chat request; nothing is saved",
+               body="{provider?, api_key?, model?, ollama_endpoint?} (missing fields: the stored settings)",
+               responses={200: "{valid: true} or {valid: false, error}"})
+    routes.add("POST", "/api/v1/settings/testrail/validate", validate_testrail,
+               "Check TestRail credentials with GetProjects; nothing is saved",
+               body="{url?, email?, api_key?} (4 KB limit; missing fields: the stored settings)",
+               responses={200: "{valid: true, project_count, projects} or {valid: false, error}"})
