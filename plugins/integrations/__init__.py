@@ -60,15 +60,15 @@ async def _check(ghost: Ghost, outbound: Outbound) -> tuple[int, Any] | dict[str
         return {"valid": False, "error": str(exc)}
 
 
-def _section(ghost: Ghost, name: str) -> dict[str, Any]:
-    return dict(ghost.settings.data.get(name, {}))
+def _stored(ghost: Ghost, section: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    return {key: ghost.settings.get(f"{section}.{key}") for key in keys}
 
 
 @hookimpl
 def ghost_routes(ghost: Ghost, routes: RouteTable) -> None:
     async def validate_llm(request: web.Request) -> web.Response:
         body = await read_json_object(request, limit=LLM_BODY_LIMIT)
-        config = _outbound(merged, _section(ghost, "llm"), body, LLM_KEYS)
+        config = _outbound(merged, _stored(ghost, "llm", LLM_KEYS), body, LLM_KEYS)
         outbound = _outbound(llm_request, config)
         answered = await _check(ghost, outbound)
         if isinstance(answered, dict):
@@ -77,7 +77,7 @@ def ghost_routes(ghost: Ghost, routes: RouteTable) -> None:
 
     async def validate_testrail(request: web.Request) -> web.Response:
         body = await read_json_object(request, limit=TESTRAIL_BODY_LIMIT)
-        config = _outbound(merged, _section(ghost, "testrail"), body, TESTRAIL_KEYS)
+        config = _outbound(merged, _stored(ghost, "testrail", TESTRAIL_KEYS), body, TESTRAIL_KEYS)
         answered = await _check(ghost, _outbound(testrail_request, config))
         if isinstance(answered, dict):
             answered["error"] = f"TestRail connection failed: {answered['error']}"
