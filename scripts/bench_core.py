@@ -13,7 +13,7 @@ threads). Both ratios are printed: throughput (Ghost / bare), the issue's figure
 (bare CPU per request / Ghost CPU per request, the throughput ratio a CPU-bound proxy
 would reach). Ghost's flow writer process is reported apart (it runs on another core).
 
-    .venv/bin/python scripts/bench_core.py [--seconds 6] [--rounds 10]
+    .venv/bin/python scripts/bench_core.py [--seconds 5] [--rounds 16]
 
 Exit status: 0 when no stored rows are missing, 1 when some are, 2 when wrk is missing.
 """
@@ -31,8 +31,8 @@ TOKEN = "bench-token"
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=6.0, help="length of one measured round")
-    parser.add_argument("--rounds", type=int, default=10, help="rounds (each measures both proxies)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of one measured round")
+    parser.add_argument("--rounds", type=int, default=16, help="rounds (each measures both proxies)")
     parser.add_argument("--body", type=int, default=2048, help="response body bytes")
     args = parser.parse_args()
     if not require_wrk():
