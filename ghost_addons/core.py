@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,7 +19,7 @@ from ghost_addons.events import EventHub
 from ghost_addons.hostmatch import CaptureFilter
 from ghost_addons.ids import new_id
 from ghost_addons.model import Flow
-from ghost_addons.plugins import make_plugin_manager
+from ghost_addons.plugins import make_plugin_manager, settle
 from ghost_addons.store import FlowWriter, Store, sessions
 
 log = logging.getLogger("ghost")
@@ -124,15 +124,8 @@ class Ghost:
         if not task.cancelled() and task.exception() is not None:
             log.error("background task %r failed", task.get_name(), exc_info=task.exception())
 
-    async def call_hook_awaiting(self, hook: Any, **kwargs: Any) -> list[Any]:
-        results = hook(**kwargs)
-        out = []
-        for result in results:
-            out.append(await result if isinstance(result, Awaitable) else result)
-        return out
-
     async def call_hook(self, name: str, **kwargs: Any) -> list[Any]:
-        return await self.call_hook_awaiting(getattr(self.pm.hook, name), **kwargs)
+        return await settle(getattr(self.pm.hook, name)(**kwargs))
 
     # --- lifecycle --------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import importlib.metadata
 import importlib.util
 import logging
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +111,11 @@ class GhostPluginManager(pluggy.PluginManager):
 
 def is_empty(caller: Callable[..., list[Any]]) -> bool:
     return caller is _no_results
+
+
+async def settle(results: list[Any]) -> list[Any]:
+    """A hook's results with each awaitable one awaited, in order (async implementations)."""
+    return [await result if isinstance(result, Awaitable) else result for result in results]
 
 
 def make_plugin_manager(

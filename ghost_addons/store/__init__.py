@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ghost_addons.model import Flow, flow_summary
+from ghost_addons.plugins import settle
 from ghost_addons.store import artifacts, db, flows, migrations, sessions
 from ghost_addons.store.flow_process import FlowProcess
 
@@ -217,7 +218,7 @@ class FlowWriter:
             self.ghost.flow_committed(flow)
             results = flow_stored(ghost=self.ghost, flow=flow)
             if results:  # most implementations return None: no coroutine per flow for them
-                await await_all(results)
+                await settle(results)
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Wait until every queued flow is committed (used at shutdown)."""
@@ -230,10 +231,4 @@ class FlowWriter:
             log.error("flow queue not drained after %.0f s; %d flows lost", timeout, self.depth)
 
 
-async def await_all(results: list[Any]) -> None:
-    for result in results:
-        if isinstance(result, Awaitable):
-            await result
-
-
-__all__ = ["Store", "FlowWriter", "artifacts", "db", "flows", "sessions", "migrations", "await_all"]
+__all__ = ["Store", "FlowWriter", "artifacts", "db", "flows", "sessions", "migrations"]
