@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ghost_addons.api.http import ApiError
+from ghost_addons.ssrf import OutboundGuard, guard_for
 
 if TYPE_CHECKING:
     from ghost_addons.core import Ghost
@@ -31,6 +32,15 @@ def running[T](component: T | None, message: str) -> T:
     if component is None:
         raise ApiError(503, message)
     return component
+
+
+def outbound_guard(ghost: Ghost) -> OutboundGuard:
+    """The SSRF guard for a request Ghost sends itself, or a 400 naming the bad
+    `replay.allow_hosts` entry."""
+    try:
+        return guard_for(ghost)
+    except ValueError as e:
+        raise ApiError(400, str(e)) from None
 
 
 async def session_or_404(ghost: Ghost, session_id: str) -> dict[str, Any]:

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from ghost_addons.api.http import ApiError, json_response, read_json_object
+from ghost_addons.api.lookups import outbound_guard
 from ghost_addons.hookspecs import hookimpl
-from ghost_addons.ssrf import OutboundGuard, guard_for
 from plugins.compose.composer import ComposeError, parse_compose, send
 from plugins.compose.curl_import import parse_curl
 
@@ -27,13 +27,6 @@ COMPOSE_BODY_LIMIT = 2 * 1024 * 1024
 CURL_BODY_LIMIT = 1024 * 1024
 
 
-def make_guard(ghost: Ghost) -> OutboundGuard:
-    try:
-        return guard_for(ghost)
-    except ValueError as exc:
-        raise ApiError(400, str(exc)) from None
-
-
 @hookimpl
 def ghost_routes(ghost: Ghost, routes: RouteTable) -> None:
     async def compose(request: web.Request) -> web.Response:
@@ -43,7 +36,7 @@ def ghost_routes(ghost: Ghost, routes: RouteTable) -> None:
         except ValueError as exc:
             raise ApiError(400, str(exc)) from None
         try:
-            result = await send(req, make_guard(ghost))
+            result = await send(req, outbound_guard(ghost))
         except ComposeError as exc:
             raise ApiError(exc.status, exc.message) from None
         return json_response(result)

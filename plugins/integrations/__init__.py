@@ -18,11 +18,10 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from ghost_addons.api.http import ApiError, json_response, read_json_object
+from ghost_addons.api.lookups import outbound_guard
 from ghost_addons.hookspecs import hookimpl
-from ghost_addons.ssrf import guard_for
 from plugins.integrations.checks import (
     CheckFailed,
-    Outbound,
     call,
     llm_request,
     llm_verdict,
@@ -41,23 +40,12 @@ LLM_KEYS = ("provider", "api_key", "model", "ollama_endpoint")
 TESTRAIL_KEYS = ("url", "email", "api_key")
 
 
-def _outbound(build: Any, *args: Any) -> Outbound:
+def _or_400(build: Any, *args: Any) -> Any:
+    """`build(*args)` (a merge or a request builder), its ValueError as a 400."""
     try:
         return build(*args)
     except ValueError as exc:
         raise ApiError(400, str(exc)) from None
-
-
-async def _check(ghost: Ghost, outbound: Outbound) -> tuple[int, Any] | dict[str, Any]:
-    """(status, answer), or the failed verdict when nothing answered."""
-    try:
-        guard = guard_for(ghost)
-    except ValueError as exc:
-        raise ApiError(400, str(exc)) from None
-    try:
-        return await call(guard, outbound)
-    except CheckFailed as exc:
-        return {"valid": False, "error": str(exc)}
 
 
 def _stored(ghost: Ghost, section: str, keys: tuple[str, ...]) -> dict[str, Any]:
@@ -68,21 +56,21 @@ def _stored(ghost: Ghost, section: str, keys: tuple[str, ...]) -> dict[str, Any]
 def ghost_routes(ghost: Ghost, routes: RouteTable) -> None:
     async def validate_llm(request: web.Request) -> web.Response:
         body = await read_json_object(request, limit=LLM_BODY_LIMIT)
-        config = _outbound(merged, _stored(ghost, "llm", LLM_KEYS), body, LLM_KEYS)
-        outbound = _outbound(llm_request, config)
-        answered = await _check(ghost, outbound)
-        if isinstance(answered, dict):
-            return json_response(answered)
-        return json_response(llm_verdict(config["provider"], *answered))
+        config = _or_400(merged, _stored(ghost, "llm", LLM_KEYS), body, LLM_KEYS)
+        outbound = _or_400(llm_request, config)
+        try:
+            return json_response(llm_verdict(config["provider"], *await call(outbound_guard(ghost), outbound)))
+        except CheckFailed as exc:
+            return json_response({"valid": False, "error": str(exc)})
 
     async def validate_testrail(request: web.Request) -> web.Response:
         body = await read_json_object(request, limit=TESTRAIL_BODY_LIMIT)
-        config = _outbound(merged, _stored(ghost, "testrail", TESTRAIL_KEYS), body, TESTRAIL_KEYS)
-        answered = await _check(ghost, _outbound(testrail_request, config))
-        if isinstance(answered, dict):
-            answered["error"] = f"TestRail connection failed: {answered['error']}"
-            return json_response(answered)
-        return json_response(testrail_verdict(*answered))
+        config = _or_400(merged, _stored(ghost, "testrail", TESTRAIL_KEYS), body, TESTRAIL_KEYS)
+        outbound = _or_400(testrail_request, config)
+        try:
+            return json_response(testrail_verdict(*await call(outbound_guard(ghost), outbound)))
+        except CheckFailed as exc:
+            return json_response({"valid": False, "error": f"TestRail connection failed: {exc}"})
 
     routes.add("POST", "/api/v1/settings/llm/validate", validate_llm,
                "Check an LLM provider, model and key with one short chat request; nothing is saved",

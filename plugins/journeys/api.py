@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from ghost_addons.api.http import ApiError, field, json_response, query_int, read_json_object
+from ghost_addons.api.lookups import outbound_guard
 from ghost_addons.ids import new_id
 from ghost_addons.model import Flow
-from ghost_addons.ssrf import OutboundGuard, guard_for
+from ghost_addons.ssrf import OutboundGuard
 from plugins.journeys import tables
 from plugins.journeys.model import Journey, now_utc
 from plugins.journeys.recorder import Recorder
@@ -170,10 +171,7 @@ def register(ghost: Ghost, routes: RouteTable, recorder: Recorder) -> None:
             raise ApiError(400, str(e)) from None
         if journey.status in ("recording", "replaying"):
             raise ApiError(409, f"journey {journey.id} is {journey.status}; replay it when that ends")
-        try:
-            guard = guard_for(ghost)
-        except ValueError as e:
-            raise ApiError(400, str(e)) from None
+        guard = outbound_guard(ghost)
         flows = await replay_flows(journey.id)
         previous = journey.status
         marked = await store.write(tables.set_status, journey.id, "replaying", (previous,))
