@@ -17,7 +17,7 @@ from mitmproxy.net import server_spec
 from mitmproxy.proxy.mode_specs import RegularMode
 
 from ghost_addons.capture import ConnectionsSeen, flow_record, take_interaction_header
-from ghost_addons.config import SettingsError
+from ghost_addons.config import DEFAULT_HOME, SettingsError
 from ghost_addons.core import Ghost, ProxyControl
 from ghost_addons.hookspecs import hookimpl
 from ghost_addons.hostmatch import compile_hosts
@@ -27,7 +27,6 @@ log = logging.getLogger("ghost")
 
 REQUEST_STAGES = ("ghost_breakpoints", "ghost_map_rules", "ghost_addons")
 RESPONSE_STAGES = ("ghost_map_rules", "ghost_addons", "ghost_breakpoints")
-DEFAULT_HOME = "~/.ghost"
 SKIP = "ghost_skip"
 STORED = "ghost_stored"
 

@@ -75,6 +75,7 @@ CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
 }
 
 TOKEN_BYTES = 32  # 64 hex characters
+DEFAULT_HOME = "~/.ghost"  # the ghost_home option's default
 
 
 class SettingsError(ValueError):

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import yaml
 
-from ghost_addons.config import Settings, SettingsError
+from ghost_addons.config import DEFAULT_HOME, Settings, SettingsError
 
-DEFAULT_HOME = "~/.ghost"
 LOOPBACK = "127.0.0.1"
 
 

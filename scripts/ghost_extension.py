@@ -21,9 +21,10 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from ghost_addons.config import DEFAULT_HOME
+
 REPO = Path(__file__).resolve().parent.parent
 SOURCE = REPO / "extension"
-DEFAULT_HOME = "~/.ghost"
 DEFAULT_PORT = 5565
 CONFIG_NAME = "config.json"
 
