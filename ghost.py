@@ -1,5 +1,6 @@
 """Ghost for mitmproxy: `mitmdump -s ghost.py` (or `mitmweb -s ghost.py`)."""
 
 from ghost_addons.addon import GhostAddon
+from plugins import DEFAULT_PLUGINS
 
-addons = [GhostAddon()]
+addons = [GhostAddon(DEFAULT_PLUGINS)]

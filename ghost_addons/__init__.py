@@ -1,1 +1,3 @@
-"""Ghost core: the mitmproxy addon, plugin contract, store and API."""
+"""Ghost's core: the mitmproxy addons, the plugin contract, the store and the API."""
+
+__version__ = "0.1.0"

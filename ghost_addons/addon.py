@@ -56,7 +56,10 @@ class MasterProxy(ProxyControl):
 class GhostAddon:
     name = "ghost"
 
-    def __init__(self) -> None:
+    def __init__(self, default_plugins: Sequence[str] = ()) -> None:
+        """`default_plugins`: the built-in feature plugins' modules (ghost.py passes
+        `plugins.DEFAULT_PLUGINS`; the core itself knows no feature)."""
+        self.default_plugins = tuple(default_plugins)
         self.ghost: Ghost | None = None
         self.upstream_url = ""
         self._upstream: server_spec.ServerSpec | None = None
@@ -73,9 +76,12 @@ class GhostAddon:
         loader.add_option("ghost_api_port", int, 0, "Port of the Ghost API (0: from settings, default 5565).")
         loader.add_option("ghost_api_token", str, "", "Use this API token instead of the stored one.")
         loader.add_option("ghost_plugins", Sequence[str], [], "Extra Ghost plugin files or packages to load.")
+        loader.add_option("ghost_disable_plugins", Sequence[str], [],
+                          "Ghost plugins not to load, by name (as GET /api/v1/plugins lists them).")
 
     def configure(self, updated: set[str]) -> None:
-        ghost_options = {"ghost_home", "ghost_api_host", "ghost_api_port", "ghost_api_token", "ghost_plugins"}
+        ghost_options = {"ghost_home", "ghost_api_host", "ghost_api_port", "ghost_api_token", "ghost_plugins",
+                         "ghost_disable_plugins"}
         if self.ghost is None:
             home = Path(ctx.options.ghost_home).expanduser()
             try:
@@ -85,6 +91,8 @@ class GhostAddon:
                     api_port=ctx.options.ghost_api_port,
                     token=ctx.options.ghost_api_token,
                     plugin_paths=tuple(ctx.options.ghost_plugins),
+                    default_plugins=self.default_plugins,
+                    disabled_plugins=tuple(ctx.options.ghost_disable_plugins),
                     proxy=MasterProxy(),
                 )
             except (PluginLoadError, SettingsError, OSError) as e:

@@ -1,13 +1,17 @@
-"""Settings: defaults, validation, masking, and the config file `HOME/config.yaml` (mode 0600).
+"""The config file `HOME/config.yaml` (mode 0600) and the core's own settings.
 
-The file holds the user's settings plus the API token and the setup-wizard state. The API
+The file holds the user's settings plus the API token and the setup-wizard state. Which
+settings exist is declared: the core declares `proxy`, `api`, `store` and `replay` here,
+each plugin its own through the `ghost_settings` hook (see `settings_schema`). The API
 reads and writes settings through `Settings`; partial updates are validated against the
-type of each default, so a wrong type or an unknown key is refused before anything changes.
+declarations, so a wrong type, a value out of range or an unknown key is refused before
+anything changes.
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import secrets
 import tempfile
@@ -16,156 +20,72 @@ from typing import Any
 
 import yaml
 
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "proxy": {
-        "port": 4545,
-        "cert_cache_size": 10000,
-        "host_include": [],
-        "host_exclude": [],
-        "upstream_proxy": "",
-        "ssl_bypass_hosts": [],
-        "noise_enabled": True,
-        "noise_threshold": 20,
-        "noise_sample_rate": 10,
-        "noise_window_secs": 30,
-    },
-    "api": {"port": 5565, "allowed_hosts": []},
-    "store": {
-        "max_flow_body_size": 0,
-        "auto_purge_enabled": False,
-        "auto_purge_max_age_hours": 0,
-        "auto_purge_max_flows": 0,
-    },
-    "llm": {"provider": "anthropic", "api_key": "", "model": "claude-sonnet-4-20250514", "ollama_endpoint": ""},
-    "logging": {"level": "info"},
-    "security": {"target_hosts": []},
-    "telemetry": {"sentry_dsn": "", "telemetry_enabled": False, "telemetry_endpoint": ""},
-    "testrail": {"url": "", "email": "", "api_key": ""},
-    "breakpoints": {"timeout_secs": 30},
-    "addons": {"call_timeout_ms": 50},
-    "replay": {"allow_hosts": []},
-}
-
-# (section, key) pairs shown masked in GET and cleared in exports.
-MASKED = {("llm", "api_key"), ("testrail", "api_key")}
-CLEARED_ON_EXPORT = MASKED | {("telemetry", "sentry_dsn")}
-NEVER_IMPORTED = MASKED
-
-# Extra per-key checks beyond the type of the default: (section, key) -> (predicate, rule).
-_NON_NEGATIVE = (lambda v: v >= 0, "must be >= 0")
-_POSITIVE = (lambda v: v > 0, "must be > 0")
-_PORT = (lambda v: 0 < v < 65536, "must be a port number 1-65535")
-CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
-    ("proxy", "port"): _PORT,
-    ("api", "port"): _PORT,
-    ("proxy", "noise_threshold"): _POSITIVE,
-    ("proxy", "noise_sample_rate"): _POSITIVE,
-    ("proxy", "noise_window_secs"): _POSITIVE,
-    ("proxy", "cert_cache_size"): _POSITIVE,
-    ("store", "max_flow_body_size"): _NON_NEGATIVE,
-    ("store", "auto_purge_max_age_hours"): _NON_NEGATIVE,
-    ("store", "auto_purge_max_flows"): _NON_NEGATIVE,
-    ("breakpoints", "timeout_secs"): (lambda v: 0 < v <= 3600, "must be 1-3600 seconds"),
-    ("addons", "call_timeout_ms"): (lambda v: 1 <= v <= 10000, "must be 1-10000 ms"),
-    ("logging", "level"): (lambda v: v in ("debug", "info", "warn", "error"), "must be debug, info, warn or error"),
-    ("proxy", "upstream_proxy"): (
-        lambda v: v == "" or v.startswith(("http://", "https://")),
-        "must be empty or an http:// or https:// URL",
-    ),
-}
+from ghost_addons.settings_schema import Setting, SettingsError, SettingsSchema, check_value
 
 TOKEN_BYTES = 32  # 64 hex characters
 DEFAULT_HOME = "~/.ghost"  # the ghost_home option's default
 
-
-class SettingsError(ValueError):
-    """A settings update was refused; the message says which key and why."""
+log = logging.getLogger("ghost.settings")
 
 
-def mask(value: str) -> str:
+def _upstream_problem(value: str) -> str | None:
+    """mitmproxy must accept the upstream proxy, or Ghost would save it and then fail to start."""
     if not value:
-        return ""
-    if len(value) <= 4:
-        return "****"
-    return "****" + value[-4:]
+        return None
+    from mitmproxy.net import server_spec
+
+    try:
+        server_spec.parse(value, "http")
+    except ValueError as e:
+        return f"is not a proxy URL mitmproxy accepts ({e})"
+    return None
 
 
-def _check_value(section: str, key: str, value: Any) -> Any:
-    default = DEFAULTS[section][key]
-    name = f"{section}.{key}"
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise SettingsError(f"{name} must be true or false, got {value!r}")
-    elif isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise SettingsError(f"{name} must be an integer, got {value!r}")
-    elif isinstance(default, str):
-        if not isinstance(value, str):
-            raise SettingsError(f"{name} must be a string, got {value!r}")
-    elif isinstance(default, list):
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise SettingsError(f"{name} must be a list of strings, got {value!r}")
-    check = CHECKS.get((section, key))
-    if check and not check[0](value):
-        raise SettingsError(f"{name} {check[1]}, got {value!r}")
-    return value
+def _allow_list_problem(value: list[str]) -> str | None:
+    from ghost_addons.ssrf import AllowList
+
+    try:
+        AllowList.parse(value)
+    except ValueError as e:
+        return str(e)
+    return None
 
 
-def validate_update(update: Any) -> dict[str, dict[str, Any]]:
-    """Check a partial update; returns it cleaned or raises SettingsError."""
-    if not isinstance(update, dict):
-        raise SettingsError("settings must be a JSON object of sections")
-    clean: dict[str, dict[str, Any]] = {}
-    for section, values in update.items():
-        if section not in DEFAULTS:
-            raise SettingsError(f"unknown settings section {section!r}; known: {', '.join(DEFAULTS)}")
-        if not isinstance(values, dict):
-            raise SettingsError(f"settings section {section!r} must be an object")
-        for key, value in values.items():
-            if key not in DEFAULTS[section]:
-                raise SettingsError(
-                    f"unknown setting {section}.{key}; known: {', '.join(DEFAULTS[section])}"
-                )
-            clean.setdefault(section, {})[key] = _check_value(section, key, value)
-    return clean
+PORT: dict[str, Any] = {"minimum": 1, "maximum": 65535, "rule": "must be a port number 1-65535"}
+
+CORE_SETTINGS: dict[str, tuple[Setting, ...]] = {
+    "proxy": (
+        Setting("port", 4545, "Port the proxy listens on (scripts/ghost passes it to mitmproxy).",
+                **PORT, restart=True),
+        Setting("cert_cache_size", 10000, "How many generated certificates are kept.", minimum=1),
+        Setting("host_include", [], "Capture only hosts matching these patterns (empty: all hosts)."),
+        Setting("host_exclude", [], "Never capture hosts matching these patterns."),
+        Setting("upstream_proxy", "", "Send traffic on through this http:// or https:// proxy (empty: direct).",
+                url=True, check=_upstream_problem),
+        Setting("ssl_bypass_hosts", [], "Hosts whose TLS passes through untouched (not decrypted)."),
+    ),
+    "api": (
+        Setting("port", 5565, "Port of the REST API and WebSockets.", **PORT, restart=True),
+        Setting("allowed_hosts", [], "Host names besides loopback that may address the API (DNS-rebinding guard)."),
+    ),
+    "store": (
+        Setting("max_flow_body_size", 0, "Bodies larger than this many bytes are cut when stored (0: no limit).",
+                minimum=0),
+    ),
+    "replay": (
+        Setting("allow_hosts", [], "Hosts, *.domains, IPs or CIDRs that requests Ghost sends itself (replay, "
+                "compose, integrations) may reach although they are private or local.",
+                check=_allow_list_problem),
+    ),
+}
 
 
-def merge(base: dict[str, dict[str, Any]], update: dict[str, dict[str, Any]]) -> set[str]:
-    """Apply a validated update in place; returns the dotted names whose value changed."""
-    changed = set()
-    for section, values in update.items():
-        for key, value in values.items():
-            if base[section].get(key) != value:
-                base[section][key] = copy.deepcopy(value)
-                changed.add(f"{section}.{key}")
-    return changed
-
-
-def masked_view(data: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    view = copy.deepcopy(data)
-    for section, key in MASKED:
-        view[section][key] = mask(view[section][key])
-    return view
-
-
-def export_view(data: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    view = copy.deepcopy(data)
-    for section, key in CLEARED_ON_EXPORT:
-        view[section][key] = ""
-    return view
-
-
-def import_update(raw: Any) -> dict[str, dict[str, Any]]:
-    """The part of an exported settings file that may be imported (never API keys)."""
-    update = validate_update(raw)
-    for section, key in NEVER_IMPORTED:
-        update.get(section, {}).pop(key, None)
-    if "llm" in update and not update["llm"].get("provider"):
-        del update["llm"]
-    testrail = update.get("testrail")
-    if testrail is not None and not testrail.get("url") and not testrail.get("email"):
-        del update["testrail"]
-    return {s: v for s, v in update.items() if v}
+def core_schema() -> SettingsSchema:
+    """A schema holding only the core's own settings (what the launcher needs)."""
+    schema = SettingsSchema()
+    for section, settings in CORE_SETTINGS.items():
+        schema.add("core", section, settings)
+    return schema
 
 
 def write_private(path: Path, text: str) -> None:
@@ -183,37 +103,74 @@ def write_private(path: Path, text: str) -> None:
 
 
 class Settings:
-    """The settings in memory and in `config.yaml`; the API token lives beside them."""
+    """The settings in memory and in `config.yaml`; the API token lives beside them.
 
-    def __init__(self, path: Path) -> None:
+    `data` holds the declared settings. What the file holds beyond them (the section of a
+    plugin that is not loaded now, a key a newer Ghost wrote) is kept as it was and written
+    back on save, so disabling a plugin never loses its settings.
+    """
+
+    def __init__(self, path: Path, schema: SettingsSchema) -> None:
         self.path = path
-        self.data: dict[str, dict[str, Any]] = copy.deepcopy(DEFAULTS)
+        self.schema = schema
+        self.data: dict[str, dict[str, Any]] = schema.defaults()
+        self.unclaimed: dict[str, Any] = {}
+        self.problems: list[str] = []
         self.token = ""
         self.setup: dict[str, Any] = {"completed": False, "proxy_method": ""}
 
     @classmethod
-    def read(cls, path: Path) -> Settings:
-        """The settings stored in `path` (defaults where it is silent); writes nothing."""
-        settings = cls(path)
+    def read(cls, path: Path, schema: SettingsSchema | None = None) -> Settings:
+        """The settings stored in `path` (defaults where it is silent); writes nothing.
+
+        A stored value that breaks its declaration (a hand edit) is not used: the default
+        is, and `problems` says why, so a bad value never stops Ghost from starting."""
+        settings = cls(path, schema or core_schema())
         raw: dict[str, Any] = {}
         if path.exists():
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+            try:
+                loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+            except yaml.YAMLError as e:
+                raise SettingsError(f"{path} is not valid YAML: {e}") from None
             if loaded is not None and not isinstance(loaded, dict):
                 raise SettingsError(f"{path} must hold a YAML mapping")
             raw = loaded or {}
-        stored = {s: v for s, v in raw.items() if s in DEFAULTS and isinstance(v, dict)}
-        update = {s: {k: v for k, v in vals.items() if k in DEFAULTS[s]} for s, vals in stored.items()}
-        merge(settings.data, validate_update(update))
-        settings.token = str((raw.get("api") or {}).get("token") or "")
+        settings.token = str((raw.get("api") or {}).get("token") or "") if isinstance(raw.get("api"), dict) else ""
         setup = raw.get("setup")
         if isinstance(setup, dict):
             settings.setup.update({k: setup[k] for k in ("completed", "proxy_method") if k in setup})
+        for section, values in raw.items():
+            if section == "setup":
+                continue
+            settings._adopt(str(section), values)
+        for problem in settings.problems:
+            log.warning("config.yaml: %s; using the default", problem)
         return settings
 
+    def _adopt(self, section: str, values: Any) -> None:
+        declared = self.schema.sections.get(section)
+        if not isinstance(values, dict):
+            if declared:
+                self.problems.append(f"section {section!r} is not a mapping")
+            else:
+                self.unclaimed[section] = values
+            return
+        for key, value in values.items():
+            if section == "api" and key == "token":
+                continue
+            item = declared.get(key) if declared else None
+            if item is None:
+                self.unclaimed.setdefault(section, {})[key] = value
+                continue
+            try:
+                self.data[section][key] = check_value(item, value)
+            except SettingsError as e:
+                self.problems.append(str(e))
+
     @classmethod
-    def load(cls, path: Path, token_override: str = "") -> Settings:
+    def load(cls, path: Path, token_override: str = "", schema: SettingsSchema | None = None) -> Settings:
         """The stored settings, with a token made and saved on first use (or the override)."""
-        settings = cls.read(path)
+        settings = cls.read(path, schema)
         stored_token = settings.token
         settings.token = token_override or stored_token or secrets.token_hex(TOKEN_BYTES)
         if token_override or not path.exists() or not stored_token:
@@ -225,23 +182,46 @@ class Settings:
         return self.data[section][key]
 
     def to_yaml(self) -> str:
-        doc: dict[str, Any] = copy.deepcopy(self.data)
-        doc["api"]["token"] = self.token
+        doc: dict[str, Any] = {}
+        for section, values in self.data.items():
+            kept = self.unclaimed.get(section)
+            doc[section] = {**(kept if isinstance(kept, dict) else {}), **copy.deepcopy(values)}
+        for section, values in self.unclaimed.items():
+            doc.setdefault(section, copy.deepcopy(values))
+        api = doc.get("api") if isinstance(doc.get("api"), dict) else {}
+        doc["api"] = {**api, "token": self.token}
         doc["setup"] = dict(self.setup)
         return yaml.safe_dump(doc, sort_keys=False)
 
     def save(self) -> None:
         write_private(self.path, self.to_yaml())
 
+    # --- the API's views and changes ------------------------------------------------------
+
+    def masked(self) -> dict[str, dict[str, Any]]:
+        return self.schema.masked_view(self.data)
+
+    def exported(self) -> dict[str, dict[str, Any]]:
+        return self.schema.export_view(self.data)
+
+    def check_update(self, raw: Any) -> dict[str, dict[str, Any]]:
+        """A partial update validated against the declarations (SettingsError if not)."""
+        return self.schema.validate_update(raw, self.data)
+
+    def check_import(self, raw: Any) -> dict[str, dict[str, Any]]:
+        """The importable part of an exported settings file (never secrets)."""
+        return self.schema.import_update(raw, self.data)
+
     def update(self, raw: Any) -> set[str]:
         """Validate, apply and persist a partial update; rolls back if the write fails."""
-        clean = validate_update(raw)
-        return self._apply(clean)
+        return self.apply(self.check_update(raw))
 
     def import_(self, raw: Any) -> set[str]:
-        return self._apply(import_update(raw))
+        return self.apply(self.check_import(raw))
 
-    def _apply(self, clean: dict[str, dict[str, Any]]) -> set[str]:
+    def apply(self, clean: dict[str, dict[str, Any]]) -> set[str]:
+        """Apply an update already checked by `check_update`/`check_import`; returns the
+        dotted names that changed."""
         before = copy.deepcopy(self.data)
         changed = merge(self.data, clean)
         if changed:
@@ -271,3 +251,14 @@ class Settings:
         except OSError:
             self.setup = before
             raise
+
+
+def merge(base: dict[str, dict[str, Any]], update: dict[str, dict[str, Any]]) -> set[str]:
+    """Apply a validated update in place; returns the dotted names whose value changed."""
+    changed = set()
+    for section, values in update.items():
+        for key, value in values.items():
+            if base[section].get(key) != value:
+                base[section][key] = copy.deepcopy(value)
+                changed.add(f"{section}.{key}")
+    return changed

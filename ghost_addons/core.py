@@ -8,25 +8,33 @@ import json
 import logging
 import os
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ghost_addons import __version__
 from ghost_addons.api.app import ApiServer, is_loopback_name
 from ghost_addons.capture import ID_KEY, METADATA_KEY, SOURCE_KEY
-from ghost_addons.config import Settings, write_private
-from ghost_addons.events import EventHub
+from ghost_addons.config import Settings, core_schema, write_private
+from ghost_addons.events import EventHub, core_event_types, event_registrar
 from ghost_addons.hostmatch import CaptureFilter
 from ghost_addons.ids import new_id
 from ghost_addons.model import Flow
-from ghost_addons.plugins import make_plugin_manager, settle
+from ghost_addons.plugins import call_each, declare, make_plugin_manager, settle
+from ghost_addons.registry import Registry
+from ghost_addons.settings_schema import SettingsSchema
 from ghost_addons.store import FlowWriter, Store, sessions
 
 log = logging.getLogger("ghost")
 
 T = TypeVar("T")
 
-VERSION = "0.1.0"
+VERSION = __version__
+
+
+def _callable_entry(name: str, entry: Any) -> None:
+    if not callable(entry):
+        raise TypeError(f"must be a function taking a flow, got {type(entry).__name__}")
 
 
 class ProxyControl:
@@ -53,20 +61,19 @@ class Ghost:
         api_port: int = 0,
         token: str = "",
         plugin_paths: tuple[str, ...] = (),
-        default_plugins: tuple[str, ...] | None = None,
+        default_plugins: tuple[str, ...] | list[str] = (),
+        disabled_plugins: tuple[str, ...] = (),
         proxy: ProxyControl | None = None,
     ) -> None:
-        from plugins import DEFAULT_PLUGINS
-
         self.home = home
         home.mkdir(parents=True, exist_ok=True)
         home.chmod(0o700)
-        self.settings = Settings.load(home / "config.yaml", token)
-        self.pm = make_plugin_manager(
-            DEFAULT_PLUGINS if default_plugins is None else default_plugins, plugin_paths
-        )
+        self.pm = make_plugin_manager(default_plugins, plugin_paths, disabled=disabled_plugins)
+        self.disabled_plugins = tuple(disabled_plugins)
+        schema = declare(self.pm, "ghost_settings", SettingsSchema.registrar, core_schema())
+        self.settings = Settings.load(home / "config.yaml", token, schema)
         self.proxy = proxy or ProxyControl()
-        self.events = EventHub(self)
+        self.events = EventHub(self, declare(self.pm, "ghost_event_types", event_registrar, core_event_types()))
         self.store = Store(home / "ghost.db")
         self.store.ghost = self
         self.flow_writer = FlowWriter(self)
@@ -77,12 +84,11 @@ class Ghost:
         self.capture_filter = self._capture_filter()
         self.started_monotonic = time.monotonic()
         self.running = False
-        self.exporters: dict[str, Any] = {}
-        self.importers: dict[str, Any] = {}
-        self.code_generators: dict[str, Any] = {}
-        self.pm.hook.ghost_exporters(register=self.exporters.__setitem__)
-        self.pm.hook.ghost_importers(register=self.importers.__setitem__)
-        self.pm.hook.ghost_code_generators(register=self.code_generators.__setitem__)
+        self.exporters: Registry[Any] = declare(self.pm, "ghost_exporters", Registry.registrar, Registry("exporter"))
+        self.importers: Registry[Any] = declare(self.pm, "ghost_importers", Registry.registrar, Registry("importer"))
+        self.code_generators: Registry[Any] = declare(
+            self.pm, "ghost_code_generators", Registry.registrar, Registry("code generator", _callable_entry))
+        self.migration_owners: dict[str, list[str]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._pending_replays: dict[str, asyncio.Future[Flow]] = {}
 
@@ -132,12 +138,16 @@ class Ghost:
     async def start(self) -> None:
         owners: list[tuple[str, list[str]]] = []
 
-        def register(name: str, statements: list[str]) -> None:
-            if name == "core" or any(owner == name for owner, _ in owners):
-                raise ValueError(f"migration owner name {name!r} is taken")
-            owners.append((name, list(statements)))
+        def registrar(plugin: str) -> Callable[[str, list[str]], None]:
+            def register(name: str, statements: list[str]) -> None:
+                if name == "core" or any(owner == name for owner, _ in owners):
+                    raise ValueError(f"migration owner name {name!r} is taken")
+                owners.append((name, list(statements)))
+                self.migration_owners.setdefault(plugin, []).append(name)
 
-        self.pm.hook.ghost_migrations(register=register)
+            return register
+
+        call_each(self.pm, "ghost_migrations", lambda plugin: {"register": registrar(plugin)})
         applied = await self.store.open(owners)
         if applied:
             log.info("database migrations applied: %s", ", ".join(applied))

@@ -1,5 +1,9 @@
 """The event hub: every event goes to the `ghost_event` hook and to each WebSocket client.
 
+Every event type is declared, with its payload: the core's below, each plugin's through the
+`ghost_event_types` hook. Publishing an undeclared type raises `UnknownEvent`, so the list
+in `GET /api/v1/events/types` (and the README, checked by a test) is every event there is.
+
 Each client has its own bounded queue and sender task, so a slow client never slows the
 proxy; a client that falls too far behind is disconnected (it can reconnect and re-list).
 """
@@ -9,10 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import WSCloseCode, web
+
+from ghost_addons.registry import Registry
 
 if TYPE_CHECKING:
     from ghost_addons.core import Ghost
@@ -46,13 +54,63 @@ class EventClient:
             await self.ws.send_str(message.decode())
 
 
+@dataclass(frozen=True, slots=True)
+class EventType:
+    """One kind of event: its name (`flow.created`, `journey:started`), what its `data`
+    holds, and when it is published."""
+
+    name: str
+    payload: str
+    summary: str
+
+
+class UnknownEvent(ValueError):
+    """An event was published that no plugin declared (`ghost_event_types`)."""
+
+
+# The core's own events; each plugin declares its own through `ghost_event_types`.
+CORE_EVENT_TYPES = (
+    EventType("flow.created", "flow summary {id, session_id, method, url, host, path, status_code, ...}",
+              "A flow was stored (captured, replayed or imported)."),
+    EventType("flow.updated", "flow summary", "A flow's tags or annotations changed."),
+    EventType("flow.deleted", "{id}", "A flow was deleted."),
+    EventType("session.created", "session {id, name, ...}", "A session was created."),
+    EventType("session.updated", "session", "A session was renamed or changed."),
+    EventType("session.deleted", "{id}", "A session and its flows were deleted."),
+    EventType("session.activated", "{id}", "New flows now land in this session."),
+    EventType("settings.updated", "{changed: [dotted names]}", "Settings were changed and applied."),
+    EventType("artifact.created", "artifact summary", "An artifact (report, export) was stored."),
+    EventType("artifact.deleted", "{id}", "An artifact was deleted."),
+)
+
+
+def core_event_types() -> Registry[EventType]:
+    registry: Registry[EventType] = Registry("event type")
+    for event in CORE_EVENT_TYPES:
+        registry.add("core", event.name, event)
+    return registry
+
+
+def event_registrar(registry: Registry[EventType], owner: str) -> Callable[[str, str, str], None]:
+    """The `register(type, payload, summary)` handed to `owner`'s `ghost_event_types`."""
+
+    def register(name: str, payload: str, summary: str) -> None:
+        registry.add(owner, name, EventType(name, payload, summary))
+
+    return register
+
+
 class EventHub:
-    def __init__(self, ghost: Ghost) -> None:
+    def __init__(self, ghost: Ghost, types: Registry[EventType]) -> None:
         self.ghost = ghost
+        self.types = types
         self.clients: weakref.WeakSet[EventClient] = weakref.WeakSet()
         self.published = 0
 
     def publish(self, type: str, data: Any) -> None:
+        if type not in self.types:
+            raise UnknownEvent(f"event type {type!r} was published but no plugin declared it "
+                               "(declare it in a ghost_event_types hook)")
         self.published += 1
         self.ghost.pm.direct("ghost_event")(ghost=self.ghost, type=type, data=data)
         if not self.clients:

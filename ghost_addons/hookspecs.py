@@ -34,14 +34,17 @@ hookspec = pluggy.HookspecMarker("ghost")
 hookimpl = pluggy.HookimplMarker("ghost")
 
 Phase = Literal["request", "response"]
-Register = Callable[..., None]
+Register = Callable[[str, Any], None]
+RegisterMigrations = Callable[[str, list[str]], None]
+RegisterSettings = Callable[..., None]
+RegisterEvent = Callable[[str, str, str], None]
 
 
 # --- lifecycle ---------------------------------------------------------------------
 
 
 @hookspec
-def ghost_migrations(register: Register) -> None:
+def ghost_migrations(register: RegisterMigrations) -> None:
     """Declare the plugin's database tables.
 
     Called once when the store opens. Call ``register(name, statements)`` with a unique
@@ -137,19 +140,55 @@ def ghost_flow_stored(ghost: Ghost, flow: Flow) -> Awaitable[None] | None:
 
 
 # --- registries --------------------------------------------------------------------------
+#
+# Ghost calls each plugin's implementation with a `register` bound to that plugin: the
+# registry records who registered what (`GET /api/v1/plugins`) and refuses a name that is
+# already taken, naming both plugins. Ghost refuses to start rather than let one plugin
+# silently replace another's entry.
 
 
 @hookspec
 def ghost_exporters(register: Register) -> None:
-    """Register session exporters: ``register(name, exporter)``; see plugins/exporters."""
+    """Register session exporters: ``register(name, exporter)`` with an ``Exporter`` (see
+    plugins/exporters); ``name`` is the ``format`` of ``GET /api/v1/sessions/{id}/export``."""
 
 
 @hookspec
 def ghost_importers(register: Register) -> None:
-    """Register session importers: ``register(name, importer)``; see plugins/importers."""
+    """Register session importers: ``register(name, importer)`` (see plugins/importers)."""
 
 
 @hookspec
 def ghost_code_generators(register: Register) -> None:
     """Register per-flow code generators: ``register(name, generate)`` where
-    ``generate(flow: Flow) -> str`` (see plugins/codegen)."""
+    ``generate(flow: Flow) -> str``; ``name`` is the format of
+    ``GET /api/v1/flows/{id}/export/{name}`` (see plugins/codegen)."""
+
+
+# --- declarations ----------------------------------------------------------------------------
+
+
+@hookspec
+def ghost_settings(register: RegisterSettings) -> None:
+    """Declare the plugin's settings: ``register(section, *settings, import_requires=())``.
+
+    Each ``Setting(key, default, help, ...)`` (from ``ghost_addons.settings_schema``) gives
+    the type (that of the default), range or choices, and whether it is ``secret`` (masked
+    in ``GET /api/v1/settings``, cleared in exports, never imported). A plugin may add keys
+    to any section, its own or a shared one (``proxy``); a key declared twice stops Ghost
+    with an error naming both plugins. Declared settings appear in ``GET /api/v1/settings``
+    and ``/settings/schema``, are validated on ``PUT`` and import, and read with
+    ``ghost.settings.get("section.key")``; apply changes in ``ghost_settings_changed``.
+    ``import_requires`` names keys of which at least one must be non-empty for an imported
+    section to be taken (an ``llm`` section without a provider is skipped).
+    """
+
+
+@hookspec
+def ghost_event_types(register: RegisterEvent) -> None:
+    """Declare the events the plugin publishes: ``register(type, payload, summary)``.
+
+    ``payload`` describes the ``data`` of the event (e.g. ``"{id, name}"``). Publishing an
+    event type nobody declared raises ``UnknownEvent``, so every event a client can receive
+    is listed in ``GET /api/v1/events/types`` and in the README.
+    """

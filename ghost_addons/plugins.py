@@ -8,6 +8,7 @@ import importlib.util
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,7 @@ class GhostPluginManager(pluggy.PluginManager):
     def __init__(self) -> None:
         super().__init__("ghost")
         self._direct: dict[str, Callable[..., list[Any]]] = {}
+        self.origins: dict[str, PluginOrigin] = {}
 
     def register(self, plugin: object, name: str | None = None) -> str | None:
         self._direct.clear()
@@ -118,14 +120,48 @@ async def settle(results: list[Any]) -> list[Any]:
     return [await result if isinstance(result, Awaitable) else result for result in results]
 
 
+@dataclass(frozen=True, slots=True)
+class PluginOrigin:
+    """Where a plugin came from, for `GET /api/v1/plugins`."""
+
+    kind: str  # "builtin", "entry point" or "path"
+    source: str  # the module, the entry point's `module:attr`, or the file
+    version: str
+    distribution: str = ""
+
+
+def _version_of(module: object, fallback: str = "") -> str:
+    version = getattr(module, "__version__", None) or getattr(module, "VERSION", None)
+    return str(version) if version else fallback
+
+
+def builtin_name(module_name: str) -> str:
+    """A built-in plugin's name: its package's last part (`plugins.noise` -> `noise`)."""
+    return module_name.rsplit(".", 1)[-1]
+
+
 def make_plugin_manager(
-    default_plugins: Iterable[str], plugin_paths: Iterable[str] = (), entry_points: bool = True
+    default_plugins: Iterable[str],
+    plugin_paths: Iterable[str] = (),
+    entry_points: bool = True,
+    disabled: Iterable[str] = (),
 ) -> GhostPluginManager:
-    """Register built-ins, then entry-point plugins, then plugin files; reject unknown hooks."""
+    """Register built-ins, then entry-point plugins, then plugin files; reject unknown hooks.
+
+    A name in `disabled` (a plugin's name as `GET /api/v1/plugins` lists it) is blocked
+    before anything loads, with pluggy's `set_blocked`: its code is not even imported."""
+    from ghost_addons import __version__
+
     pm = GhostPluginManager()
     pm.add_hookspecs(hookspecs)
+    for name in disabled:
+        pm.set_blocked(name)
     for module_name in default_plugins:
-        pm.register(instantiate(importlib.import_module(module_name)), name=module_name)
+        name = builtin_name(module_name)
+        if pm.is_blocked(name):
+            continue
+        _register(pm, instantiate(importlib.import_module(module_name)), name,
+                  PluginOrigin("builtin", module_name, __version__))
     if entry_points:
         for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             if pm.get_plugin(entry_point.name) is not None or pm.is_blocked(entry_point.name):
@@ -134,12 +170,53 @@ def make_plugin_manager(
                 plugin = entry_point.load()
             except Exception as e:
                 raise PluginLoadError(f"plugin {entry_point.name!r} ({entry_point.value}) failed to load: {e}") from e
-            pm.register(instantiate(plugin), name=entry_point.name)
+            dist = entry_point.dist
+            origin = PluginOrigin("entry point", entry_point.value, dist.version if dist else _version_of(plugin),
+                                  dist.name if dist else "")
+            _register(pm, instantiate(plugin), entry_point.name, origin)
     for raw in plugin_paths:
         path = Path(raw).expanduser().resolve()
-        pm.register(instantiate(load_plugin_file(path)), name=f"path:{path}")
+        name = path.stem if path.is_file() else path.name
+        if pm.is_blocked(name):
+            continue
+        module = load_plugin_file(path)
+        _register(pm, instantiate(module), name, PluginOrigin("path", str(path), _version_of(module)))
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as e:
         raise PluginLoadError(f"a plugin implements a hook Ghost does not have: {e}") from e
     return pm
+
+
+def _register(pm: GhostPluginManager, plugin: object, name: str, origin: PluginOrigin) -> None:
+    taken = pm.origins.get(name)
+    if taken is not None:
+        raise PluginLoadError(
+            f"two plugins are named {name!r}: {taken.kind} {taken.source} and {origin.kind} {origin.source}; "
+            "rename one, or disable one with --set ghost_disable_plugins=NAME"
+        )
+    try:
+        pm.register(plugin, name=name)
+    except ValueError as e:  # pluggy: the same plugin object registered twice
+        raise PluginLoadError(f"plugin {name!r} ({origin.source}) cannot be registered: {e}") from e
+    pm.origins[name] = origin
+
+
+def declare[R](pm: pluggy.PluginManager, hook_name: str, registrar: Callable[[R, str], Callable[..., None]],
+               registry: R) -> R:
+    """Fill `registry` through the registration hook `hook_name`, each plugin with the
+    `register` that `registrar(registry, plugin_name)` makes; a clash or a bad entry stops
+    Ghost with a PluginLoadError naming the plugins."""
+    try:
+        call_each(pm, hook_name, lambda owner: {"register": registrar(registry, owner)})
+    except (TypeError, ValueError) as e:
+        raise PluginLoadError(str(e)) from e
+    return registry
+
+
+def call_each(pm: pluggy.PluginManager, hook_name: str, arguments_for: Callable[[str], dict[str, Any]]) -> None:
+    """Call every implementation of a registration hook with arguments made for its plugin
+    (e.g. a `register` that records the plugin as the owner), in registration order."""
+    for impl in getattr(pm.hook, hook_name).get_hookimpls():
+        arguments = arguments_for(impl.plugin_name)
+        impl.function(*[arguments[name] for name in impl.argnames])

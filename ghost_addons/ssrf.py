@@ -29,6 +29,7 @@ connection failed; nothing here is shared between tasks.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import ipaddress
 import socket
@@ -353,3 +354,33 @@ class GuardedResolver(AbstractResolver):
 
     async def close(self) -> None:
         await self.inner.close()
+
+
+RESOLVE_TIMEOUT_SECS = 3.0
+
+
+async def check_reachable(guard: OutboundGuard, url: str) -> str | None:
+    """Why Ghost must not connect to `url` (scheme, its own API, a denied address, by
+    literal or by what the name resolves to now), or None. For checking a URL before it is
+    saved (settings import); the connection itself is checked again when it is made. A name
+    that does not resolve now is not refused here: it may resolve later, and is checked then.
+    """
+    try:
+        guard.check_url(url)
+        host = urlsplit(url).hostname or ""
+        try:
+            ipaddress.ip_address(host.split("%", 1)[0])
+            return None  # a literal address: check_url has judged it
+        except ValueError:
+            pass
+        resolver = GuardedResolver(guard)
+        try:
+            async with asyncio.timeout(RESOLVE_TIMEOUT_SECS):
+                await resolver.resolve(host, 0, socket.AF_UNSPEC)
+        finally:
+            await resolver.close()
+    except SsrfRefused as e:
+        return e.message
+    except (OSError, TimeoutError):
+        return None
+    return None

@@ -13,6 +13,7 @@ from aiohttp import web
 from ghost_addons.api import core_routes
 from ghost_addons.api.http import ApiError, error_response
 from ghost_addons.api.routes import RouteTable
+from ghost_addons.plugins import call_each
 
 if TYPE_CHECKING:
     from ghost_addons.core import Ghost
@@ -66,7 +67,7 @@ def bearer_token(request: web.Request) -> str:
 def make_app(ghost: Ghost) -> web.Application:
     routes = RouteTable()
     core_routes.register(ghost, routes)
-    ghost.pm.hook.ghost_routes(ghost=ghost, routes=routes)
+    call_each(ghost.pm, "ghost_routes", lambda owner: {"ghost": ghost, "routes": routes.owned_by(owner)})
     public = routes.public_paths()
 
     @web.middleware

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from ghost_addons.api import artifacts_api, flows_api, sessions_api, settings_api, system_api
+from ghost_addons.api import artifacts_api, flows_api, plugins_api, sessions_api, settings_api, system_api
 
 if TYPE_CHECKING:
     from ghost_addons.api.routes import RouteTable
@@ -18,5 +18,5 @@ ROUTES_KEY = web.AppKey("routes", object)
 
 
 def register(ghost: Ghost, routes: RouteTable) -> None:
-    for module in (system_api, sessions_api, flows_api, settings_api, artifacts_api):
+    for module in (system_api, sessions_api, flows_api, settings_api, artifacts_api, plugins_api):
         module.register(ghost, routes)

@@ -25,11 +25,19 @@ class Route:
     body: str = ""
     responses: dict[int, str] = field(default_factory=dict)
     tag: str = ""
+    owner: str = "core"
 
 
 class RouteTable:
-    def __init__(self) -> None:
+    def __init__(self, owner: str = "core") -> None:
         self.routes: list[Route] = []
+        self.owner = owner
+
+    def owned_by(self, owner: str) -> RouteTable:
+        """A view of this table whose `add` records `owner` (the plugin adding routes)."""
+        view = RouteTable(owner)
+        view.routes = self.routes
+        return view
 
     def add(
         self,
@@ -49,10 +57,11 @@ class RouteTable:
         method = method.upper()
         if method not in METHODS:
             raise ValueError(f"unsupported method {method!r}")
-        if any(r.method == method and r.path == path for r in self.routes):
-            raise ValueError(f"route {method} {path} is already registered")
+        taken = next((r for r in self.routes if r.method == method and r.path == path), None)
+        if taken is not None:
+            raise ValueError(f"route {method} {path} is registered by both {taken.owner!r} and {self.owner!r}")
         self.routes.append(Route(method, path, handler, summary, public, query or {}, body,
-                                 responses or {}, tag or _tag_of(path)))
+                                 responses or {}, tag or _tag_of(path), self.owner))
 
     def public_paths(self) -> set[str]:
         return {r.path for r in self.routes if r.public}

@@ -10,7 +10,9 @@ import orjson
 from aiohttp import web
 
 from ghost_addons.api.http import ApiError, field, json_response, read_json, read_json_object
-from ghost_addons.config import SettingsError, export_view, masked_view
+from ghost_addons.api.lookups import outbound_guard
+from ghost_addons.settings_schema import SettingsError
+from ghost_addons.ssrf import check_reachable
 
 if TYPE_CHECKING:
     from ghost_addons.api.routes import RouteTable
@@ -23,7 +25,10 @@ SETUP_BODY_LIMIT = 1024
 async def _import_payload(request: web.Request) -> object:
     """A settings file sent raw or as multipart field `file`."""
     if request.content_type.startswith("multipart/"):
-        reader = await request.multipart()
+        try:
+            reader = await request.multipart()
+        except (ValueError, AssertionError) as e:
+            raise ApiError(400, f"the multipart upload is malformed: {e}") from None
         async for part in reader:
             if getattr(part, "name", None) == "file":
                 data = await part.read(decode=True)  # type: ignore[union-attr]
@@ -39,29 +44,42 @@ async def _import_payload(request: web.Request) -> object:
 
 def register(ghost: Ghost, routes: RouteTable) -> None:
     async def get(request: web.Request) -> web.Response:
-        return json_response(masked_view(ghost.settings.data))
+        return json_response(ghost.settings.masked())
 
-    async def apply(change: Callable[[Any], set[str]], payload: Any) -> web.Response:
-        """Validate and save (nothing changes on a 400), then hot-reload what changed."""
+    async def schema(request: web.Request) -> web.Response:
+        return json_response(ghost.settings.schema.describe())
+
+    def checked(check: Callable[[Any], dict[str, dict[str, Any]]], payload: Any) -> dict[str, dict[str, Any]]:
         try:
-            changed = change(payload)
+            return check(payload)
         except SettingsError as e:
             raise ApiError(400, str(e)) from None
-        await ghost.settings_changed(changed)
+
+    async def apply(update: dict[str, dict[str, Any]]) -> web.Response:
+        """Save a checked update (nothing changes on a 4xx), then hot-reload what changed."""
+        await ghost.settings_changed(ghost.settings.apply(update))
         return json_response({"ok": True})
 
     async def put(request: web.Request) -> web.Response:
-        return await apply(ghost.settings.update, await read_json(request))
+        return await apply(checked(ghost.settings.check_update, await read_json(request)))
 
     async def export(request: web.Request) -> web.Response:
-        data = orjson.dumps(export_view(ghost.settings.data), option=orjson.OPT_INDENT_2)
+        data = orjson.dumps(ghost.settings.exported(), option=orjson.OPT_INDENT_2)
         return web.Response(
             body=data, content_type="application/json",
             headers={"Content-Disposition": 'attachment; filename="ghost-settings.json"'},
         )
 
     async def import_(request: web.Request) -> web.Response:
-        return await apply(ghost.settings.import_, await _import_payload(request))
+        update = checked(ghost.settings.check_import, await _import_payload(request))
+        # A settings file is someone else's word: the URLs Ghost will connect to must pass
+        # the SSRF guard under the allow-list in force now, not the one the file brings.
+        guard = outbound_guard(ghost)
+        for name, url in ghost.settings.schema.outbound_urls(update):
+            problem = await check_reachable(guard, url)
+            if problem:
+                raise ApiError(400, f"{name} is not imported: {problem}")
+        return await apply(update)
 
     async def rotate(request: web.Request) -> web.Response:
         token = ghost.settings.rotate_token()
@@ -84,6 +102,8 @@ def register(ghost: Ghost, routes: RouteTable) -> None:
     routes.add("GET", "/api/v1/settings", get, "All settings; API keys masked, the token omitted")
     routes.add("PUT", "/api/v1/settings", put, "Update some settings; applied at once",
                body="{section: {key: value}} for the sections to change")
+    routes.add("GET", "/api/v1/settings/schema", schema,
+               "Every setting: name, type, default, range or choices, help, which plugin declared it")
     routes.add("GET", "/api/v1/settings/export", export, "Download settings without secrets")
     routes.add("POST", "/api/v1/settings/import", import_, "Apply an exported settings file",
                body="settings JSON (raw or multipart field 'file')")

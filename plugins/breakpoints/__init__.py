@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
-from ghost_addons.hookspecs import hookimpl
+from ghost_addons.hookspecs import RegisterEvent, RegisterSettings, hookimpl
+from ghost_addons.settings_schema import Setting
 from plugins.breakpoints import api
 from plugins.breakpoints.manager import BreakpointManager
 from plugins.map_rules.matching import targets_api
@@ -45,6 +46,18 @@ class BreakpointsPlugin:
         if rule is None:
             return None
         return manager.hold(flow, phase, rule)
+
+    @hookimpl
+    def ghost_settings(self, register: RegisterSettings) -> None:
+        register("breakpoints", Setting("timeout_secs", 30, "How long a held flow waits for a person before "
+                                        "it continues unchanged.", minimum=1, maximum=3600))
+
+    @hookimpl
+    def ghost_event_types(self, register: RegisterEvent) -> None:
+        register("flow.breakpoint", "held flow {flow_id, rule_id, phase, held_at, timeout_secs, request, ...}",
+                 "A flow is held by a breakpoint and waits for a person.")
+        register("flow.resumed", "{id, flow_id, phase, action, reason?}", "A held flow went on (continued, modified, "
+                 "dropped or timed out).")
 
 
 def make_plugin() -> BreakpointsPlugin:

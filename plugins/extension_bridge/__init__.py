@@ -18,14 +18,14 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from ghost_addons.api.http import ApiError, field, json_response, read_json_object
-from ghost_addons.hookspecs import hookimpl
+from ghost_addons.hookspecs import RegisterEvent, hookimpl
 from plugins.extension_bridge.hub import ExtensionError, ExtensionHub
 
 if TYPE_CHECKING:
     from ghost_addons.api.routes import RouteTable
     from ghost_addons.core import Ghost
 
-PLUGIN_NAME = "plugins.extension_bridge"
+PLUGIN_NAME = "extension_bridge"
 ACTIONS = ("screenshot", "navigate", "read_page", "tabs")
 DEFAULT_TIMEOUT_MS = 15_000
 MAX_TIMEOUT_MS = 120_000
@@ -45,6 +45,12 @@ class ExtensionBridge:
     @hookimpl
     def ghost_startup(self, ghost: Ghost) -> None:
         self.hub_for(ghost)
+
+    @hookimpl
+    def ghost_event_types(self, register: RegisterEvent) -> None:
+        register("extension.connected", "{connection_id, connected_at, version, extension_id, user_agent, "
+                 "browser, name}", "A browser extension connected and said hello.")
+        register("extension.disconnected", "{connection_id, connected}", "A browser extension disconnected.")
 
     @hookimpl
     async def ghost_shutdown(self, ghost: Ghost) -> None:

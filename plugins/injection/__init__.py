@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
-from ghost_addons.hookspecs import Register, hookimpl
+from ghost_addons.hookspecs import Register, RegisterEvent, hookimpl
 from plugins.injection import api, store
 from plugins.injection.engine import InjectionEngine
 
@@ -53,6 +53,12 @@ class InjectionPlugin:
         if engine is None or phase != "response":
             return None
         return engine.on_response(flow, ghost.active_session_id)
+
+    @hookimpl
+    def ghost_event_types(self, register: RegisterEvent) -> None:
+        register("injection_rule.created", "injection rule", "An injection rule was created.")
+        register("injection_rule.updated", "injection rule", "An injection rule was changed or toggled.")
+        register("injection_rule.deleted", "{id}", "An injection rule was deleted.")
 
 
 def make_plugin() -> InjectionPlugin:

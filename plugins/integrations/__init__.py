@@ -19,7 +19,8 @@ from aiohttp import web
 
 from ghost_addons.api.http import ApiError, json_response, read_json_object
 from ghost_addons.api.lookups import outbound_guard
-from ghost_addons.hookspecs import hookimpl
+from ghost_addons.hookspecs import RegisterSettings, hookimpl
+from ghost_addons.settings_schema import Setting
 from plugins.integrations.checks import (
     CheckFailed,
     call,
@@ -38,6 +39,27 @@ LLM_BODY_LIMIT = 64 * 1024
 TESTRAIL_BODY_LIMIT = 4 * 1024  # the spec's limit for this route
 LLM_KEYS = ("provider", "api_key", "model", "ollama_endpoint")
 TESTRAIL_KEYS = ("url", "email", "api_key")
+
+
+PROVIDERS = ("anthropic", "openai", "ollama")
+LLM_SETTINGS = (
+    Setting("provider", "anthropic", "The LLM provider of the AI agent (empty: none).", choices=("", *PROVIDERS)),
+    Setting("api_key", "", "The provider's API key (not needed for Ollama).", secret=True),
+    Setting("model", "claude-sonnet-4-20250514", "The model the agent uses."),
+    Setting("ollama_endpoint", "", "Ollama's URL, e.g. http://localhost:11434 (add localhost to "
+            "replay.allow_hosts for a local one).", url=True, outbound=True),
+)
+TESTRAIL_SETTINGS = (
+    Setting("url", "", "Your TestRail URL, e.g. https://company.testrail.io.", url=True, outbound=True),
+    Setting("email", "", "The TestRail user's email."),
+    Setting("api_key", "", "The TestRail API key.", secret=True),
+)
+
+
+@hookimpl
+def ghost_settings(register: RegisterSettings) -> None:
+    register("llm", *LLM_SETTINGS, import_requires=("provider",))
+    register("testrail", *TESTRAIL_SETTINGS, import_requires=("url", "email"))
 
 
 def _or_400(build: Any, *args: Any) -> Any:

@@ -12,7 +12,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ghost_addons.api.http import ApiError
-from ghost_addons.hookspecs import Register, hookimpl
+from ghost_addons.hookspecs import Register, RegisterEvent, hookimpl
 from plugins.extension_bridge import bridge_of
 from plugins.extension_bridge.hub import ExtensionConnection, ExtensionHub
 from plugins.journeys import api, tables
@@ -87,6 +87,15 @@ class JourneysPlugin:
                 "recording": len(self.recorder.active),
                 "noise_dropped": self.recorder.noise_dropped,
             }
+
+    @hookimpl
+    def ghost_event_types(self, register: RegisterEvent) -> None:
+        register("journey:started", "{journey_id, session_id, name}", "A journey recording began.")
+        register("journey:step_added", "{journey_id, step_order, type, flow_id?, interaction_id?}",
+                 "A step was added to a journey being recorded.")
+        register("journey:completed", "{journey_id, flow_count, interaction_count, duration_ms}",
+                 "A journey recording finished.")
+        register("journey:deleted", "{journey_id}", "A journey and its steps were deleted.")
 
 
 def make_plugin() -> JourneysPlugin:

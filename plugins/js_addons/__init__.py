@@ -9,8 +9,9 @@ from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from ghost_addons.hookspecs import Register, hookimpl
+from ghost_addons.hookspecs import Register, RegisterEvent, RegisterSettings, hookimpl
 from ghost_addons.model import format_time
+from ghost_addons.settings_schema import Setting
 from plugins.js_addons import api, store
 from plugins.js_addons.runtime import AddonLoadError, AddonRuntime, LoadedAddon, RuntimeConfig
 
@@ -36,6 +37,19 @@ class JsAddonsPlugin:
         self._flushing = False
 
     # --- lifecycle ------------------------------------------------------------------------
+
+    @hookimpl
+    def ghost_settings(self, register: RegisterSettings) -> None:
+        register("addons", Setting("call_timeout_ms", 50, "Time limit of one JavaScript addon call; an addon "
+                                   "that overruns is skipped for that flow.", minimum=1, maximum=10000))
+
+    @hookimpl
+    def ghost_event_types(self, register: RegisterEvent) -> None:
+        register("addon.created", "addon {id, name, code, enabled, priority, status, ...}", "An addon was created.")
+        register("addon.updated", "addon", "An addon was changed, toggled, or its status changed.")
+        register("addon.deleted", "{id}", "An addon was deleted.")
+        register("addon.log", "{id, name, level, message, timestamp}",
+                 "An addon called ghost.log(), ghost.warn() or ghost.error().")
 
     @hookimpl
     def ghost_migrations(self, register: Register) -> None:

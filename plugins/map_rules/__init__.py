@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
-from ghost_addons.hookspecs import Register, hookimpl
+from ghost_addons.hookspecs import Register, RegisterEvent, hookimpl
 from plugins.map_rules import api, store
 from plugins.map_rules.engine import MapRulesEngine
 from plugins.map_rules.matching import targets_api
@@ -51,6 +51,12 @@ class MapRulesPlugin:
             return engine.on_request(flow)  # a coroutine only when a file must be read
         engine.on_response(flow)
         return None
+
+    @hookimpl
+    def ghost_event_types(self, register: RegisterEvent) -> None:
+        register("rule.created", "map rule", "A map rule was created.")
+        register("rule.updated", "map rule", "A map rule was changed or toggled.")
+        register("rule.deleted", "{id}", "A map rule was deleted.")
 
 
 def make_plugin() -> MapRulesPlugin:

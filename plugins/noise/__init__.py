@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ghost_addons.hookspecs import hookimpl
+from ghost_addons.hookspecs import RegisterSettings, hookimpl
+from ghost_addons.settings_schema import Setting
 
 if TYPE_CHECKING:
     from ghost_addons.core import Ghost
@@ -83,9 +84,21 @@ def settings_of(ghost: Ghost) -> NoiseSettings:
     )
 
 
+SETTINGS = (
+    Setting("noise_enabled", True, "Sample repetitive traffic (polling, heartbeats) instead of storing every flow."),
+    Setting("noise_threshold", 20, "Requests to one endpoint within the window before sampling starts.", minimum=1),
+    Setting("noise_sample_rate", 10, "Once sampling, store one flow in this many.", minimum=1),
+    Setting("noise_window_secs", 30, "Length of the counting window in seconds.", minimum=1),
+)
+
+
 class NoisePlugin:
     def __init__(self) -> None:
         self.sampler: NoiseSampler | None = None
+
+    @hookimpl
+    def ghost_settings(self, register: RegisterSettings) -> None:
+        register("proxy", *SETTINGS)
 
     @hookimpl
     def ghost_startup(self, ghost: Ghost) -> None:

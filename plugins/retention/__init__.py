@@ -9,8 +9,9 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from ghost_addons.hookspecs import hookimpl
+from ghost_addons.hookspecs import RegisterEvent, RegisterSettings, hookimpl
 from ghost_addons.model import format_time
+from ghost_addons.settings_schema import Setting
 from ghost_addons.store import flows
 
 if TYPE_CHECKING:
@@ -34,10 +35,26 @@ def purge_limits(ghost: Ghost, now: datetime) -> tuple[str | None, int] | None:
     return cutoff, keep
 
 
+SETTINGS = (
+    Setting("auto_purge_enabled", False, "Delete old flows automatically (checked every minute)."),
+    Setting("auto_purge_max_age_hours", 0, "Delete flows older than this many hours (0: no age limit).",
+            minimum=0),
+    Setting("auto_purge_max_flows", 0, "Keep only the newest this many flows (0: no count limit).", minimum=0),
+)
+
+
 class RetentionPlugin:
     def __init__(self) -> None:
         self.wake = asyncio.Event()
         self.purged = 0
+
+    @hookimpl
+    def ghost_settings(self, register: RegisterSettings) -> None:
+        register("store", *SETTINGS)
+
+    @hookimpl
+    def ghost_event_types(self, register: RegisterEvent) -> None:
+        register("flows.purged", "{deleted}", "Auto-purge deleted this many old flows.")
 
     @hookimpl
     def ghost_startup(self, ghost: Ghost) -> None:

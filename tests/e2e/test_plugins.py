@@ -49,3 +49,35 @@ def test_broken_plugin_stops_start_with_a_clear_message(ghost_factory, tmp_path:
         assert "hook Ghost does not have" in str(e) or "ghost_no_such_hook" in str(e)
     else:
         raise AssertionError("Ghost started with a plugin implementing an unknown hook")
+
+
+def test_plugins_are_listed_with_what_they_registered(ghost) -> None:
+    listing = ghost.api("GET", "/api/v1/plugins").json()
+    plugins = {p["name"]: p for p in listing["plugins"]}
+    assert {"noise", "exporters", "journeys", "integrations"} <= set(plugins)
+    exporters = plugins["exporters"]
+    assert exporters["kind"] == "builtin" and exporters["source"] == "plugins.exporters"
+    assert exporters["version"] and "ghost_exporters" in exporters["hooks"]
+    assert set(exporters["registered"]["exporters"]) >= {"har", "postman", "csv", "json", "report"}
+    assert "GET /api/v1/sessions/{id}/export/{format}" in exporters["registered"]["routes"]
+    assert plugins["noise"]["registered"]["settings"] == [
+        "proxy.noise_enabled", "proxy.noise_threshold", "proxy.noise_sample_rate", "proxy.noise_window_secs"]
+    assert "journey:started" in plugins["journeys"]["registered"]["event_types"]
+    assert "map_rules" in plugins["map_rules"]["registered"]["migrations"]
+    assert "GET /api/v1/plugins" in listing["core"]["routes"] and listing["disabled"] == []
+    types = {t["type"]: t for t in ghost.api("GET", "/api/v1/events/types").json()}
+    assert types["flow.created"]["owner"] == "core" and types["addon.log"]["owner"] == "js_addons"
+
+
+def test_a_plugin_can_be_disabled_by_name(ghost_factory, target: Target) -> None:
+    ghost = ghost_factory(extra_args=("--set", "ghost_disable_plugins=compose",
+                                      "--set", "ghost_disable_plugins=noise"))
+    listing = ghost.api("GET", "/api/v1/plugins").json()
+    names = {p["name"] for p in listing["plugins"]}
+    assert "compose" not in names and "noise" not in names and "exporters" in names
+    assert listing["disabled"] == ["compose", "noise"]
+    assert ghost.api("POST", "/api/v1/compose", json={"method": "GET", "url": target.http_url}).status_code == 404
+    assert "noise_threshold" not in ghost.api("GET", "/api/v1/settings").json()["proxy"]
+    with ghost.client() as client:  # the rest of Ghost works as before
+        assert client.get(f"{target.http_url}/status/200").status_code == 200
+    assert ghost.wait_flows(1)[0]["path"] == "/status/200"

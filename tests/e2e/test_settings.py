@@ -192,3 +192,64 @@ def test_without_p_the_proxy_uses_the_settings_port_on_loopback(ghost_factory) -
     socket.create_connection(("127.0.0.1", port), 5).close()
     listening = [line for line in proc.log().splitlines() if "proxy listening" in line]
     assert listening[-1].endswith(f"127.0.0.1:{port}.")
+
+
+def test_a_masked_secret_sent_back_keeps_the_real_one(ghost) -> None:
+    put(ghost, {"llm": {"api_key": "sk-real-secret-1234"}})
+    shown = ghost.api("GET", "/api/v1/settings").json()
+    assert shown["llm"]["api_key"] == "****1234"
+    shown["llm"]["model"] = "gpt-4o"  # a settings form sends everything back, the mask included
+    put(ghost, {"llm": shown["llm"]})
+    config = yaml.safe_load((ghost.home / "config.yaml").read_text())
+    assert config["llm"]["api_key"] == "sk-real-secret-1234" and config["llm"]["model"] == "gpt-4o"
+    refused = ghost.api("PUT", "/api/v1/settings", json={"llm": {"api_key": "****9999"}})
+    assert refused.status_code == 400 and "looks like a masked value" in refused.json()["error"]
+    assert yaml.safe_load((ghost.home / "config.yaml").read_text())["llm"]["api_key"] == "sk-real-secret-1234"
+
+
+def test_a_bad_upstream_proxy_is_refused_and_not_saved(ghost_factory) -> None:
+    ghost = ghost_factory()
+    for bad in ("http://127.0.0.1:abc", "http://:8080", "ftp://proxy:21", "http://host:99999"):
+        r = ghost.api("PUT", "/api/v1/settings", json={"proxy": {"upstream_proxy": bad}})
+        assert r.status_code == 400 and "proxy.upstream_proxy" in r.json()["error"], (bad, r.text)
+    assert yaml.safe_load((ghost.home / "config.yaml").read_text())["proxy"]["upstream_proxy"] == ""
+    # A bad value written into the file by hand no longer stops Ghost: the default is used.
+    ghost.stop()
+    config = yaml.safe_load((ghost.home / "config.yaml").read_text())
+    config["proxy"]["upstream_proxy"] = "http://127.0.0.1:abc"
+    (ghost.home / "config.yaml").write_text(yaml.safe_dump(config))
+    again = ghost_factory(home=ghost.home)
+    assert again.api("GET", "/api/v1/settings").json()["proxy"]["upstream_proxy"] == ""
+    assert "proxy.upstream_proxy" in again.log()
+
+
+def test_settings_import_refuses_urls_the_ssrf_guard_refuses(ghost) -> None:
+    for url in ("http://169.254.169.254/", "file:///etc/passwd", "http://127.1:8080/", "http://[::ffff:7f00:1]/",
+                "http://localhost:9/", "http://10.0.0.8/"):
+        body = {"testrail": {"url": url, "email": "qa@example.com"}}
+        r = ghost.api("POST", "/api/v1/settings/import", json=body)
+        assert r.status_code == 400 and "testrail.url" in r.json()["error"], (url, r.text)
+        assert ghost.api("GET", "/api/v1/settings").json()["testrail"]["url"] == ""
+    r = ghost.api("POST", "/api/v1/settings/import", json={"llm": {"provider": "ollama",
+                                                                    "ollama_endpoint": "http://127.0.0.1:11434"}})
+    assert r.status_code == 400 and "llm.ollama_endpoint" in r.json()["error"]
+    # The allow-list in force lets a user import a local endpoint on purpose.
+    put(ghost, {"replay": {"allow_hosts": ["127.0.0.1"]}})
+    r = ghost.api("POST", "/api/v1/settings/import", json={"llm": {"provider": "ollama",
+                                                                    "ollama_endpoint": "http://127.0.0.1:11434"}})
+    assert r.status_code == 200, r.text
+
+
+def test_settings_import_multipart_without_boundary_is_a_400(ghost) -> None:
+    r = ghost.api("POST", "/api/v1/settings/import", content=b"x",
+                  headers={"Content-Type": "multipart/form-data"})
+    assert r.status_code == 400 and "multipart" in r.json()["error"]
+
+
+def test_the_settings_schema_lists_every_setting_with_its_owner(ghost) -> None:
+    schema = {item["name"]: item for item in ghost.api("GET", "/api/v1/settings/schema").json()}
+    assert schema["proxy.port"]["owner"] == "core" and schema["proxy.port"]["maximum"] == 65535
+    assert schema["proxy.noise_threshold"]["owner"] == "noise"
+    assert schema["llm.api_key"]["secret"] is True and schema["breakpoints.timeout_secs"]["owner"] == "breakpoints"
+    shown = ghost.api("GET", "/api/v1/settings").json()
+    assert {f"{s}.{k}" for s, keys in shown.items() for k in keys} == set(schema)
