@@ -223,8 +223,36 @@ class SettingsSchema:
             out.append(item)
         return out
 
+    def json_schema(self) -> dict[str, Any]:
+        """A JSON Schema of a partial update (what `PUT /api/v1/settings` takes), for OpenAPI."""
+        sections: dict[str, Any] = {}
+        for section, keys in self.sections.items():
+            if keys:
+                properties = {key: _json_type(d.setting) for key, d in keys.items()}
+                sections[section] = {"type": "object", "properties": properties, "additionalProperties": False}
+        return {"type": "object", "properties": sections, "additionalProperties": False}
+
     def _view(self, data: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         return {section: copy.deepcopy(data.get(section, {})) for section, keys in self.sections.items() if keys}
+
+
+def _json_type(s: Setting) -> dict[str, Any]:
+    out: dict[str, Any] = {"description": s.help, "default": s.default}
+    if s.kind == "list":
+        out.update(type="array", items={"type": "string", "maxLength": MAX_STRING_LENGTH}, maxItems=MAX_LIST_ITEMS)
+    else:
+        out["type"] = s.kind
+    if s.kind == "string":
+        out["maxLength"] = MAX_STRING_LENGTH
+    if s.minimum is not None:
+        out["minimum"] = s.minimum
+    if s.maximum is not None:
+        out["maximum"] = s.maximum
+    if s.choices:
+        out["enum"] = list(s.choices)
+    if s.secret:
+        out["writeOnly"] = True
+    return out
 
 
 def mask(value: str) -> str:

@@ -26,6 +26,7 @@ class Route:
     responses: dict[int, str] = field(default_factory=dict)
     tag: str = ""
     owner: str = "core"
+    body_schema: dict[str, Any] | None = None
 
 
 class RouteTable:
@@ -51,9 +52,11 @@ class RouteTable:
         body: str = "",
         responses: dict[int, str] | None = None,
         tag: str = "",
+        body_schema: dict[str, Any] | None = None,
     ) -> None:
         """Add a route. `query` maps parameter names to descriptions; `body` describes the
-        JSON body; `public` routes skip the token (only health, CA and PAC are)."""
+        JSON body (`body_schema`: its JSON Schema, when one is known); `public` routes skip the
+        token (only health, CA and PAC are)."""
         method = method.upper()
         if method not in METHODS:
             raise ValueError(f"unsupported method {method!r}")
@@ -61,7 +64,7 @@ class RouteTable:
         if taken is not None:
             raise ValueError(f"route {method} {path} is registered by both {taken.owner!r} and {self.owner!r}")
         self.routes.append(Route(method, path, handler, summary, public, query or {}, body,
-                                 responses or {}, tag or _tag_of(path), self.owner))
+                                 responses or {}, tag or _tag_of(path), self.owner, body_schema))
 
     def public_paths(self) -> set[str]:
         return {r.path for r in self.routes if r.public}
@@ -95,7 +98,7 @@ class RouteTable:
             if route.body:
                 op["requestBody"] = {
                     "description": route.body,
-                    "content": {"application/json": {"schema": {"type": "object"}}},
+                    "content": {"application/json": {"schema": route.body_schema or {"type": "object"}}},
                 }
             if not route.public:
                 op["security"] = [{"bearer": []}]

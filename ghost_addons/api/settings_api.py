@@ -101,7 +101,8 @@ def register(ghost: Ghost, routes: RouteTable) -> None:
 
     routes.add("GET", "/api/v1/settings", get, "All settings; API keys masked, the token omitted")
     routes.add("PUT", "/api/v1/settings", put, "Update some settings; applied at once",
-               body="{section: {key: value}} for the sections to change")
+               body="{section: {key: value}} for the sections to change",
+               body_schema=ghost.settings.schema.json_schema())
     routes.add("GET", "/api/v1/settings/schema", schema,
                "Every setting: name, type, default, range or choices, help, which plugin declared it")
     routes.add("GET", "/api/v1/settings/export", export, "Download settings without secrets")

@@ -189,3 +189,17 @@ def test_the_readme_tables_match_the_declarations() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     fresh = with_tables(readme, declared_tables(make_plugin_manager(DEFAULT_PLUGINS, entry_points=False)))
     assert fresh == readme, "run `.venv/bin/python scripts/readme_tables.py` to update README.md"
+
+
+def test_openapi_describes_the_settings_from_their_declarations(tmp_path: Path) -> None:
+    from ghost_addons.api.app import make_app
+    from ghost_addons.api.core_routes import ROUTES_KEY
+
+    app = make_app(make_ghost(tmp_path))
+    spec = app[ROUTES_KEY].openapi("test")
+    body = spec["paths"]["/api/v1/settings"]["put"]["requestBody"]["content"]["application/json"]["schema"]
+    noise = body["properties"]["proxy"]["properties"]["noise_threshold"]
+    assert noise["type"] == "integer" and noise["minimum"] == 1
+    assert body["properties"]["logging"]["properties"]["level"]["enum"] == ["debug", "info", "warn", "error"]
+    assert body["properties"]["llm"]["properties"]["api_key"]["writeOnly"] is True
+    assert body["additionalProperties"] is False
