@@ -61,3 +61,51 @@ def test_rotate_token_reverts_when_the_file_cannot_be_written(tmp_path) -> None:
     with pytest.raises(OSError):
         settings.rotate_token()
     assert settings.token == old
+
+
+def test_settings_of_a_plugin_not_loaded_survive_a_save(tmp_path) -> None:
+    path = tmp_path / "config.yaml"
+    full = Settings.load(path, schema=SCHEMA)
+    full.update({"proxy": {"noise_threshold": 7}, "llm": {"api_key": "sk-keep-me"}})
+    core_only = Settings.load(path, schema=core_schema())  # noise and integrations disabled
+    assert "noise_threshold" not in core_only.data["proxy"] and "llm" not in core_only.data
+    core_only.update({"proxy": {"port": 4600}})
+    again = Settings.load(path, schema=SCHEMA)
+    assert again.get("proxy.noise_threshold") == 7 and again.get("llm.api_key") == "sk-keep-me"
+    assert again.get("proxy.port") == 4600 and again.token == full.token
+
+
+def test_a_bad_stored_value_falls_back_to_its_default(tmp_path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("proxy:\n  upstream_proxy: 'http://127.0.0.1:abc'\n  noise_threshold: -3\n  port: 4700\n"
+                    "logging: 5\n")
+    settings = Settings.load(path, schema=SCHEMA)
+    assert settings.get("proxy.upstream_proxy") == "" and settings.get("proxy.noise_threshold") == 20
+    assert settings.get("proxy.port") == 4700 and settings.get("logging.level") == "info"
+    assert len(settings.problems) == 3 and "proxy.upstream_proxy" in settings.problems[0]
+
+
+def test_a_plugin_secret_is_masked_cleared_and_never_imported() -> None:
+    from ghost_addons.settings_schema import Setting
+
+    schema = builtin_schema()
+    schema.add("thirdparty", "vault", [Setting("token", "", "A token.", secret=True), Setting("url", "", "U.")])
+    data = schema.defaults()
+    data["vault"].update(token="s3cr3t-value", url="https://v.example")
+    assert schema.masked_view(data)["vault"] == {"token": "****alue", "url": "https://v.example"}
+    assert schema.export_view(data)["vault"] == {"token": "", "url": "https://v.example"}
+    assert schema.import_update({"vault": {"token": "x", "url": "https://w.example"}}, data) == {
+        "vault": {"url": "https://w.example"}}
+    assert schema.validate_update({"vault": {"token": "****alue"}}, data) == {}
+    with pytest.raises(SettingsError, match="looks like a masked value"):
+        schema.validate_update({"vault": {"token": "****beef"}}, data)
+
+
+@pytest.mark.parametrize("value, message", [
+    ("http://127.0.0.1:abc", "valid host and port"), ("http://:8080", "http:// or https://"),
+    ("http://a b:80", "mitmproxy accepts"), ("http://host/path", "mitmproxy accepts"),
+    ("socks5://h:1", "http://"), ("http://h:0", "port 0"), ("http://h:70000", "valid host and port"),
+])
+def test_upstream_proxy_values_mitmproxy_would_refuse_are_refused(value, message) -> None:
+    with pytest.raises(SettingsError, match=message):
+        validate_update({"proxy": {"upstream_proxy": value}})
