@@ -13,6 +13,7 @@ from aiohttp import web
 from ghost_addons.api import core_routes
 from ghost_addons.api.http import ApiError, error_response
 from ghost_addons.api.routes import RouteTable
+from ghost_addons.errors import Conflict, GhostError, InvalidInput, NotFound, TimedOut, Unavailable, UpstreamFailed
 
 if TYPE_CHECKING:
     from ghost_addons.core import Ghost
@@ -22,6 +23,16 @@ log = logging.getLogger("ghost.api")
 GHOST_KEY = web.AppKey("ghost", object)
 MAX_UPLOAD = 257 * (1 << 20)  # imports accept 256 MB; each route enforces its own cap
 EXTENSION_SCHEMES = ("chrome-extension", "moz-extension")
+
+# The one place a domain error becomes an HTTP status (a subclass takes its nearest base's).
+ERROR_STATUS: dict[type[GhostError], int] = {
+    InvalidInput: 400,
+    NotFound: 404,
+    Conflict: 409,
+    UpstreamFailed: 502,
+    Unavailable: 503,
+    TimedOut: 504,
+}
 
 
 def is_loopback_name(host: str) -> bool:
@@ -63,32 +74,48 @@ def bearer_token(request: web.Request) -> str:
     return request.query.get("token", "") if streaming else ""
 
 
+def status_of(error: GhostError) -> int | None:
+    """The status of a domain error by its nearest kind in ERROR_STATUS; None for a
+    GhostError of no mapped kind (a bug: it becomes a 500)."""
+    for kind in type(error).__mro__:
+        status = ERROR_STATUS.get(kind)
+        if status is not None:
+            return status
+    return None
+
+
+@web.middleware
+async def errors(request: web.Request, handler: core_routes.Handler) -> web.StreamResponse:
+    """Every failure of a handler becomes `{"error": message}` with its status: ApiError
+    carries its own, a domain error gets its kind's, anything else is a 500 (a bug)."""
+    try:
+        return await handler(request)
+    except ApiError as e:
+        return error_response(e.status, e.message)
+    except web.HTTPException as e:
+        if e.status < 400:
+            raise
+        message = e.text if e.text and not e.text.startswith(f"{e.status}:") else e.reason
+        if e.status == 404:
+            message = f"not found: {request.method} {request.path}"
+        elif e.status == 405:
+            message = f"method {request.method} is not allowed on {request.path}"
+        return error_response(e.status, message)
+    except ConnectionResetError:
+        raise
+    except Exception as e:
+        status = status_of(e) if isinstance(e, GhostError) else None
+        if status is not None:
+            return error_response(status, str(e))
+        log.exception("API %s %s failed", request.method, request.path)
+        return error_response(500, f"internal error: {type(e).__name__}: {e}")
+
+
 def make_app(ghost: Ghost) -> web.Application:
     routes = RouteTable()
     core_routes.register(ghost, routes)
     ghost.pm.hook.ghost_routes(ghost=ghost, routes=routes)
     public = routes.public_paths()
-
-    @web.middleware
-    async def errors(request: web.Request, handler: core_routes.Handler) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except ApiError as e:
-            return error_response(e.status, e.message)
-        except web.HTTPException as e:
-            if e.status < 400:
-                raise
-            message = e.text if e.text and not e.text.startswith(f"{e.status}:") else e.reason
-            if e.status == 404:
-                message = f"not found: {request.method} {request.path}"
-            elif e.status == 405:
-                message = f"method {request.method} is not allowed on {request.path}"
-            return error_response(e.status, message)
-        except ConnectionResetError:
-            raise
-        except Exception as e:
-            log.exception("API %s %s failed", request.method, request.path)
-            return error_response(500, f"internal error: {type(e).__name__}: {e}")
 
     @web.middleware
     async def guard(request: web.Request, handler: core_routes.Handler) -> web.StreamResponse:
