@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ghost.api")
 
-GHOST_KEY = web.AppKey("ghost", object)
 MAX_UPLOAD = 257 * (1 << 20)  # imports accept 256 MB; each route enforces its own cap
 EXTENSION_SCHEMES = ("chrome-extension", "moz-extension")
 
@@ -134,7 +133,6 @@ def make_app(ghost: Ghost) -> web.Application:
         return await handler(request)
 
     app = web.Application(middlewares=[errors, guard], client_max_size=MAX_UPLOAD)
-    app[GHOST_KEY] = ghost
     app[core_routes.ROUTES_KEY] = routes
     routes.install(app)
     return app
