@@ -16,6 +16,7 @@ from ghost_addons import __version__
 from ghost_addons.api.app import ApiServer, is_loopback_name
 from ghost_addons.capture import ID_KEY, METADATA_KEY, SOURCE_KEY
 from ghost_addons.config import Settings, core_schema, write_private
+from ghost_addons.errors import TimedOut, Unavailable
 from ghost_addons.events import EventHub, core_event_types, event_registrar
 from ghost_addons.hostmatch import CaptureFilter
 from ghost_addons.ids import new_id
@@ -228,12 +229,13 @@ class Ghost:
         future: asyncio.Future[Flow] = asyncio.get_running_loop().create_future()
         self._pending_replays[replay_id] = future
         try:
-            self.proxy.replay(live)
+            try:
+                self.proxy.replay(live)
+            except RuntimeError as e:  # ProxyControl's "the proxy is not running"
+                raise Unavailable(f"cannot replay {original.id}: {e}") from None
             return await asyncio.wait_for(future, timeout)
         except TimeoutError:
-            from ghost_addons.api.http import ApiError
-
-            raise ApiError(504, f"replay of {original.id} got no answer within {timeout:.0f} s") from None
+            raise TimedOut(f"replay of {original.id} got no answer within {timeout:.0f} s") from None
         finally:
             self._pending_replays.pop(replay_id, None)
 

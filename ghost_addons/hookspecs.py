@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from ghost_addons.api.routes import RouteTable
     from ghost_addons.core import Ghost
+    from ghost_addons.extension import BrowserExtension
     from ghost_addons.model import Flow
 
 hookspec = pluggy.HookspecMarker("ghost")
@@ -98,6 +99,39 @@ def ghost_event(ghost: Ghost, type: str, data: Any) -> None:
 @hookspec
 def ghost_monitor(ghost: Ghost, report: dict[str, Any]) -> None:
     """Add the plugin's own figures to ``GET /api/v1/monitor`` (e.g. noise counts)."""
+
+
+@hookspec
+def ghost_extension_message(ghost: Ghost, message: dict[str, Any]) -> Awaitable[bool | None] | bool | None:
+    """A browser extension sent ``message`` (``{"type": ..., "data": ...}``) of a type the
+    bridge does not handle itself (``hello``, ``ping`` and ``action.result`` are its own),
+    e.g. ``interaction``.
+
+    Return True (or an awaitable of True) when the plugin handled this type; None for
+    types it does not know, so others are asked. Raise ValueError (or a
+    ``ghost_addons.errors.GhostError``) to refuse the message: the bridge sends the text
+    back to the extension as ``{"type": "error"}``. A type no plugin handles is answered
+    with "unknown message type".
+    """
+
+
+@hookspec
+def ghost_extension_connected(ghost: Ghost, info: dict[str, Any]) -> Awaitable[None] | None:
+    """A browser extension connected and said hello; ``info`` holds what it told
+    (``connection_id``, ``connected_at``, ``version``, ``extension_id``, ``browser``...).
+
+    Tell it what it must know now, e.g. the recordings already running.
+    """
+
+
+@hookspec(firstresult=True)
+def ghost_browser_extension(ghost: Ghost) -> BrowserExtension | None:
+    """Return the browser extension the plugin holds if one is connected, else None.
+
+    Features send to the browser through the first answer (``ghost_addons.extension.
+    browser_extension(ghost)``) without knowing which plugin holds the connection; a
+    plugin bridging another browser implements this hook too.
+    """
 
 
 # --- the proxy pipeline ----------------------------------------------------------------

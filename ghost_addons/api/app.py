@@ -13,6 +13,7 @@ from aiohttp import web
 from ghost_addons.api import core_routes
 from ghost_addons.api.http import ApiError, error_response
 from ghost_addons.api.routes import RouteTable
+from ghost_addons.errors import Conflict, GhostError, InvalidInput, NotFound, TimedOut, Unavailable, UpstreamFailed
 from ghost_addons.plugins import call_each
 
 if TYPE_CHECKING:
@@ -20,9 +21,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ghost.api")
 
-GHOST_KEY = web.AppKey("ghost", object)
 MAX_UPLOAD = 257 * (1 << 20)  # imports accept 256 MB; each route enforces its own cap
 EXTENSION_SCHEMES = ("chrome-extension", "moz-extension")
+
+# The one place a domain error becomes an HTTP status (a subclass takes its nearest base's).
+ERROR_STATUS: dict[type[GhostError], int] = {
+    InvalidInput: 400,
+    NotFound: 404,
+    Conflict: 409,
+    UpstreamFailed: 502,
+    Unavailable: 503,
+    TimedOut: 504,
+}
 
 
 def is_loopback_name(host: str) -> bool:
@@ -64,32 +74,48 @@ def bearer_token(request: web.Request) -> str:
     return request.query.get("token", "") if streaming else ""
 
 
+def status_of(error: GhostError) -> int | None:
+    """The status of a domain error by its nearest kind in ERROR_STATUS; None for a
+    GhostError of no mapped kind (a bug: it becomes a 500)."""
+    for kind in type(error).__mro__:
+        status = ERROR_STATUS.get(kind)
+        if status is not None:
+            return status
+    return None
+
+
+@web.middleware
+async def errors(request: web.Request, handler: core_routes.Handler) -> web.StreamResponse:
+    """Every failure of a handler becomes `{"error": message}` with its status: ApiError
+    carries its own, a domain error gets its kind's, anything else is a 500 (a bug)."""
+    try:
+        return await handler(request)
+    except ApiError as e:
+        return error_response(e.status, e.message)
+    except web.HTTPException as e:
+        if e.status < 400:
+            raise
+        message = e.text if e.text and not e.text.startswith(f"{e.status}:") else e.reason
+        if e.status == 404:
+            message = f"not found: {request.method} {request.path}"
+        elif e.status == 405:
+            message = f"method {request.method} is not allowed on {request.path}"
+        return error_response(e.status, message)
+    except ConnectionResetError:
+        raise
+    except Exception as e:
+        status = status_of(e) if isinstance(e, GhostError) else None
+        if status is not None:
+            return error_response(status, str(e))
+        log.exception("API %s %s failed", request.method, request.path)
+        return error_response(500, f"internal error: {type(e).__name__}: {e}")
+
+
 def make_app(ghost: Ghost) -> web.Application:
     routes = RouteTable()
     core_routes.register(ghost, routes)
     call_each(ghost.pm, "ghost_routes", lambda owner: {"ghost": ghost, "routes": routes.owned_by(owner)})
     public = routes.public_paths()
-
-    @web.middleware
-    async def errors(request: web.Request, handler: core_routes.Handler) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except ApiError as e:
-            return error_response(e.status, e.message)
-        except web.HTTPException as e:
-            if e.status < 400:
-                raise
-            message = e.text if e.text and not e.text.startswith(f"{e.status}:") else e.reason
-            if e.status == 404:
-                message = f"not found: {request.method} {request.path}"
-            elif e.status == 405:
-                message = f"method {request.method} is not allowed on {request.path}"
-            return error_response(e.status, message)
-        except ConnectionResetError:
-            raise
-        except Exception as e:
-            log.exception("API %s %s failed", request.method, request.path)
-            return error_response(500, f"internal error: {type(e).__name__}: {e}")
 
     @web.middleware
     async def guard(request: web.Request, handler: core_routes.Handler) -> web.StreamResponse:
@@ -108,7 +134,6 @@ def make_app(ghost: Ghost) -> web.Application:
         return await handler(request)
 
     app = web.Application(middlewares=[errors, guard], client_max_size=MAX_UPLOAD)
-    app[GHOST_KEY] = ghost
     app[core_routes.ROUTES_KEY] = routes
     routes.install(app)
     return app

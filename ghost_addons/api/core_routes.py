@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from ghost_addons.api import artifacts_api, flows_api, plugins_api, sessions_api, settings_api, system_api
+from ghost_addons.api.routes import RouteTable
 
 if TYPE_CHECKING:
-    from ghost_addons.api.routes import RouteTable
     from ghost_addons.core import Ghost
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-ROUTES_KEY = web.AppKey("routes", object)
+ROUTES_KEY = web.AppKey("routes", RouteTable)  # the served table, for the OpenAPI document
 
 
 def register(ghost: Ghost, routes: RouteTable) -> None:

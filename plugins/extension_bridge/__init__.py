@@ -6,8 +6,9 @@
     POST /api/v1/extension/actions  {"action": "screenshot"|"navigate"|"read_page"|"tabs", ...}
     POST /api/v1/extension/inject   {"code": "...", "tab_id"?: N} runs a script in a tab
 
-Other plugins reach the hub with `bridge_of(ghost).hub` (journeys use it to start and
-stop header injection and to receive interactions).
+The bridge hands the extension's other messages to the `ghost_extension_message` hook and
+its hellos to `ghost_extension_connected`, and answers `ghost_browser_extension` with its
+hub, so features (journeys) talk to the browser without importing this plugin.
 """
 
 from __future__ import annotations
@@ -18,14 +19,15 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from ghost_addons.api.http import ApiError, field, json_response, read_json_object
+from ghost_addons.errors import NotFound
 from ghost_addons.hookspecs import RegisterEvent, hookimpl
-from plugins.extension_bridge.hub import ExtensionError, ExtensionHub
+from plugins.extension_bridge.hub import ExtensionHub, any_handled
 
 if TYPE_CHECKING:
     from ghost_addons.api.routes import RouteTable
     from ghost_addons.core import Ghost
+    from ghost_addons.extension import BrowserExtension
 
-PLUGIN_NAME = "extension_bridge"
 ACTIONS = ("screenshot", "navigate", "read_page", "tabs")
 DEFAULT_TIMEOUT_MS = 15_000
 MAX_TIMEOUT_MS = 120_000
@@ -39,7 +41,13 @@ class ExtensionBridge:
 
     def hub_for(self, ghost: Ghost) -> ExtensionHub:
         if self.hub is None:
-            self.hub = ExtensionHub(ghost.events.publish)
+            async def deliver(message: dict[str, Any]) -> bool:
+                return await any_handled(ghost.pm.hook.ghost_extension_message(ghost=ghost, message=message))
+
+            async def greeted(info: dict[str, Any]) -> None:
+                await ghost.call_hook("ghost_extension_connected", ghost=ghost, info=info)
+
+            self.hub = ExtensionHub(ghost.events.publish, deliver, greeted)
         return self.hub
 
     @hookimpl
@@ -58,6 +66,10 @@ class ExtensionBridge:
             await self.hub.close_all()
 
     @hookimpl
+    def ghost_browser_extension(self, ghost: Ghost) -> BrowserExtension | None:
+        return self.hub if self.hub is not None and self.hub.connected else None
+
+    @hookimpl
     def ghost_routes(self, ghost: Ghost, routes: RouteTable) -> None:
         hub = self.hub_for(ghost)
 
@@ -72,14 +84,14 @@ class ExtensionBridge:
         async def info(request: web.Request) -> web.Response:
             current = hub.current()
             if current is None:
-                raise ApiError(404, "no browser extension is connected to Ghost")
+                raise NotFound("no browser extension is connected to Ghost")
             return json_response({**hub.status(), "extensions": [c.describe() for c in hub.connections]})
 
         async def actions(request: web.Request) -> web.Response:
             body = await read_json_object(request)
             data = action_request(body)
             timeout = timeout_of(body)
-            result = await ask(hub, "action", data, timeout)
+            result = await hub.request("action", data, timeout)
             return json_response({"action": data["action"], "result": result})
 
         async def inject(request: web.Request) -> web.Response:
@@ -91,7 +103,7 @@ class ExtensionBridge:
             tab_id = field(body, "tab_id", int)
             if tab_id is not None:
                 data["tab_id"] = tab_id
-            result = await ask(hub, "inject", data, timeout_of(body))
+            result = await hub.request("inject", data, timeout_of(body))
             return json_response({"result": result})
 
         routes.add("GET", "/api/v1/extension/ws", websocket,
@@ -111,13 +123,6 @@ class ExtensionBridge:
                    body='{"code": "...", "tab_id"?: N, "timeout_ms"?: N}',
                    responses={200: "The script's JSON result", 502: "The script failed",
                               504: "The extension did not answer"}, tag="extension")
-
-
-async def ask(hub: ExtensionHub, kind: str, data: dict[str, Any], timeout: float) -> dict[str, Any]:
-    try:
-        return await hub.request(kind, data, timeout)
-    except ExtensionError as e:
-        raise ApiError(e.status, e.message) from None
 
 
 def timeout_of(body: dict[str, Any]) -> float:
@@ -153,12 +158,6 @@ def action_request(body: dict[str, Any]) -> dict[str, Any]:
         data["max_chars"] = max_chars
         data["include_html"] = field(body, "include_html", bool, default=False)
     return data
-
-
-def bridge_of(ghost: Ghost) -> ExtensionBridge | None:
-    """The running bridge plugin, for plugins that talk to the extension."""
-    plugin = ghost.pm.get_plugin(PLUGIN_NAME)
-    return plugin if isinstance(plugin, ExtensionBridge) else None
 
 
 def make_plugin() -> ExtensionBridge:

@@ -17,13 +17,18 @@ Ghost → Extension
 
 Several extensions may be connected (one per browser profile); recording messages go to
 all, actions to the most recently connected one.
+
+The hub handles `hello`, `ping` and `action.result` itself; every other type goes to
+`deliver` (the plugin wires it to the `ghost_extension_message` hook), and a hello to
+`greeted` (`ghost_extension_connected`), so features never need the hub to hear the browser.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +36,7 @@ from typing import Any
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from ghost_addons.errors import GhostError, InvalidInput, TimedOut, UpstreamFailed
 from ghost_addons.ids import new_id
 from ghost_addons.model import format_time
 
@@ -40,17 +46,8 @@ MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # screenshots and page text come back in o
 HELLO_FIELDS = ("version", "extension_id", "user_agent", "browser", "name")
 
 Publish = Callable[[str, Any], None]
-MessageHandler = Callable[["ExtensionConnection", dict[str, Any]], Awaitable[None]]
-ConnectHandler = Callable[["ExtensionConnection"], Awaitable[None]]
-
-
-class ExtensionError(Exception):
-    """The extension answered an action with an error, or was not there to answer."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+Deliver = Callable[[dict[str, Any]], Awaitable[bool]]
+Greeted = Callable[[dict[str, Any]], Awaitable[object]]
 
 
 @dataclass(eq=False)
@@ -69,13 +66,16 @@ class ExtensionConnection:
 
 
 class ExtensionHub:
-    def __init__(self, publish: Publish) -> None:
+    def __init__(self, publish: Publish, deliver: Deliver, greeted: Greeted) -> None:
+        """`deliver(message)` takes the types the hub does not know and says whether
+        someone handled it (ValueError or GhostError refuses it); `greeted(info)` learns of
+        each hello."""
         self.publish = publish
+        self.deliver = deliver
+        self.greeted = greeted
         self.connections: list[ExtensionConnection] = []
-        self._handlers: dict[str, list[MessageHandler]] = {}
-        self._on_connect: list[ConnectHandler] = []
 
-    # --- what other plugins use ------------------------------------------------------------
+    # --- what features use (ghost_addons.extension.BrowserExtension) -------------------------
 
     @property
     def connected(self) -> bool:
@@ -90,14 +90,6 @@ class ExtensionHub:
         if current is not None:
             out.update(current.describe())
         return out
-
-    def subscribe(self, message_type: str, handler: MessageHandler) -> None:
-        """Call `handler(connection, message)` for every message of this type, in order."""
-        self._handlers.setdefault(message_type, []).append(handler)
-
-    def on_connect(self, handler: ConnectHandler) -> None:
-        """Call `handler(connection)` once an extension has said hello."""
-        self._on_connect.append(handler)
 
     async def broadcast(self, message: dict[str, Any]) -> int:
         """Send to every connected extension; returns how many got it."""
@@ -114,7 +106,7 @@ class ExtensionHub:
         """Send an action to the current extension and wait for its `action.result`."""
         connection = self.current()
         if connection is None:
-            raise ExtensionError(400, "no browser extension is connected to Ghost")
+            raise InvalidInput("no browser extension is connected to Ghost")
         request_id = new_id()
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         connection.pending[request_id] = future
@@ -122,13 +114,13 @@ class ExtensionHub:
             await connection.send({"type": message_type, "id": request_id, "data": data})
             reply = await asyncio.wait_for(future, timeout)
         except TimeoutError:
-            raise ExtensionError(504, f"the extension did not answer {message_type} within {timeout:g} s") from None
+            raise TimedOut(f"the extension did not answer {message_type} within {timeout:g} s") from None
         except (ConnectionError, RuntimeError) as e:
-            raise ExtensionError(502, f"the extension connection failed: {e}") from None
+            raise UpstreamFailed(f"the extension connection failed: {e}") from None
         finally:
             connection.pending.pop(request_id, None)
         if not reply.get("ok"):
-            raise ExtensionError(502, f"the extension could not do it: {reply.get('error') or 'unknown error'}")
+            raise UpstreamFailed(f"the extension could not do it: {reply.get('error') or 'unknown error'}")
         data_out = reply.get("data")
         return data_out if isinstance(data_out, dict) else {"value": data_out}
 
@@ -179,30 +171,48 @@ class ExtensionHub:
             hello = message.get("data")
             data: dict[str, Any] = hello if isinstance(hello, dict) else {}
             connection.info = {k: str(data[k])[:500] for k in HELLO_FIELDS if data.get(k)}
-            self.publish("extension.connected", connection.describe())
-            for on_connect in self._on_connect:
-                await self._run(connection, on_connect(connection), kind)
+            info = connection.describe()
+            self.publish("extension.connected", info)
+            await self._run(connection, self.greeted(info), kind)
         elif kind == "action.result":
             future = connection.pending.get(str(message.get("id")))
             if future is not None and not future.done():
                 future.set_result(message)
-        elif kind in self._handlers:
-            for handler in self._handlers[kind]:
-                await self._run(connection, handler(connection, message), kind)
-        else:
+        elif await self._run(connection, self.deliver(message), kind) is False:
             await self._refuse(connection, f"unknown message type {kind!r}")
 
-    async def _run(self, connection: ExtensionConnection, work: Awaitable[None], kind: str) -> None:
+    async def _run(self, connection: ExtensionConnection, work: Awaitable[object], kind: str) -> object:
+        """Await a handler and return its result; a refusal or a failure goes back to the
+        extension instead (and None comes back: the message was dealt with)."""
         try:
-            await work
-        except ValueError as e:
+            return await work
+        except (ValueError, GhostError) as e:
             await self._refuse(connection, f"{kind}: {e}")
         except Exception as e:
             log.exception("handling extension message %s failed", kind)
             await self._refuse(connection, f"{kind} failed in Ghost: {type(e).__name__}: {e}")
+        return None
 
     async def _refuse(self, connection: ExtensionConnection, error: str) -> None:
         try:
             await connection.send({"type": "error", "error": error})
         except (ConnectionError, RuntimeError):
             pass
+
+
+async def any_handled(results: Iterable[object]) -> bool:
+    """Whether any hook result (awaited when it is awaitable, in order) is True. When one
+    raises, the awaitables after it are closed unawaited and the error propagates."""
+    pending = list(results)
+    handled = False
+    try:
+        while pending:
+            result = pending.pop(0)
+            if inspect.isawaitable(result):
+                result = await result
+            handled = handled or result is True
+    finally:
+        for result in pending:
+            if inspect.iscoroutine(result):
+                result.close()
+    return handled

@@ -1,20 +1,20 @@
 """Journey recording: browser interactions tied to the flows they caused, and replay.
 
-The browser extension (`extension/`, connected through `plugins.extension_bridge`) sets
-`X-Ghost-Interaction` on requests; the core moves it into each flow's `interaction_id`;
-the recorder here turns a recording session's flows and the extension's interactions into
-ordered `action` / `flow` / `interaction` steps. See README.md beside this file.
+The browser extension (`extension/`) sets `X-Ghost-Interaction` on requests; the core
+moves it into each flow's `interaction_id`; the recorder here turns a recording session's
+flows and the extension's interactions into ordered `action` / `flow` / `interaction`
+steps. The extension's messages arrive through the `ghost_extension_message` and
+`ghost_extension_connected` hooks, whichever plugin holds its connection. See README.md
+beside this file.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
-from ghost_addons.api.http import ApiError
 from ghost_addons.hookspecs import Register, RegisterEvent, hookimpl
-from plugins.extension_bridge import bridge_of
-from plugins.extension_bridge.hub import ExtensionConnection, ExtensionHub
 from plugins.journeys import api, tables
 from plugins.journeys.recorder import Recorder
 
@@ -32,11 +32,7 @@ class JourneysPlugin:
 
     def recorder_for(self, ghost: Ghost) -> Recorder:
         if self.recorder is None:
-            def hub() -> ExtensionHub | None:
-                bridge = bridge_of(ghost)
-                return bridge.hub if bridge is not None else None
-
-            self.recorder = Recorder(ghost, hub)
+            self.recorder = Recorder(ghost)
         return self.recorder
 
     @hookimpl
@@ -48,23 +44,24 @@ class JourneysPlugin:
         changed = await ghost.store.write(tables.recover_orphans)
         if changed["failed"]:
             log.warning("journeys interrupted by a restart are now failed: %s", ", ".join(changed["failed"]))
-        recorder = self.recorder_for(ghost)
-        bridge = bridge_of(ghost)
-        if bridge is not None:
-            hub = bridge.hub_for(ghost)
+        ghost.spawn(self.recorder_for(ghost).run(), name="journey recorder")
 
-            async def on_interaction(connection: ExtensionConnection, message: dict[str, Any]) -> None:
-                try:
-                    await recorder.add_interaction(message.get("data"), ghost.active_session_id)
-                except ApiError as e:
-                    raise ValueError(e.message) from None
+    @hookimpl
+    def ghost_extension_message(self, ghost: Ghost, message: dict[str, Any]) -> Awaitable[bool] | None:
+        # Not async itself: other message types cost no coroutine.
+        if message.get("type") != "interaction" or self.recorder is None:
+            return None
+        return self._interaction(self.recorder, message.get("data"), ghost.active_session_id)
 
-            async def on_connect(connection: ExtensionConnection) -> None:
-                await recorder.extension_connected()
+    @staticmethod
+    async def _interaction(recorder: Recorder, data: Any, session_id: str) -> bool:
+        await recorder.add_interaction(data, session_id)  # InvalidInput refuses the message
+        return True
 
-            hub.subscribe("interaction", on_interaction)
-            hub.on_connect(on_connect)
-        ghost.spawn(recorder.run(), name="journey recorder")
+    @hookimpl
+    async def ghost_extension_connected(self, ghost: Ghost, info: dict[str, Any]) -> None:
+        if self.recorder is not None:
+            await self.recorder.extension_connected()
 
     @hookimpl
     async def ghost_shutdown(self, ghost: Ghost) -> None:

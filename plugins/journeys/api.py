@@ -10,6 +10,7 @@ from aiohttp import web
 
 from ghost_addons.api.http import ApiError, field, json_response, query_int, read_json_object
 from ghost_addons.api.lookups import outbound_guard
+from ghost_addons.errors import Conflict, NotFound
 from ghost_addons.ids import new_id
 from ghost_addons.model import Flow
 from ghost_addons.ssrf import OutboundGuard
@@ -65,17 +66,14 @@ def register(ghost: Ghost, routes: RouteTable, recorder: Recorder) -> None:
     async def journey_or_404(journey_id: str) -> Journey:
         journey = await store.read(tables.get_journey, journey_id)
         if journey is None:
-            raise ApiError(404, f"journey {journey_id} not found")
+            raise NotFound(f"journey {journey_id} not found")
         return journey
 
     # --- interactions --------------------------------------------------------------------
 
     async def create_interaction(request: web.Request) -> web.Response:
         body = await read_json_object(request)
-        try:
-            interaction = await recorder.add_interaction(body, ghost.active_session_id)
-        except ValueError as e:
-            raise ApiError(400, str(e)) from None
+        interaction = await recorder.add_interaction(body, ghost.active_session_id)
         return json_response(interaction.to_dict(), status=201)
 
     async def list_interactions(request: web.Request) -> web.Response:
@@ -97,7 +95,7 @@ def register(ghost: Ghost, routes: RouteTable, recorder: Recorder) -> None:
         body = await read_json_object(request)
         session_id, name = _session_id(body), _name(body)
         if not await store.read(tables.session_exists, session_id):
-            raise ApiError(404, f"session {session_id} not found")
+            raise NotFound(f"session {session_id} not found")
         moment = now_utc()
         # Not recorded by anyone: an empty, finished journey (start one with /journeys/start).
         journey = Journey(new_id(), session_id, name, "completed", moment, moment, completed_at=moment)
@@ -118,10 +116,9 @@ def register(ghost: Ghost, routes: RouteTable, recorder: Recorder) -> None:
             was_recording = recorder.forget(journey_id)
             deleted = await store.write(tables.delete_journey, journey_id)
         if not deleted:
-            raise ApiError(404, f"journey {journey_id} not found")
-        hub = recorder.hub()
-        if was_recording and hub is not None:
-            await hub.broadcast({"type": "journey.recording_stop", "data": {"journey_id": journey_id}})
+            raise NotFound(f"journey {journey_id} not found")
+        if was_recording:
+            await recorder.announce_stop(journey_id)
         ghost.events.publish("journey:deleted", {"journey_id": journey_id})
         return web.Response(status=204)
 
@@ -152,13 +149,13 @@ def register(ghost: Ghost, routes: RouteTable, recorder: Recorder) -> None:
     async def complete(request: web.Request) -> web.Response:
         journey = await journey_or_404(request.match_info["id"])
         if journey.status == "replaying":
-            raise ApiError(409, f"journey {journey.id} is being replayed; complete it when the replay ends")
+            raise Conflict(f"journey {journey.id} is being replayed; complete it when the replay ends")
         stopped = await recorder.stop_journey(journey.id)
         if stopped is not None:
             return json_response(stopped.to_dict())
         completed = await store.write(tables.complete_journey, journey.id, now_utc())
         if completed is None:
-            raise ApiError(404, f"journey {journey.id} not found")
+            raise NotFound(f"journey {journey.id} not found")
         return json_response(completed.to_dict())
 
     # --- replay -----------------------------------------------------------------------------------
@@ -170,13 +167,13 @@ def register(ghost: Ghost, routes: RouteTable, recorder: Recorder) -> None:
         except ValueError as e:
             raise ApiError(400, str(e)) from None
         if journey.status in ("recording", "replaying"):
-            raise ApiError(409, f"journey {journey.id} is {journey.status}; replay it when that ends")
+            raise Conflict(f"journey {journey.id} is {journey.status}; replay it when that ends")
         guard = outbound_guard(ghost)
         flows = await replay_flows(journey.id)
         previous = journey.status
         marked = await store.write(tables.set_status, journey.id, "replaying", (previous,))
         if marked is None or marked.status != "replaying":
-            raise ApiError(409, f"journey {journey.id} changed while the replay was starting; try again")
+            raise Conflict(f"journey {journey.id} changed while the replay was starting; try again")
         try:
             response = web.StreamResponse(headers={
                 "Content-Type": "text/event-stream",

@@ -5,6 +5,10 @@ extension's WebSocket or `POST /api/v1/interactions`) go into the recording's
 `RecordingBuffer`; one background task releases settled events as steps, in one
 transaction per batch, and announces each with `journey:step_added`. Start, stop and
 every release hold one lock, so step orders stay monotonic and nothing is written twice.
+
+The browser is whatever `ghost_addons.extension.browser_extension(ghost)` returns, and
+failures are `ghost_addons.errors` kinds: the API turns them into statuses, the extension
+bridge into refusals sent back to the browser.
 """
 
 from __future__ import annotations
@@ -12,13 +16,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ghost_addons.api.http import ApiError
+from ghost_addons.errors import Conflict, InvalidInput, NotFound
+from ghost_addons.extension import BrowserExtension, browser_extension
 from ghost_addons.ids import new_id
-from plugins.extension_bridge.hub import ExtensionHub
 from plugins.journeys import tables
 from plugins.journeys.correlation import RecordingBuffer, StepDraft
 from plugins.journeys.model import Interaction, Journey, Step, now_utc
@@ -40,9 +43,8 @@ class ActiveRecording:
 
 
 class Recorder:
-    def __init__(self, ghost: Ghost, hub: Callable[[], ExtensionHub | None]) -> None:
+    def __init__(self, ghost: Ghost) -> None:
         self.ghost = ghost
-        self.hub = hub
         self.active: dict[str, ActiveRecording] = {}  # session id -> recording
         self.lock = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -79,25 +81,35 @@ class Recorder:
 
     # --- start / stop ------------------------------------------------------------------------
 
-    def _extension(self) -> ExtensionHub:
-        hub = self.hub()
-        if hub is None or not hub.connected:
-            raise ApiError(400, "the browser extension is not connected; journeys are recorded through it")
-        return hub
+    def _extension(self) -> BrowserExtension:
+        extension = browser_extension(self.ghost)
+        if extension is None or not extension.connected:
+            raise InvalidInput("the browser extension is not connected; journeys are recorded through it")
+        return extension
+
+    async def _broadcast(self, message: dict[str, Any]) -> None:
+        """Tell the browser, if one is connected (nobody to tell is not an error)."""
+        extension = browser_extension(self.ghost)
+        if extension is not None:
+            await extension.broadcast(message)
+
+    async def announce_stop(self, journey_id: str) -> None:
+        """The browser stops marking requests for this journey."""
+        await self._broadcast({"type": "journey.recording_stop", "data": {"journey_id": journey_id}})
 
     async def start(self, session_id: str, name: str) -> Journey:
-        hub = self._extension()
+        extension = self._extension()
         async with self.lock:
             if session_id in self.active:
                 current = self.active[session_id].journey
-                raise ApiError(409, f"session {session_id} is already recording journey {current.id} ({current.name!r})")
+                raise Conflict(f"session {session_id} is already recording journey {current.id} ({current.name!r})")
             if not await self.ghost.store.read(tables.session_exists, session_id):
-                raise ApiError(404, f"session {session_id} not found")
+                raise NotFound(f"session {session_id} not found")
             moment = now_utc()
             journey = Journey(new_id(), session_id, name, "recording", moment, moment)
             await self.ghost.store.write(tables.insert_journey, journey)
             self.active[session_id] = ActiveRecording(journey, RecordingBuffer(journey.id))
-        await hub.broadcast(start_message(journey))
+        await extension.broadcast(start_message(journey))
         self.ghost.events.publish(
             "journey:started", {"journey_id": journey.id, "session_id": session_id, "name": name}
         )
@@ -107,7 +119,7 @@ class Recorder:
         async with self.lock:
             recording = self.active.get(session_id)
             if recording is None:
-                raise ApiError(404, f"session {session_id} has no active recording")
+                raise NotFound(f"session {session_id} has no active recording")
             return await self._finish(recording)
 
     async def stop_journey(self, journey_id: str) -> Journey | None:
@@ -123,11 +135,9 @@ class Recorder:
         await self._persist(recording, recording.buffer.release(None))
         del self.active[journey.session_id]
         completed = await self.ghost.store.write(tables.complete_journey, journey.id, now_utc())
-        hub = self.hub()
-        if hub is not None:
-            await hub.broadcast({"type": "journey.recording_stop", "data": {"journey_id": journey.id}})
+        await self.announce_stop(journey.id)
         if completed is None:  # deleted while recording
-            raise ApiError(404, f"journey {journey.id} was deleted while recording")
+            raise NotFound(f"journey {journey.id} was deleted while recording")
         self.ghost.events.publish("journey:completed", completed_event(completed))
         return completed
 
@@ -157,14 +167,17 @@ class Recorder:
 
     async def add_interaction(self, raw: Any, default_session: str) -> Interaction:
         """Store an interaction (API or extension); a recording of its journey or session
-        gets it as a pending step. ValueError / ApiError on bad input."""
-        interaction = Interaction.from_payload(raw, id=new_id(), session_id=default_session)
+        gets it as a pending step. InvalidInput (a ValueError) on bad input."""
+        try:
+            interaction = Interaction.from_payload(raw, id=new_id(), session_id=default_session)
+        except ValueError as e:
+            raise InvalidInput(str(e)) from None
         recording = self._recording_for(interaction)
         if recording is not None:
             interaction.session_id = recording.journey.session_id
             interaction.journey_id = recording.journey.id
         if not await self.ghost.store.read(tables.session_exists, interaction.session_id):
-            raise ApiError(400, f"session {interaction.session_id!r} does not exist")
+            raise InvalidInput(f"session {interaction.session_id!r} does not exist")
         fresh = await self.ghost.store.write(tables.insert_interaction, interaction, now_utc())
         if fresh and recording is not None and self.active.get(interaction.session_id) is recording:
             recording.buffer.add_interaction(interaction)
@@ -181,11 +194,8 @@ class Recorder:
 
     async def extension_connected(self) -> None:
         """A (re)connected extension resumes header injection for running recordings."""
-        hub = self.hub()
-        if hub is None:
-            return
         for recording in list(self.active.values()):
-            await hub.broadcast(start_message(recording.journey))
+            await self._broadcast(start_message(recording.journey))
 
     # --- writing steps ---------------------------------------------------------------------------
 
