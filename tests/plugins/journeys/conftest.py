@@ -1,4 +1,5 @@
-"""An in-process Ghost with the journeys and extension plugins, and a scripted extension.
+"""Journeys tests: an in-process Ghost with the journeys and extension plugins (the shared
+`ghost_app` fixture, tests/support/inprocess.py), and a scripted extension.
 
 `FakeExtension` is not a mock of Ghost: it is a real WebSocket client speaking the
 extension protocol to Ghost's real API, the way extension/background.js does.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -16,28 +16,10 @@ import orjson
 import pytest
 
 from ghost_addons.core import Ghost
-from tests.support.ports import free_port
+from tests.support.inprocess import Api, StartGhostApp
 
 TOKEN = "journey-test-token"
 PLUGINS = ("plugins.extension_bridge", "plugins.journeys")
-
-
-class Api:
-    def __init__(self, ghost: Ghost, session: aiohttp.ClientSession) -> None:
-        self.ghost = ghost
-        self.session = session
-        self.base = ghost.api_url
-
-    async def call(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
-        async with self.session.request(method, self.base + path, **kwargs) as response:
-            body = await response.read()
-            data = orjson.loads(body) if body and response.content_type == "application/json" else body
-            return response.status, data
-
-    async def ok(self, method: str, path: str, status: int = 200, **kwargs: Any) -> Any:
-        got, data = await self.call(method, path, **kwargs)
-        assert got == status, (method, path, got, data)
-        return data
 
 
 class FakeExtension:
@@ -48,7 +30,7 @@ class FakeExtension:
         self._reader: asyncio.Task[None] | None = None
 
     async def connect(self) -> FakeExtension:
-        url = self.api.base.replace("http://", "ws://") + f"/api/v1/extension/ws?token={TOKEN}"
+        url = self.api.ws_url("/api/v1/extension/ws")
         self.ws = await self.api.session.ws_connect(url, headers={"Origin": "chrome-extension://abcdefgh"})
         self._reader = asyncio.ensure_future(self._read())
         await self.send({"type": "hello", "data": {"version": "1.0.0", "extension_id": "abcdefgh",
@@ -79,19 +61,13 @@ class FakeExtension:
 
 
 @pytest.fixture
-async def ghost(tmp_path: Path) -> AsyncIterator[Ghost]:
-    instance = Ghost(tmp_path / "home", api_port=free_port(), token=TOKEN, default_plugins=PLUGINS)
-    await instance.start()
-    try:
-        yield instance
-    finally:
-        await instance.stop()
+async def api(ghost_app: StartGhostApp) -> Api:
+    return await ghost_app(PLUGINS, token=TOKEN)
 
 
 @pytest.fixture
-async def api(ghost: Ghost) -> AsyncIterator[Api]:
-    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as session:
-        yield Api(ghost, session)
+def ghost(api: Api) -> Ghost:
+    return api.ghost
 
 
 @pytest.fixture
