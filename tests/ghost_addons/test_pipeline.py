@@ -55,14 +55,14 @@ def plugin(*, tryfirst: bool = False, trylast: bool = False, wrapper: bool = Fal
     return SimpleNamespace(**{name: marker(function) for name, function in hooks.items()})
 
 
-def recorder(log: list[str], label: str = "", actions: dict[str, Action] | None = None) -> SimpleNamespace:
-    """Implements the three stages: appends "<stage>:<phase>" (or the label) to `log` as each
-    runs, then does that stage's action (answer, kill, wait...) if it has one."""
+def recorder(log: list[str], actions: dict[str, Action] | None = None) -> SimpleNamespace:
+    """Implements the three stages: appends "<stage>:<phase>" to `log` as each runs, then
+    does that stage's action (answer, kill, wait...) if it has one."""
     actions = actions or {}
 
     def stage(hook: str) -> Callable[[http.HTTPFlow, str], Awaitable[None] | None]:
         def run(flow: http.HTTPFlow, phase: str) -> Awaitable[None] | None:
-            log.append(label or f"{hook.removeprefix('ghost_')}:{phase}")
+            log.append(f"{hook.removeprefix('ghost_')}:{phase}")
             action = actions.get(hook)
             return action(flow, phase) if action else None
         return run
