@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
 
 from tests.support.ghostproc import GhostProcess
+from tests.support.inprocess import TOKEN, Api, StartGhostApp, api_client, running_ghost
 from tests.support.target import Target, TargetServer
 
 
@@ -45,3 +47,23 @@ def ghost_factory(tmp_path: Path) -> Iterator[callable]:
 def ghost(ghost_factory: callable) -> GhostProcess:
     """A running Ghost with a temporary home, token 'test-token'."""
     return ghost_factory()
+
+
+@pytest.fixture
+async def ghost_app(tmp_path: Path) -> AsyncIterator[StartGhostApp]:
+    """Start real Ghosts in the test's event loop (no proxy): ``api = await ghost_app(plugins)``
+    with a tuple of plugin module names; ``api.ghost`` is the Ghost, ``api.call``/``api.ok``
+    speak to its API. Every Ghost started is stopped after the test (queue drained, store
+    closed). See tests/support/inprocess.py."""
+    async with AsyncExitStack() as stack:
+        started = 0
+
+        async def start(plugins: tuple[str, ...] = (), *, home: Path | None = None,
+                        token: str = TOKEN) -> Api:
+            nonlocal started
+            started += 1
+            home = home or tmp_path / f"ghost-app{started}"
+            ghost = await stack.enter_async_context(running_ghost(home, plugins, token=token))
+            return await stack.enter_async_context(api_client(ghost))
+
+        yield start

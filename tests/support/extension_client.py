@@ -1,4 +1,5 @@
-"""A scripted browser extension and a small API client, for tests of Ghost in-process.
+"""A scripted browser extension, for tests of Ghost in-process (the API client is
+`tests/support/inprocess.Api`).
 
 `FakeExtension` is not a mock of Ghost: it is a real WebSocket client speaking the
 extension protocol (plugins/extension_bridge/hub.py) to Ghost's real API, the way
@@ -13,25 +14,9 @@ from typing import Any
 import aiohttp
 import orjson
 
-from ghost_addons.core import Ghost
+from tests.support.inprocess import Api
 
-
-class Api:
-    def __init__(self, ghost: Ghost, session: aiohttp.ClientSession) -> None:
-        self.ghost = ghost
-        self.session = session
-        self.base = ghost.api_url
-
-    async def call(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
-        async with self.session.request(method, self.base + path, **kwargs) as response:
-            body = await response.read()
-            data = orjson.loads(body) if body and response.content_type == "application/json" else body
-            return response.status, data
-
-    async def ok(self, method: str, path: str, status: int = 200, **kwargs: Any) -> Any:
-        got, data = await self.call(method, path, **kwargs)
-        assert got == status, (method, path, got, data)
-        return data
+__all__ = ["Api", "FakeExtension"]
 
 
 class FakeExtension:
@@ -42,7 +27,7 @@ class FakeExtension:
         self._reader: asyncio.Task[None] | None = None
 
     async def connect(self) -> FakeExtension:
-        url = self.api.base.replace("http://", "ws://") + f"/api/v1/extension/ws?token={self.api.ghost.token}"
+        url = self.api.ws_url("/api/v1/extension/ws")
         self.ws = await self.api.session.ws_connect(url, headers={"Origin": "chrome-extension://abcdefgh"})
         self._reader = asyncio.ensure_future(self._read())
         await self.send({"type": "hello", "data": {"version": "1.0.0", "extension_id": "abcdefgh",

@@ -1,4 +1,5 @@
-"""An in-process Ghost with the journeys and extension plugins, and a scripted extension
+"""Journeys tests: an in-process Ghost with the journeys and extension plugins (the shared
+`ghost_app` fixture, tests/support/inprocess.py), and a scripted extension
 (`tests/support/extension_client.py`).
 """
 
@@ -6,14 +7,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
-import aiohttp
 import pytest
 
 from ghost_addons.core import Ghost
-from tests.support.extension_client import Api, FakeExtension
-from tests.support.ports import free_port
+from tests.support.extension_client import FakeExtension
+from tests.support.inprocess import Api, StartGhostApp
 
 __all__ = ["PLUGINS", "TOKEN", "Api", "FakeExtension"]
 
@@ -22,19 +21,13 @@ PLUGINS = ("plugins.extension_bridge", "plugins.journeys")
 
 
 @pytest.fixture
-async def ghost(tmp_path: Path) -> AsyncIterator[Ghost]:
-    instance = Ghost(tmp_path / "home", api_port=free_port(), token=TOKEN, default_plugins=PLUGINS)
-    await instance.start()
-    try:
-        yield instance
-    finally:
-        await instance.stop()
+async def api(ghost_app: StartGhostApp) -> Api:
+    return await ghost_app(PLUGINS, token=TOKEN)
 
 
 @pytest.fixture
-async def api(ghost: Ghost) -> AsyncIterator[Api]:
-    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as session:
-        yield Api(ghost, session)
+def ghost(api: Api) -> Ghost:
+    return api.ghost
 
 
 @pytest.fixture

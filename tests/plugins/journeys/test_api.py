@@ -14,9 +14,10 @@ from aiohttp import web
 
 from ghost_addons.core import Ghost
 from plugins.journeys import tables
+from tests.support.inprocess import Api, api_client, running_ghost
 from tests.support.ports import free_port
 
-from .conftest import PLUGINS, TOKEN, Api, FakeExtension
+from .conftest import PLUGINS, TOKEN, FakeExtension
 from .helpers import make_flow
 
 
@@ -265,34 +266,23 @@ async def test_interactions_api(api: Api) -> None:
 async def test_orphaned_recording_fails_at_start_up(tmp_path: Path) -> None:
     home = tmp_path / "home"
     port = free_port()
-    ghost = Ghost(home, api_port=port, token=TOKEN, default_plugins=PLUGINS)
-    await ghost.start()
-    try:
-        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as session:
-            api = Api(ghost, session)
-            extension = await FakeExtension(api).connect()
-            await asyncio.sleep(0.1)
-            journey = await start(api)
-            flow = await add_flow(ghost, "http://app.test/api/items")
-            await extension.close()
-    finally:
-        await ghost.stop()  # steps still pending are written; the journey stays `recording`
+    async with running_ghost(home, PLUGINS, token=TOKEN, api_port=port) as ghost, api_client(ghost) as api:
+        extension = await FakeExtension(api).connect()
+        await asyncio.sleep(0.1)
+        journey = await start(api)
+        flow = await add_flow(ghost, "http://app.test/api/items")
+        await extension.close()
+    # stopped: steps still pending are written; the journey stays `recording`
 
-    again = Ghost(home, api_port=port, token=TOKEN, default_plugins=PLUGINS)
-    await again.start()
-    try:
-        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as session:
-            api = Api(again, session)
-            failed = await api.ok("GET", f"/api/v1/journeys/{journey['id']}")
-            assert failed["status"] == "failed"
-            sid = again.active_session_id
-            assert await api.ok("GET", f"/api/v1/journeys/active?session_id={sid}") == {"is_recording": False}
-            steps = await api.ok("GET", f"/api/v1/journeys/{journey['id']}/steps")
-            assert [(s["type"], s["flow_id"]) for s in steps] == [("flow", flow.id)]
-            completed = await api.ok("POST", f"/api/v1/journeys/{journey['id']}/complete")
-            assert completed["status"] == "completed" and completed["flow_count"] == 1
-    finally:
-        await again.stop()
+    async with running_ghost(home, PLUGINS, token=TOKEN, api_port=port) as again, api_client(again) as api:
+        failed = await api.ok("GET", f"/api/v1/journeys/{journey['id']}")
+        assert failed["status"] == "failed"
+        sid = again.active_session_id
+        assert await api.ok("GET", f"/api/v1/journeys/active?session_id={sid}") == {"is_recording": False}
+        steps = await api.ok("GET", f"/api/v1/journeys/{journey['id']}/steps")
+        assert [(s["type"], s["flow_id"]) for s in steps] == [("flow", flow.id)]
+        completed = await api.ok("POST", f"/api/v1/journeys/{journey['id']}/complete")
+        assert completed["status"] == "completed" and completed["flow_count"] == 1
 
 
 # --- replay --------------------------------------------------------------------------------------
