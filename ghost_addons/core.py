@@ -16,8 +16,8 @@ from ghost_addons.api.app import ApiServer, is_loopback_name
 from ghost_addons.capture import ID_KEY, METADATA_KEY, SOURCE_KEY
 from ghost_addons.config import Settings, write_private
 from ghost_addons.events import EventHub
-from ghost_addons.hostmatch import CaptureFilter
 from ghost_addons.ids import new_id
+from ghost_addons.matching import CaptureFilter
 from ghost_addons.model import Flow
 from ghost_addons.plugins import make_plugin_manager, settle
 from ghost_addons.store import FlowWriter, Store, sessions

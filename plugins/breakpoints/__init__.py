@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from ghost_addons.hookspecs import hookimpl
 from plugins.breakpoints import api
 from plugins.breakpoints.manager import BreakpointManager
-from plugins.map_rules.matching import targets_api
 
 if TYPE_CHECKING:
     from mitmproxy import http
@@ -24,7 +23,7 @@ class BreakpointsPlugin:
 
     @hookimpl
     def ghost_startup(self, ghost: Ghost) -> None:
-        self.manager = BreakpointManager(ghost, targets_api(ghost))
+        self.manager = BreakpointManager(ghost, ghost.targets_api)
 
     @hookimpl
     def ghost_shutdown(self, ghost: Ghost) -> None:
