@@ -18,13 +18,15 @@ through this module, so one pattern means the same thing everywhere. The semanti
 * A URL pattern (injection rules) is ``[scheme://]host[:port][/path]``: the scheme compares
   case-insensitively, the host and port as above, the path as above; a part left out
   matches anything (``*://*/app/*``, ``https://shop.example``).
-* An empty pattern matches everything; an empty pattern list matches nothing.
+* An empty pattern (in a rule) matches everything; an empty pattern list (a setting)
+  matches nothing, and empty entries in a list are ignored.
 
 Rules compile their patterns once, when created or changed, into a `Matcher`. A `RuleIndex`
 holds the enabled rules of one kind in their order and answers "which rules match this
 request" with as little work as possible per request: the rules whose host pattern accepts
 a host are computed once per host and cached (hosts repeat), so a request to a host no rule
-names costs one dict lookup. Host lists (settings) compile into one regular expression.
+names costs one dict lookup. A host list (a setting) compiles into one regular expression,
+and `CaptureFilter`, asked on every request, keeps its answer per host the same way.
 
 Requests are matched by the host they are sent to (``flow.request.host``, what the stored
 flow records), its port, the method and the path.
@@ -223,19 +225,31 @@ def compile_hosts(patterns: Iterable[str]) -> HostList:
 
 
 class CaptureFilter:
-    """Which hosts Ghost captures: in `host_include` (when not empty) and not in `host_exclude`."""
+    """Which hosts Ghost captures: in `host_include` (when not empty) and not in `host_exclude`.
 
-    __slots__ = ("_exclude", "_include")
+    Asked on every request, so each answer is kept per (host, port), as `RuleIndex` keeps
+    its candidates; a settings change builds a new filter."""
+
+    __slots__ = ("_everything", "_exclude", "_include", "_seen")
 
     def __init__(self, include: Iterable[str], exclude: Iterable[str]) -> None:
         included = compile_hosts(include)
         self._include = included if included else None
         self._exclude = compile_hosts(exclude)
+        self._everything = self._include is None and not self._exclude
+        self._seen: dict[tuple[str, int | None], bool] = {}
 
     def captures(self, host: str, port: int | None = None) -> bool:
-        if self._include is not None and not self._include(host, port):
-            return False
-        return not self._exclude(host, port)
+        if self._everything:
+            return True
+        key = (host, port)
+        found = self._seen.get(key)
+        if found is None:
+            found = (self._include is None or self._include(host, port)) and not self._exclude(host, port)
+            if len(self._seen) >= HOST_CACHE_SIZE:
+                self._seen.clear()
+            self._seen[key] = found
+        return found
 
 
 # --- rules -------------------------------------------------------------------------------

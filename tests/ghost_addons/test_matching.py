@@ -247,6 +247,14 @@ def test_capture_filter() -> None:
     assert ports.captures("localhost", 3000) and not ports.captures("localhost", 3001)
 
 
+def test_capture_filter_answers_are_kept_and_bounded() -> None:
+    only = CaptureFilter(["*.shop.com"], [])
+    for n in range(HOST_CACHE_SIZE + 10):
+        assert not only.captures(f"h{n}.other", 443)
+    assert len(only._seen) <= HOST_CACHE_SIZE
+    assert only.captures("API.shop.com", 443) and only.captures("API.shop.com", 443)
+
+
 # --- input checks -------------------------------------------------------------------------------
 
 
