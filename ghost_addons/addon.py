@@ -20,7 +20,7 @@ from ghost_addons.capture import ConnectionsSeen, flow_record, take_interaction_
 from ghost_addons.config import DEFAULT_HOME, SettingsError
 from ghost_addons.core import Ghost, ProxyControl
 from ghost_addons.hookspecs import hookimpl
-from ghost_addons.hostmatch import compile_hosts
+from ghost_addons.matching import compile_hosts
 from ghost_addons.plugins import PluginLoadError, is_empty
 
 log = logging.getLogger("ghost")
@@ -161,8 +161,9 @@ class GhostAddon:
             self._refuse_api(flow)
 
     def tls_clienthello(self, data: tls.ClientHelloData) -> None:
-        host = data.client_hello.sni or (data.context.server.address or ("",))[0]
-        if host and self._bypass_tls(host):
+        address = data.context.server.address
+        host = data.client_hello.sni or (address or ("",))[0]
+        if host and self._bypass_tls(host, address[1] if address else None):
             data.ignore_connection = True
 
     # The hooks below return an awaitable only when a stage or the full write queue needs to
@@ -177,7 +178,7 @@ class GhostAddon:
         if ghost.targets_api(flow.request.host, flow.request.port):
             self._refuse_api(flow)
             return None
-        if not flow.is_replay and not ghost.capture_filter.captures(flow.request.host):
+        if not flow.is_replay and not ghost.capture_filter.captures(flow.request.host, flow.request.port):
             flow.metadata[SKIP] = True
             return None
         if self._upstream and isinstance(flow.client_conn.proxy_mode, RegularMode) and not flow.server_conn.via:

@@ -18,8 +18,8 @@ from ghost_addons.capture import ID_KEY, METADATA_KEY, SOURCE_KEY
 from ghost_addons.config import Settings, core_schema, write_private
 from ghost_addons.errors import TimedOut, Unavailable
 from ghost_addons.events import EventHub, core_event_types, event_registrar
-from ghost_addons.hostmatch import CaptureFilter
 from ghost_addons.ids import new_id
+from ghost_addons.matching import CaptureFilter
 from ghost_addons.model import Flow
 from ghost_addons.plugins import call_each, declare, make_plugin_manager, settle
 from ghost_addons.registry import Registry

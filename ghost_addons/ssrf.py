@@ -20,7 +20,8 @@ Denied ranges are an explicit list: `ipaddress.is_global` alone passes `::127.0.
 (64:ff9b::/96) addresses are judged by the IPv4 address they carry, so DNS64 networks still
 reach public hosts; the other wrappers (IPv4-compatible, IPv4-translated, local-use NAT64,
 6to4, Teredo) are refused outright. A user who means to reach a local app lists hosts or
-networks in the `replay.allow_hosts` setting: `localhost`, `*.dev.test`, `127.0.0.1`,
+networks in the `replay.allow_hosts` setting: `localhost`, `*.dev.test` (`dev.test` and its
+subdomains, matched as every host setting is, by `ghost_addons.matching`), `127.0.0.1`,
 `10.0.0.0/8`.
 
 A guard is made per task and keeps what it refused (`refusals`), so callers can say why a
@@ -42,6 +43,8 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
+
+from ghost_addons.matching import HostList, compile_hosts, normalize_host
 
 if TYPE_CHECKING:
     from ghost_addons.core import Ghost
@@ -156,17 +159,23 @@ def _is_hostname(name: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class AllowList:
-    """Hosts (exact or `*.suffix`) and networks a user allows Ghost to reach anyway."""
+    """Hosts (an exact name or `*.domain`) and networks a user allows Ghost to reach anyway.
 
-    hosts: frozenset[str] = frozenset()
-    suffixes: tuple[str, ...] = ()
+    Host entries are matched by the core's one host matcher (`ghost_addons.matching`), so
+    `*.dev.test` allows `dev.test` and its subdomains, as in every other host setting. Only
+    those two forms are taken: a wider glob here would open private addresses by accident."""
+
+    hosts: tuple[str, ...] = ()
     networks: tuple[IPNetwork, ...] = ()
+    _match: HostList = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_match", compile_hosts(self.hosts))
 
     @classmethod
     def parse(cls, entries: Iterable[object]) -> AllowList:
         """Entries are IPs, CIDRs, host names or `*.domain` wildcards; ValueError names a bad one."""
-        hosts: set[str] = set()
-        suffixes: list[str] = []
+        hosts: list[str] = []
         networks: list[IPNetwork] = []
         for raw in entries:
             entry = str(raw).strip().lower().strip("[]")
@@ -183,20 +192,16 @@ class AllowList:
                 raise ValueError(
                     f"allow-list entry {raw!r} is not a host name, *.domain wildcard, IP address or CIDR"
                 )
-            if wildcard:
-                suffixes.append("." + name.rstrip("."))
-            else:
-                hosts.add(name.rstrip("."))
-        return cls(frozenset(hosts), tuple(suffixes), tuple(networks))
+            hosts.append(("*." if wildcard else "") + name.rstrip("."))
+        return cls(tuple(hosts), tuple(networks))
 
     def allows_host(self, host: str) -> bool:
-        """An exact host, a subdomain of a `*.domain` entry (not the domain itself), or an
-        IP literal inside an allowed network."""
-        name = host.lower().strip("[]").rstrip(".")
-        if name in self.hosts or any(name.endswith(s) for s in self.suffixes):
+        """An allowed name (`*.domain` covers the domain and its subdomains), or an IP
+        literal inside an allowed network."""
+        if self._match(host):
             return True
         try:
-            return self.allows_ip(ipaddress.ip_address(name))
+            return self.allows_ip(ipaddress.ip_address(normalize_host(host)))
         except ValueError:
             return False
 

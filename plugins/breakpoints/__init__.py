@@ -10,7 +10,6 @@ from ghost_addons.hookspecs import RegisterEvent, RegisterSettings, hookimpl
 from ghost_addons.settings_schema import Setting
 from plugins.breakpoints import api
 from plugins.breakpoints.manager import BreakpointManager
-from plugins.map_rules.matching import targets_api
 
 if TYPE_CHECKING:
     from mitmproxy import http
@@ -25,7 +24,7 @@ class BreakpointsPlugin:
 
     @hookimpl
     def ghost_startup(self, ghost: Ghost) -> None:
-        self.manager = BreakpointManager(ghost, targets_api(ghost))
+        self.manager = BreakpointManager(ghost, ghost.targets_api)
 
     @hookimpl
     def ghost_shutdown(self, ghost: Ghost) -> None:

@@ -26,8 +26,8 @@ from mitmproxy import http
 from mitmproxy.http import status_codes
 from mitmproxy.net.http import url
 
+from ghost_addons.matching import check_method
 from ghost_addons.model import encode_body
-from plugins.map_rules.matching import check_method
 
 ACTIONS = ("continue", "modify", "drop")
 MAX_HEADERS = 1000

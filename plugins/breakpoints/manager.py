@@ -20,10 +20,10 @@ from urllib.parse import urlsplit
 from mitmproxy import http
 
 from ghost_addons.capture import flow_id
+from ghost_addons.matching import RuleIndex
 from ghost_addons.model import format_time
 from plugins.breakpoints.edits import Resolution, apply_request_edits, apply_response_edits, held_flow_data
 from plugins.breakpoints.rules import BreakpointRule
-from plugins.map_rules.matching import RuleIndex
 
 if TYPE_CHECKING:
     from ghost_addons.core import Ghost

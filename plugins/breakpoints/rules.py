@@ -6,7 +6,8 @@ JSON shape::
      "path_pattern": "/api/*", "method": "POST", "enabled": true,
      "created_at": "2026-11-25T10:00:00.000000Z"}
 
-Empty patterns and method match everything. Rules live in memory only.
+Patterns follow `ghost_addons.matching` (one glob semantics for every feature); empty
+patterns and method match everything. Rules live in memory only.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ghost_addons.ids import new_id
+from ghost_addons.matching import Matcher, check_host_pattern, check_method, check_pattern
 from ghost_addons.model import format_time
-from plugins.map_rules.matching import Matcher, check_method, check_pattern
 
 PHASES = ("request", "response")
 MAX_ID_LENGTH = 128
@@ -66,9 +67,10 @@ def _check_values(raw: dict[str, Any]) -> dict[str, Any]:
         if phase not in PHASES:
             raise ValueError(f"phase {phase!r} is not one of: request, response")
         values["phase"] = phase
-    for name in ("host_pattern", "path_pattern"):
-        if name in raw:
-            values[name] = check_pattern(name, raw[name])
+    if "host_pattern" in raw:
+        values["host_pattern"] = check_host_pattern("host_pattern", raw["host_pattern"])
+    if "path_pattern" in raw:
+        values["path_pattern"] = check_pattern("path_pattern", raw["path_pattern"])
     if "method" in raw:
         values["method"] = check_method(raw["method"])
     if "enabled" in raw:

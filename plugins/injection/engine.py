@@ -55,8 +55,8 @@ class InjectionEngine:
             or not is_html(response.headers.get("content-type", ""))
         ):
             return None
-        url = flow.request.pretty_url
-        scripts = [(rule.id, rule.script) for rule in rules if rule.matches(url)]
+        req = flow.request
+        scripts = [(rule.id, rule.script) for rule in rules if rule.matches(req.scheme, req.host, req.port, req.path)]
         if not scripts:
             return None
         if len(response.raw_content) > THREAD_THRESHOLD:

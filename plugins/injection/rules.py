@@ -6,45 +6,25 @@ JSON shape::
      "url_pattern": "https://app.example.com/*", "script": "window.__ghost = 1;",
      "enabled": true, "created_at": "...", "updated_at": "..."}
 
-``url_pattern`` is a glob over the full URL (``*`` matches anything, ``?`` one character;
-the scheme and host compare case-insensitively). Rules belong to a session; only the
-active session's enabled rules inject.
+``url_pattern`` is ``[scheme://]host[:port][/path]`` with the globs of
+`ghost_addons.matching`, the one semantics every feature uses: the scheme and host compare
+case-insensitively, ``*.example.com`` also matches ``example.com``, the path is compared
+without the query string, and a part left out matches anything. Rules belong to a session;
+only the active session's enabled rules inject.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from plugins.map_rules.matching import check_pattern
+from ghost_addons.matching import UrlMatcher, check_url_pattern
 
 MAX_SCRIPT_BYTES = 64 * 1024
 MAX_NAME = 200
 
 FIELDS = ("name", "url_pattern", "script", "enabled")
 READ_ONLY = ("id", "session_id", "created_at", "updated_at")
-
-
-def compile_url_pattern(pattern: str) -> re.Pattern[str]:
-    """A full-match regex for a URL glob; scheme and host are matched case-insensitively."""
-    scheme_end = pattern.find("://")
-    if scheme_end < 0:
-        return re.compile(fnmatch.translate(pattern))
-    host_end = pattern.find("/", scheme_end + 3)
-    head, tail = (pattern, "") if host_end < 0 else (pattern[:host_end], pattern[host_end:])
-    return re.compile(f"(?s:(?i:{_glob_body(head.lower())}){_glob_body(tail)})\\Z")
-
-
-def _glob_body(glob: str) -> str:
-    """fnmatch's regex for a glob without its "(?s:" ... ")\\Z" wrapper."""
-    if not glob:
-        return ""
-    translated = fnmatch.translate(glob)
-    if not (translated.startswith("(?s:") and translated.endswith(")\\Z")):
-        raise ValueError(f"unexpected fnmatch translation {translated!r}")
-    return translated[4:-3]
 
 
 @dataclass(slots=True)
@@ -57,13 +37,15 @@ class InjectionRule:
     enabled: bool = True
     created_at: str = ""
     updated_at: str = ""
-    pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    matcher: UrlMatcher = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.pattern = compile_url_pattern(self.url_pattern)
+        self.matcher = UrlMatcher.compile(self.url_pattern)
 
-    def matches(self, url: str) -> bool:
-        return self.pattern.match(url) is not None
+    def matches(self, scheme: str, host: str, port: int, path: str) -> bool:
+        """Whether a request (the address it is sent to, its path with or without the query)
+        is one this rule injects into."""
+        return self.matcher.matches(scheme, host, port, path)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -90,7 +72,7 @@ def check_input(raw: Any, *, partial: bool) -> dict[str, Any]:
         raise ValueError(f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(FIELDS)}")
     values: dict[str, Any] = {}
     if "url_pattern" in raw or not partial:
-        pattern = check_pattern("url_pattern", raw.get("url_pattern"))
+        pattern = check_url_pattern("url_pattern", raw.get("url_pattern"))
         if not pattern:
             raise ValueError("url_pattern is required (a glob over the full URL, e.g. https://app.example.com/*)")
         values["url_pattern"] = pattern

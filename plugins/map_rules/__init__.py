@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from ghost_addons.hookspecs import Register, RegisterEvent, hookimpl
 from plugins.map_rules import api, store
 from plugins.map_rules.engine import MapRulesEngine
-from plugins.map_rules.matching import targets_api
 
 if TYPE_CHECKING:
     from mitmproxy import http
@@ -30,7 +29,7 @@ class MapRulesPlugin:
 
     @hookimpl
     async def ghost_startup(self, ghost: Ghost) -> None:
-        engine = MapRulesEngine(ghost.home, targets_api(ghost))
+        engine = MapRulesEngine(ghost.home, ghost.targets_api)
         engine.set_rules(await ghost.store.read(store.load_rules))
         self.engine = engine
 

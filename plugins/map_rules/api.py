@@ -15,7 +15,6 @@ from ghost_addons.ids import new_id
 from ghost_addons.model import format_time
 from plugins.map_rules import store
 from plugins.map_rules.engine import MapRulesEngine
-from plugins.map_rules.matching import targets_api
 from plugins.map_rules.rules import MapRule, merged_input, validate_rule
 
 if TYPE_CHECKING:
@@ -37,7 +36,7 @@ def register(ghost: Ghost, routes: RouteTable, engine_of: Callable[[], MapRulesE
         try:
             rule = validate_rule(
                 raw, rule_id=rule_id, created_at=created_at, updated_at=format_time(datetime.now(UTC)),
-                home=ghost.home, is_api=targets_api(ghost),
+                home=ghost.home, is_api=ghost.targets_api,
             )
         except ValueError as e:
             raise ApiError(400, str(e)) from None

@@ -20,8 +20,8 @@ from pathlib import Path
 from mitmproxy import http
 
 from ghost_addons.capture import METADATA_KEY, set_flow_metadata, tag_flow
+from ghost_addons.matching import RuleIndex, build_index
 from plugins.map_rules.local import read_local, sniff_content_type
-from plugins.map_rules.matching import RuleIndex, build_index
 from plugins.map_rules.remote import build_remote_url
 from plugins.map_rules.rewrite import Refused, apply_rewrite
 from plugins.map_rules.rules import LocalConfig, MapRule, RemoteConfig, RewriteConfig

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ghost_addons.matching import Matcher, check_host_pattern, check_method, check_pattern
 from plugins.map_rules.local import MAX_INLINE_BODY, check_local_path
-from plugins.map_rules.matching import Matcher, check_method, check_pattern
 
 TYPES = ("local", "remote", "rewrite")
 TARGETS = ("url", "request_header", "response_header", "request_body", "response_body")
@@ -345,7 +345,7 @@ def validate_rule(
         name=_str(raw, "name", MAX_NAME),
         enabled=_bool(raw, "enabled", True),
         priority=_int(raw, "priority", 0, -1_000_000, 1_000_000),
-        host_pattern=check_pattern("host_pattern", raw.get("host_pattern")),
+        host_pattern=check_host_pattern("host_pattern", raw.get("host_pattern")),
         path_pattern=check_pattern("path_pattern", raw.get("path_pattern")),
         method=check_method(raw.get("method")),
         created_at=created_at,

@@ -95,7 +95,9 @@ def test_reason_names_the_range_and_the_embedded_address() -> None:
 def test_allow_list_parsing_and_matching() -> None:
     allow = AllowList.parse(["127.0.0.1", "10.0.0.0/8", "LocalHost", "*.dev.test", " ", "[::1]"])
     assert allow.allows_host("localhost") and allow.allows_host("localhost.")
-    assert allow.allows_host("api.dev.test") and not allow.allows_host("dev.test")
+    # *.domain covers the domain too, as every host pattern does (ghost_addons.matching)
+    assert allow.allows_host("api.dev.test") and allow.allows_host("dev.test") and allow.allows_host("A.Dev.Test")
+    assert not allow.allows_host("baddev.test") and not allow.allows_host("dev.test.evil")
     assert allow.allows_host("127.0.0.1") and allow.allows_host("10.9.9.9") and allow.allows_host("[::1]")
     assert not allow.allows_host("127.0.0.2") and not allow.allows_host("evil.test")
     assert allow.allows_ip(ipaddress.ip_address("::ffff:127.0.0.1"))  # mapped form of an allowed IP

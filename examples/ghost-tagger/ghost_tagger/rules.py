@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ghost_addons.hostmatch import compile_hosts
+from ghost_addons.matching import compile_hosts
 
 BLOCK = "block"
 FIELDS = ("method", "host", "path", "status")

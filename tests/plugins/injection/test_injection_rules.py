@@ -1,15 +1,22 @@
 import pytest
 
-from plugins.injection.rules import MAX_SCRIPT_BYTES, InjectionRule, check_input, compile_url_pattern
+from plugins.injection.rules import MAX_SCRIPT_BYTES, InjectionRule, check_input
 
 
 def test_url_pattern():
-    assert compile_url_pattern("http://localhost:*/*").match("http://localhost:8080/index.html")
-    assert compile_url_pattern("HTTPS://App.Example.com/*").match("https://app.example.com/Home")
-    assert not compile_url_pattern("https://app.example.com/home").match("https://app.example.com/Home")
-    assert compile_url_pattern("*").match("https://x/y?z")
     rule = InjectionRule(id="i", session_id="s", url_pattern="*://*/app/*")
-    assert rule.matches("http://h:1/app/page") and not rule.matches("http://h:1/other")
+    assert rule.matches("http", "h", 1, "/app/page") and not rule.matches("http", "h", 1, "/other")
+    # the core's host semantics: *.domain covers the domain; the query is not compared
+    shop = InjectionRule(id="j", session_id="s", url_pattern="https://*.shop.example/cart")
+    assert shop.matches("https", "shop.example", 443, "/cart?step=2")
+    assert shop.matches("https", "WWW.Shop.Example", 443, "/cart")
+    assert not shop.matches("http", "shop.example", 80, "/cart")
+
+
+def test_url_pattern_port_checked():
+    assert check_input({"url_pattern": "http://localhost:*/*"}, partial=False)["url_pattern"] == "http://localhost:*/*"
+    with pytest.raises(ValueError, match="port"):
+        check_input({"url_pattern": "http://localhost:web/*"}, partial=False)
 
 
 def test_create_input():
