@@ -73,8 +73,9 @@ CORE_SETTINGS: dict[str, tuple[Setting, ...]] = {
                 minimum=0),
     ),
     "replay": (
-        Setting("allow_hosts", [], "Hosts, *.domains, IPs or CIDRs that requests Ghost sends itself (replay, "
-                "compose, integrations) may reach although they are private or local.",
+        Setting("allow_hosts", [], "Hosts (exact, or *.domain for it and its subdomains), IPs or CIDRs that "
+                "requests Ghost sends itself (replay, compose, integrations) may reach although they are "
+                "private or local.",
                 check=_allow_list_problem),
     ),
 }
