@@ -91,6 +91,9 @@ async def stream_export(ghost: Ghost, request: web.Request, exporter: Exporter,
 
     async def send(chunk: bytes) -> None:
         nonlocal size, keep, pending, pending_size
+        if not chunk:  # the writer is busy and offers the loop a turn
+            await slicer.tick()
+            return
         size += len(chunk)
         if keep is not None:
             if size <= ARTIFACT_MAX_BYTES:
