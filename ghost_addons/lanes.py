@@ -79,6 +79,12 @@ class Lane:
             try:
                 await work
                 self.figures.done += 1
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # the lane itself is stopping
+                self.figures.failed += 1  # the work was a future someone else cancelled
+                log.warning("lane %r: background work was cancelled", self.name)
             except Exception:
                 self.figures.failed += 1
                 log.exception("lane %r: background work failed", self.name)

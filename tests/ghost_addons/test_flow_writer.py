@@ -226,3 +226,44 @@ async def test_sync_implementations_return_nothing_and_start_no_lane(ghost: Ghos
     await ghost.store.add_flows(flows)
     assert seen == [flow.id for flow in flows]  # inline: done when add_flows returns
     assert ghost.flow_writer.lanes.lanes == {}
+
+
+async def test_a_wrapper_keeps_pluggy_and_the_work_shares_one_lane(ghost: Ghost) -> None:
+    seen: list[str] = []
+
+    class Wrapper:
+        @hookimpl(wrapper=True)
+        def ghost_flow_stored(self, flow: Flow) -> Any:
+            seen.append("before")
+            return (yield)
+
+    quick = Quick()
+    ghost.pm.register(quick, name="quick")
+    ghost.pm.register(Wrapper(), name="wrapper")
+    flows = flows_for(ghost, 2)
+    await ghost.store.add_flows(flows)
+    await ghost.flow_writer.lanes.idle()
+    assert seen == ["before", "before"]
+    assert quick.finished == [flow.id for flow in flows]
+    assert list(ghost.flow_writer.lanes.lanes) == ["ghost_flow_stored"]
+
+
+async def test_work_cancelled_by_someone_else_counts_as_failed_and_the_lane_goes_on(ghost: Ghost) -> None:
+    quick = Quick()
+    futures: list[asyncio.Future[None]] = []
+
+    class Waits:
+        @hookimpl
+        def ghost_flow_stored(self, flow: Flow) -> Any:
+            future = asyncio.get_running_loop().create_future()
+            futures.append(future)
+            return future
+
+    ghost.pm.register(Waits(), name="waits")
+    ghost.pm.register(quick, name="quick")
+    await ghost.store.add_flows(flows_for(ghost, 2))
+    futures[0].cancel()
+    futures[1].set_result(None)
+    await asyncio.wait_for(ghost.flow_writer.lanes.idle(), 5)
+    lane = ghost.flow_writer.lanes.report()["lanes"]["waits"]
+    assert lane["failed"] == 1 and lane["done"] == 1

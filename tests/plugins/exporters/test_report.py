@@ -1,3 +1,4 @@
+import statistics
 import time
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -10,6 +11,7 @@ from plugins.exporters.report import (
     RENDER_CHUNK_CHARS,
     REPORT_EXPORTER,
     REPORT_MAX_FLOWS,
+    ROWS_PER_YIELD,
     report_row,
     report_stats,
     report_template,
@@ -140,13 +142,16 @@ def test_streamed_report_equals_one_render_across_batches_and_the_cap() -> None:
     assert len(writer.rows) == REPORT_MAX_FLOWS and writer.capped
 
 
-def test_rendering_one_chunk_takes_milliseconds() -> None:
-    """What bounds the loop's stall during a report: the work between two yields."""
+def test_rendering_is_cut_into_short_steps() -> None:
+    """What bounds the loop's stall during a report: the work between two yields (about
+    2-4 ms here; the bounds leave room for a loaded machine)."""
     info = ExportInfo("s", "Big", total_flows=REPORT_MAX_FLOWS)
     flows = [varied_flow(i) for i in range(2_000)]
     writer = REPORT_EXPORTER.open(info)
-    longest, last = 0.0, time.perf_counter()
+    gaps, last = [], time.perf_counter()
     for _ in chain(writer.write(flows), writer.close()):
         now = time.perf_counter()
-        longest, last = max(longest, now - last), now
-    assert longest < 0.1, f"{longest * 1000:.0f} ms between two chunks"
+        gaps.append(now - last)
+        last = now
+    assert len(gaps) >= 2_000 // ROWS_PER_YIELD + 20
+    assert statistics.median(gaps) < 0.02 and max(gaps) < 0.25
