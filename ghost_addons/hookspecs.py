@@ -169,7 +169,22 @@ def ghost_should_store(ghost: Ghost, record: Flow) -> bool | None:
 def ghost_flow_stored(ghost: Ghost, flow: Flow) -> Awaitable[None] | None:
     """``flow`` is committed to the store and its ``flow.created`` event went out.
 
-    Passive analysis (security checks, journey steps) belongs here.
+    Passive analysis (security checks, journey steps) belongs here. Called on the flow
+    writer, once per committed flow, in commit order:
+
+    - A synchronous implementation runs inline and holds the writer while it runs, so it
+      must be quick (no I/O, no waiting); one that raises is logged and skipped.
+    - Slow work goes in the awaitable an implementation returns: Ghost does not await it
+      before the next flow but hands it to this plugin's own lane (a bounded queue with one
+      task), which runs the plugin's awaitables one at a time, in commit order. A slow
+      plugin therefore delays only its own work, never later commits, events, other
+      plugins or the proxy. When the lane is full (5,000 waiting) new work for proxied
+      flows is dropped, logged and counted (``flow_stored`` in ``GET /api/v1/monitor``);
+      for flows added through ``store.add_flows`` (imports, replays) the adder waits for
+      room instead. A lane's failures are logged and counted, and the lane goes on.
+    - So the awaitable may run after later flows were committed and announced, and
+      ``store.add_flows`` may return before it ran (``ghost.flow_writer.lanes.idle()``
+      waits for every lane). At shutdown the lanes get 10 s to finish, then are cancelled.
     """
 
 

@@ -91,6 +91,7 @@ def register(ghost: Ghost, routes: RouteTable) -> None:
             "flow_queue_depth": ghost.flow_writer.depth,
             "flow_queue_capacity": ghost.flow_writer.queue.maxsize,
             "flows_written": ghost.flow_writer.written,
+            "flow_stored": ghost.flow_writer.lanes.report(),
             "events_published": ghost.events.published,
             "event_clients": len(ghost.events.clients),
         }

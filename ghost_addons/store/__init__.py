@@ -16,6 +16,10 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import pluggy
+
+from ghost_addons.lanes import DRAIN_SECONDS as LANE_DRAIN_SECONDS
+from ghost_addons.lanes import Lanes
 from ghost_addons.model import Flow, flow_summary
 from ghost_addons.plugins import settle
 from ghost_addons.store import artifacts, db, flows, migrations, sessions
@@ -159,11 +163,47 @@ class Store:
         await self.ghost.flow_writer.commit(batch)
 
 
+FlowStoredCall = Callable[["Ghost", Flow], Any]
+
+
+def positional(function: Callable[..., Any], argnames: tuple[str, ...]) -> FlowStoredCall:
+    """An implementation made callable as ``call(ghost, flow)``, whichever of the two
+    arguments it declares (pluggy lets it take fewer)."""
+    if argnames == ("ghost", "flow"):
+        return function
+
+    def call(ghost: Ghost, flow: Flow) -> Any:
+        given = {"ghost": ghost, "flow": flow}
+        return function(*[given[name] for name in argnames])
+
+    return call
+
+
+def flow_stored_calls(hook: pluggy.HookCaller) -> list[tuple[str, FlowStoredCall]]:
+    """Each ``ghost_flow_stored`` implementation as (plugin name, call), in pluggy's order.
+
+    The writer calls them one by one, not through the hook, so that it knows which plugin
+    returned an awaitable and can hand it to that plugin's lane. Wrappers need pluggy's
+    own machinery: then the whole hook is one call and its awaitables share one lane.
+    """
+    impls = hook.get_hookimpls()
+    if any(impl.hookwrapper or impl.wrapper for impl in impls):
+
+        def through_pluggy(ghost: Ghost, flow: Flow) -> Any:
+            results = hook(ghost=ghost, flow=flow)
+            return settle(results) if results else None
+
+        return [("ghost_flow_stored", through_pluggy)]
+    return [(impl.plugin_name, positional(impl.function, tuple(impl.argnames)))
+            for impl in reversed(impls)]
+
+
 class FlowWriter:
     """Batches captured flows into transactions; publishes each flow once it is committed.
 
     The queue is bounded: when the disk cannot keep up, `put()` makes the proxy wait
-    rather than dropping flows.
+    rather than dropping flows. Plugins' `ghost_flow_stored` work never holds the writer:
+    awaitables they return run in their own lane (see `ghost_addons.lanes`).
     """
 
     def __init__(self, ghost: Ghost) -> None:
@@ -171,7 +211,10 @@ class FlowWriter:
         self.queue: asyncio.Queue[Flow] = asyncio.Queue(maxsize=FLOW_QUEUE_SIZE)
         self.written = 0
         self.draining = False
+        self.lanes = Lanes(ghost.spawn, "ghost_flow_stored")
         self._task: asyncio.Task[None] | None = None
+        self._stored_caller: object = None
+        self._stored_calls: list[tuple[str, FlowStoredCall]] = []
 
     @property
     def depth(self) -> int:
@@ -198,37 +241,67 @@ class FlowWriter:
             while len(batch) < FLOW_BATCH_SIZE and not self.queue.empty():
                 batch.append(self.queue.get_nowait())
             try:
-                await self.commit(batch)
+                await self.commit(batch, wait_for_lanes=False)
             except Exception:
                 log.exception("storing %d flows failed; they are lost", len(batch))
             finally:
                 for _ in batch:
                     self.queue.task_done()
 
-    async def commit(self, batch: list[Flow]) -> None:
-        """Insert flows in one transaction, then announce them (event + hook)."""
+    async def commit(self, batch: list[Flow], *, wait_for_lanes: bool = True) -> None:
+        """Insert flows in one transaction, then announce them (event + hook).
+
+        ``wait_for_lanes``: when a plugin's lane is full, wait for room (imports and
+        replays, which may be slowed) instead of dropping its work (the proxy's writer).
+        """
         await self.ghost.store.insert_flows(batch)
         self.written += len(batch)
-        await self.announce(batch)
+        await self.announce(batch, wait_for_lanes=wait_for_lanes)
 
-    async def announce(self, batch: list[Flow]) -> None:
-        flow_stored = self.ghost.pm.direct("ghost_flow_stored")
+    def stored_calls(self) -> list[tuple[str, FlowStoredCall]]:
+        """The hook's implementations, rebuilt when the plugin manager rebuilds its fast
+        caller (a plugin was registered or unregistered)."""
+        caller = self.ghost.pm.direct("ghost_flow_stored")
+        if caller is not self._stored_caller:
+            self._stored_caller = caller
+            self._stored_calls = flow_stored_calls(self.ghost.pm.hook.ghost_flow_stored)
+        return self._stored_calls
+
+    async def announce(self, batch: list[Flow], *, wait_for_lanes: bool = False) -> None:
+        """Publish ``flow.created`` and call ``ghost_flow_stored`` for each committed flow.
+
+        Synchronous implementations run here and must be quick; an awaitable returned by
+        an implementation goes to its plugin's lane, so a slow plugin delays only itself.
+        One plugin failing is logged and does not keep the flow from the others.
+        """
+        ghost = self.ghost
+        calls = self.stored_calls()
         for flow in batch:
-            self.ghost.events.publish("flow.created", flow_summary(flow))
-            self.ghost.flow_committed(flow)
-            results = flow_stored(ghost=self.ghost, flow=flow)
-            if results:  # most implementations return None: no coroutine per flow for them
-                await settle(results)
+            ghost.events.publish("flow.created", flow_summary(flow))
+            ghost.flow_committed(flow)
+            for plugin, call in calls:
+                try:
+                    result = call(ghost, flow)
+                except Exception:
+                    log.exception("ghost_flow_stored of plugin %r failed on flow %s", plugin, flow.id)
+                    continue
+                if result is None or not isinstance(result, Awaitable):
+                    continue
+                if wait_for_lanes:
+                    await self.lanes.put(plugin, result)
+                else:
+                    self.lanes.offer(plugin, result)
 
-    async def drain(self, timeout: float = 30.0) -> None:
-        """Wait until every queued flow is committed (used at shutdown)."""
-        if self._task is None or self._task.done():
-            return
-        self.draining = True
-        try:
-            await asyncio.wait_for(self.queue.join(), timeout)
-        except TimeoutError:
-            log.error("flow queue not drained after %.0f s; %d flows lost", timeout, self.depth)
+    async def drain(self, timeout: float = 30.0, lanes_timeout: float = LANE_DRAIN_SECONDS) -> None:
+        """Wait until every queued flow is committed, then until the plugins' lanes have
+        done their work for them, each within its timeout (used at shutdown)."""
+        if self._task is not None and not self._task.done():
+            self.draining = True
+            try:
+                await asyncio.wait_for(self.queue.join(), timeout)
+            except TimeoutError:
+                log.error("flow queue not drained after %.0f s; %d flows lost", timeout, self.depth)
+        await self.lanes.drain(lanes_timeout)
 
 
 __all__ = ["Store", "FlowWriter", "artifacts", "db", "flows", "sessions", "migrations"]

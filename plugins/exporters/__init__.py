@@ -16,6 +16,7 @@ from aiohttp import web
 
 from ghost_addons.api.lookups import registered, session_or_404
 from ghost_addons.hookspecs import Register, hookimpl
+from ghost_addons.slicing import Slicer
 from plugins.exporters.contract import (
     EXPORT_BATCH,
     Exporter,
@@ -28,7 +29,6 @@ from plugins.exporters.ghost_json import GHOST_JSON_EXPORTER
 from plugins.exporters.har import HAR_EXPORTER
 from plugins.exporters.postman import POSTMAN_EXPORTER
 from plugins.exporters.report import REPORT_EXPORTER
-from plugins.importers.engine import Slicer
 
 if TYPE_CHECKING:
     from ghost_addons.api.routes import RouteTable
@@ -91,6 +91,9 @@ async def stream_export(ghost: Ghost, request: web.Request, exporter: Exporter,
 
     async def send(chunk: bytes) -> None:
         nonlocal size, keep, pending, pending_size
+        if not chunk:  # the writer is busy and offers the loop a turn
+            await slicer.tick()
+            return
         size += len(chunk)
         if keep is not None:
             if size <= ARTIFACT_MAX_BYTES:

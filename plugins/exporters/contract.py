@@ -38,7 +38,12 @@ class ExportInfo:
 
 
 class ExportWriter(Protocol):
-    """One export in progress: ``write`` per batch of flows, then ``close`` once."""
+    """One export in progress: ``write`` per batch of flows, then ``close`` once.
+
+    Ghost runs both on the event loop and gives the loop a turn between the chunks they
+    yield (every few ms, ``ghost_addons.slicing``), so yield as the work goes, not all at
+    the end; a writer with nothing to send yet may yield ``b""`` just to give that turn.
+    """
 
     def write(self, flows: Sequence[Flow]) -> Iterator[bytes]: ...
 

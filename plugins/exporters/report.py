@@ -1,10 +1,10 @@
 """Self-contained HTML report (Jinja2, autoescaped): statistics and a searchable,
-sortable traffic table that works offline. At most 10,000 flows."""
+sortable traffic table that works offline. At most 10,000 flows, streamed as it renders."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,9 @@ REPORT_MAX_FLOWS = 10_000
 PATH_MAX_CHARS = 60
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 REPORT_TEMPLATE = "report.html.j2"
+# About 2 ms of rendering per chunk here; the exporter yields to the loop between chunks.
+RENDER_CHUNK_CHARS = 16 * 1024
+ROWS_PER_YIELD = 100
 
 
 def truncate_path(path: str, limit: int = PATH_MAX_CHARS) -> str:
@@ -62,62 +65,115 @@ def report_row(flow: Flow) -> ReportRow:
     )
 
 
-def report_stats(flows: Sequence[Flow]) -> dict[str, Any]:
-    methods: Counter[str] = Counter()
-    statuses: Counter[str] = Counter()
-    total_size = 0
-    errors = 0
-    for flow in flows:
-        methods[flow.request.method] += 1
+class ReportStats:
+    """The statistics at the top of the report, counted one flow at a time as batches
+    arrive (the same figures, in the same order, as counting the whole list at once)."""
+
+    def __init__(self) -> None:
+        self.methods: Counter[str] = Counter()
+        self.statuses: Counter[str] = Counter()
+        self.total = 0
+        self.total_size = 0
+        self.errors = 0
+
+    def add(self, flow: Flow) -> None:
+        self.total += 1
+        self.methods[flow.request.method] += 1
         status = flow.response.status_code if flow.response else 0
-        statuses[f"{status // 100}xx" if 100 <= status < 600 else "no response"] += 1
-        total_size += flow.request.body_size + (flow.response.body_size if flow.response else 0)
+        self.statuses[f"{status // 100}xx" if 100 <= status < 600 else "no response"] += 1
+        self.total_size += flow.request.body_size + (flow.response.body_size if flow.response else 0)
         if flow.error or status >= 400 or status == 0:
-            errors += 1
-    return {
-        "total": len(flows),
-        "total_size": human_size(total_size),
-        "errors": errors,
-        "methods": methods.most_common(),
-        "statuses": sorted(statuses.items()),
-    }
+            self.errors += 1
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "total_size": human_size(self.total_size),
+            "errors": self.errors,
+            "methods": self.methods.most_common(),
+            "statuses": sorted(self.statuses.items()),
+        }
 
 
-def render_report(info: ExportInfo, flows: Sequence[Flow], capped: bool = False) -> str:
+def report_stats(flows: Iterable[Flow]) -> dict[str, Any]:
+    stats = ReportStats()
+    for flow in flows:
+        stats.add(flow)
+    return stats.summary()
+
+
+def report_template() -> jinja2.Template:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    template = env.get_template(REPORT_TEMPLATE)
-    return template.render(
-        session_name=info.session_name or "Ghost session",
-        generated_at=format_time(info.exported_at)[:19].replace("T", " ") + " UTC",
-        stats=report_stats(flows),
-        rows=[report_row(f) for f in flows],
-        capped=capped,
-        max_flows=REPORT_MAX_FLOWS,
-    )
+    return env.get_template(REPORT_TEMPLATE)
+
+
+def report_context(info: ExportInfo, stats: dict[str, Any], rows: list[ReportRow],
+                   capped: bool) -> dict[str, Any]:
+    return {
+        "session_name": info.session_name or "Ghost session",
+        "generated_at": format_time(info.exported_at)[:19].replace("T", " ") + " UTC",
+        "stats": stats,
+        "rows": rows,
+        "capped": capped,
+        "max_flows": REPORT_MAX_FLOWS,
+    }
+
+
+def report_pieces(info: ExportInfo, stats: dict[str, Any], rows: list[ReportRow], capped: bool,
+                  chunk_chars: int = RENDER_CHUNK_CHARS) -> Iterator[bytes]:
+    """The report as UTF-8 chunks of about ``chunk_chars`` characters, rendered as they are
+    asked for (Jinja2's ``generate``, which ``render`` joins): the caller gets each chunk
+    after a few milliseconds of rendering instead of the whole file after a second."""
+    pending: list[str] = []
+    size = 0
+    for piece in report_template().generate(report_context(info, stats, rows, capped)):
+        pending.append(piece)
+        size += len(piece)
+        if size >= chunk_chars:
+            yield "".join(pending).encode("utf-8")
+            pending, size = [], 0
+    if pending:
+        yield "".join(pending).encode("utf-8")
+
+
+def render_report(info: ExportInfo, flows: Sequence[Flow], capped: bool = False) -> str:
+    """The whole report as one string (scripts, tests); Ghost's API streams it instead."""
+    rows = [report_row(flow) for flow in flows]
+    return b"".join(report_pieces(info, report_stats(flows), rows, capped)).decode("utf-8")
 
 
 class ReportWriter:
-    """Collects the (at most 10,000) flows, renders once on close: the statistics at the
-    top need every flow."""
+    """Turns each flow into its table row and counts it as batches arrive, keeping the
+    (at most 10,000) rows but not the flows and their bodies; streams the file on close,
+    since the statistics at the top need every flow.
+
+    Both steps yield as they go (``write`` an empty chunk every ``ROWS_PER_YIELD`` flows,
+    ``close`` a chunk of HTML at a time), so the exporter gives the event loop a turn in
+    between: 10,000 rows rendered in one call held the proxy for about a second.
+    """
 
     def __init__(self, info: ExportInfo) -> None:
         self.info = info
-        self.flows: list[Flow] = []
+        self.rows: list[ReportRow] = []
+        self.stats = ReportStats()
         self.capped = info.total_flows > REPORT_MAX_FLOWS
 
     def write(self, flows: Sequence[Flow]) -> Iterator[bytes]:
-        room = REPORT_MAX_FLOWS - len(self.flows)
+        room = REPORT_MAX_FLOWS - len(self.rows)
         if len(flows) > room:
             self.capped = True
-        self.flows.extend(flows[:max(room, 0)])
-        return iter(())
+        for index, flow in enumerate(flows[:max(room, 0)], 1):
+            self.stats.add(flow)
+            self.rows.append(report_row(flow))
+            if index % ROWS_PER_YIELD == 0:
+                yield b""  # nothing to send yet: only a turn for the event loop
 
     def close(self) -> Iterator[bytes]:
-        yield render_report(self.info, self.flows, self.capped).encode("utf-8")
+        return report_pieces(self.info, self.stats.summary(), self.rows, self.capped)
 
 
 REPORT_EXPORTER = Exporter(

@@ -1,6 +1,6 @@
 """Runs an importer against the store without stalling the event loop.
 
-Both passes are generators advanced on the loop in slices of at most ``SLICE_SECONDS``;
+Both passes are generators advanced on the loop in slices (``ghost_addons.slicing``);
 between slices the loop serves the proxy and the API. Flows are stored in batches
 through ``store.add_flows`` (which commits and publishes ``flow.created`` per flow).
 If the import fails part way (the client went away, the database refused a batch in a
@@ -11,16 +11,15 @@ deleted again: a session is never left half-imported.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 from ghost_addons.ids import new_id
 from ghost_addons.model import Flow
+from ghost_addons.slicing import Slicer, drain
 from plugins.importers.contract import Importer, ImportResult, SkippedEntry
 
-SLICE_SECONDS = 0.005
 STORE_BATCH = 200
 CANCEL_CHECK_EVERY = 100
 
@@ -32,26 +31,6 @@ class FlowStore(Protocol):
 
 class ImportCancelled(Exception):
     """The client went away; what this import stored was removed."""
-
-
-class Slicer:
-    """Yields to the event loop once ``SLICE_SECONDS`` of work has passed."""
-
-    def __init__(self, budget: float = SLICE_SECONDS) -> None:
-        self.budget = budget
-        self.started = time.perf_counter()
-
-    async def tick(self) -> None:
-        if time.perf_counter() - self.started >= self.budget:
-            await asyncio.sleep(0)
-            self.started = time.perf_counter()
-
-
-async def drain(gen: Iterator[object], slicer: Slicer | None = None) -> None:
-    """Advance a generator to its end, yielding to the loop between slices."""
-    slicer = slicer or Slicer()
-    for _ in gen:
-        await slicer.tick()
 
 
 def _delete_flows(conn: Any, ids: list[str]) -> None:

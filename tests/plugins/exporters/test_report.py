@@ -1,8 +1,24 @@
+import statistics
+import time
+from datetime import UTC, datetime
 from html.parser import HTMLParser
+from itertools import chain
+from pathlib import Path
 
+from ghost_addons.model import Flow, format_time
 from plugins.exporters.contract import ExportInfo, export_chunks
-from plugins.exporters.report import REPORT_EXPORTER, REPORT_MAX_FLOWS, report_stats, truncate_path
+from plugins.exporters.report import (
+    RENDER_CHUNK_CHARS,
+    REPORT_EXPORTER,
+    REPORT_MAX_FLOWS,
+    ROWS_PER_YIELD,
+    report_row,
+    report_stats,
+    report_template,
+    truncate_path,
+)
 from tests.plugins.exporters.flows import make_flow, sample_session
+from tests.plugins.exporters.report_input import golden_input, varied_flow
 
 
 class Cells(HTMLParser):
@@ -85,3 +101,57 @@ def test_capped_at_10000_flows_with_a_note() -> None:
     html = render(flows, ExportInfo("s", "big", total_flows=REPORT_MAX_FLOWS + 5))
     assert "first 10,000 flows" in html
     assert REPORT_EXPORTER.max_flows == 10_000
+
+
+GOLDEN = Path(__file__).with_name("golden") / "report.html"
+
+
+def old_render(info: ExportInfo, flows: list[Flow], capped: bool) -> bytes:
+    """The report as Ghost rendered it before streaming: one `template.render` call over
+    every row, statistics counted over the whole list."""
+    template = report_template()
+    return template.render(
+        session_name=info.session_name or "Ghost session",
+        generated_at=format_time(info.exported_at)[:19].replace("T", " ") + " UTC",
+        stats=report_stats(flows), rows=[report_row(f) for f in flows], capped=capped,
+        max_flows=REPORT_MAX_FLOWS,
+    ).encode("utf-8")
+
+
+def test_streamed_report_is_byte_identical_to_the_golden_file() -> None:
+    # golden/report.html was written by the single-render ReportWriter (commit e0b6348);
+    # after a deliberate template change, rewrite it from old_render() and review the diff.
+    info, flows = golden_input()
+    assert b"".join(export_chunks(REPORT_EXPORTER, info, flows)) == GOLDEN.read_bytes()
+    assert old_render(info, flows, capped=True) == GOLDEN.read_bytes()
+
+
+def test_streamed_report_equals_one_render_across_batches_and_the_cap() -> None:
+    flows = [varied_flow(i) for i in range(1_234)]
+    info = ExportInfo("s", "Big", exported_at=datetime(2026, 1, 1, tzinfo=UTC), total_flows=len(flows))
+    streamed = list(export_chunks(REPORT_EXPORTER, info, flows, batch=500))
+    assert b"".join(streamed) == old_render(info, flows, capped=False)
+    sizes = [len(chunk) for chunk in streamed if chunk]
+    assert len(sizes) > 10 and max(sizes) < 3 * RENDER_CHUNK_CHARS  # sent as it renders
+
+    writer = REPORT_EXPORTER.open(info)
+    for _ in writer.write(flows):
+        pass
+    for _ in writer.write([varied_flow(i) for i in range(REPORT_MAX_FLOWS)]):  # past the cap
+        pass
+    assert len(writer.rows) == REPORT_MAX_FLOWS and writer.capped
+
+
+def test_rendering_is_cut_into_short_steps() -> None:
+    """What bounds the loop's stall during a report: the work between two yields (about
+    2-4 ms here; the bounds leave room for a loaded machine)."""
+    info = ExportInfo("s", "Big", total_flows=REPORT_MAX_FLOWS)
+    flows = [varied_flow(i) for i in range(2_000)]
+    writer = REPORT_EXPORTER.open(info)
+    gaps, last = [], time.perf_counter()
+    for _ in chain(writer.write(flows), writer.close()):
+        now = time.perf_counter()
+        gaps.append(now - last)
+        last = now
+    assert len(gaps) >= 2_000 // ROWS_PER_YIELD + 20
+    assert statistics.median(gaps) < 0.02 and max(gaps) < 0.25

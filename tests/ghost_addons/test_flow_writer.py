@@ -1,0 +1,269 @@
+"""The flow writer with real plugins on a real in-process Ghost: a slow `ghost_flow_stored`
+implementation runs in its plugin's lane and never holds commits, events or other plugins."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from ghost_addons.core import Ghost
+from ghost_addons.hookspecs import hookimpl
+from ghost_addons.ids import new_id
+from ghost_addons.model import Flow
+from ghost_addons.store import FLOW_BATCH_WINDOW
+from tests.ghost_addons.factories import make_flow
+from tests.support.ports import free_port
+
+TOKEN = "flow-writer-token"
+
+
+class Events:
+    """Records when each `flow.created` went out."""
+
+    def __init__(self) -> None:
+        self.created: dict[str, float] = {}
+
+    @hookimpl
+    def ghost_event(self, ghost: Ghost, type: str, data: Any) -> None:
+        if type == "flow.created":
+            self.created[data["id"]] = time.monotonic()
+
+
+class Gated:
+    """Async work that waits for the test to open the gate, then records the flow."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.started: list[str] = []
+        self.finished: list[str] = []
+
+    async def work(self, flow: Flow) -> None:
+        self.started.append(flow.id)
+        await self.gate.wait()
+        self.finished.append(flow.id)
+
+    @hookimpl
+    def ghost_flow_stored(self, flow: Flow) -> Any:
+        return self.work(flow)
+
+
+class Quick:
+    """Async work that does not wait: a plugin that must not queue behind `Gated`."""
+
+    def __init__(self) -> None:
+        self.finished: list[str] = []
+
+    async def work(self, flow: Flow) -> None:
+        await asyncio.sleep(0)
+        self.finished.append(flow.id)
+
+    @hookimpl
+    def ghost_flow_stored(self, ghost: Ghost, flow: Flow) -> Any:
+        return self.work(flow)
+
+
+class Broken:
+    @hookimpl(tryfirst=True)
+    def ghost_flow_stored(self, ghost: Ghost, flow: Flow) -> None:
+        raise ValueError("a plugin bug")
+
+
+@pytest.fixture
+async def ghost(tmp_path: Path) -> AsyncIterator[Ghost]:
+    instance = Ghost(tmp_path / "home", api_port=free_port(), token=TOKEN, default_plugins=())
+    await instance.start()
+    try:
+        yield instance
+    finally:
+        if instance.running:
+            await instance.stop()
+
+
+def flows_for(ghost: Ghost, count: int) -> list[Flow]:
+    return [make_flow(new_id(), session_id=ghost.active_session_id) for _ in range(count)]
+
+
+async def until(condition: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+async def capture(ghost: Ghost, flow: Flow) -> None:
+    """What the addon does for a captured flow: queue it for the writer."""
+    waiting = ghost.flow_writer.put(flow)
+    if waiting is not None:
+        await waiting
+
+
+async def test_a_slow_plugin_holds_neither_commits_nor_events_nor_other_plugins(ghost: Ghost) -> None:
+    events, gated, quick = Events(), Gated(), Quick()
+    for name, plugin in (("events", events), ("gated", gated), ("quick", quick)):
+        ghost.pm.register(plugin, name=name)
+    flows = flows_for(ghost, 3)
+    for flow in flows:  # one batch each: the writer goes round its loop three times
+        queued = time.monotonic()
+        await capture(ghost, flow)
+        await until(lambda flow=flow: flow.id in events.created)
+        assert events.created[flow.id] - queued < FLOW_BATCH_WINDOW + 1.0
+        assert await ghost.store.get_flow(flow.id) is not None  # committed
+    await until(lambda: len(quick.finished) == 3)  # its own lane: not behind the gated one
+    assert gated.started == [flows[0].id] and gated.finished == []
+    report = ghost.flow_writer.lanes.report()
+    assert report["lanes"]["gated"]["queued"] == 2 and report["dropped"] == 0
+
+    gated.gate.set()
+    await asyncio.wait_for(ghost.flow_writer.lanes.idle(), 5)
+    ids = [flow.id for flow in flows]
+    assert gated.finished == ids and quick.finished == ids  # each plugin in commit order
+
+
+async def test_a_full_lane_drops_and_counts_and_the_monitor_shows_it(ghost: Ghost, caplog) -> None:
+    gated = Gated()
+    ghost.pm.register(gated, name="gated")
+    ghost.flow_writer.lanes.size = 2
+    flows = flows_for(ghost, 6)
+    with caplog.at_level(logging.WARNING, logger="ghost.lanes"):
+        for flow in flows:
+            ghost.flow_writer.put(flow)
+        await until(lambda: ghost.flow_writer.written == 6)
+    lane = ghost.flow_writer.lanes.report()["lanes"]["gated"]
+    assert lane["dropped"] >= 3 and lane["dropped"] + lane["queued"] + len(gated.started) == 6
+    warnings = [r for r in caplog.records if "is full" in r.getMessage()]
+    assert len(warnings) == 1  # one warning per overflow, not one per flow
+
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with aiohttp.ClientSession(headers=headers) as http:
+        async with http.get(ghost.api_url + "/api/v1/monitor") as response:
+            monitor = await response.json()
+    assert monitor["flow_stored"]["dropped"] == lane["dropped"]
+    assert monitor["flow_stored"]["lanes"]["gated"]["dropped"] == lane["dropped"]
+
+    gated.gate.set()
+    await asyncio.wait_for(ghost.flow_writer.lanes.idle(), 5)
+    kept = [flow.id for flow in flows if flow.id in gated.finished]
+    assert gated.finished == kept  # what was kept ran in order
+
+
+async def test_imports_wait_for_room_instead_of_dropping(ghost: Ghost) -> None:
+    gated = Gated()
+    ghost.pm.register(gated, name="gated")
+    ghost.flow_writer.lanes.size = 1
+    flows = flows_for(ghost, 4)
+    adding = asyncio.ensure_future(ghost.store.add_flows(flows))
+    await asyncio.sleep(0.2)
+    assert not adding.done()  # the lane is full; the importer waits, the proxy would not
+    gated.gate.set()
+    await asyncio.wait_for(adding, 5)
+    await asyncio.wait_for(ghost.flow_writer.lanes.idle(), 5)
+    assert gated.finished == [flow.id for flow in flows]
+    assert ghost.flow_writer.lanes.report()["dropped"] == 0
+
+
+async def test_a_failing_implementation_is_logged_and_the_others_still_run(ghost: Ghost, caplog) -> None:
+    quick = Quick()
+    ghost.pm.register(Broken(), name="broken")
+    ghost.pm.register(quick, name="quick")
+    flows = flows_for(ghost, 2)
+    with caplog.at_level(logging.ERROR, logger="ghost.store"):
+        await ghost.store.add_flows(flows)
+        await ghost.flow_writer.lanes.idle()
+    assert quick.finished == [flow.id for flow in flows]
+    assert sum("ghost_flow_stored of plugin 'broken'" in r.getMessage() for r in caplog.records) == 2
+
+
+async def test_shutdown_drains_the_lanes(ghost: Ghost) -> None:
+    finished: list[str] = []
+
+    class Slow:
+        async def work(self, flow: Flow) -> None:
+            await asyncio.sleep(0.02)
+            finished.append(flow.id)
+
+        @hookimpl
+        def ghost_flow_stored(self, flow: Flow) -> Any:
+            return self.work(flow)
+
+    ghost.pm.register(Slow(), name="slow")
+    flows = flows_for(ghost, 10)
+    for flow in flows:
+        ghost.flow_writer.put(flow)
+    await ghost.stop()  # the queue is drained, then the lane
+    assert finished == [flow.id for flow in flows]
+
+
+async def test_shutdown_cancels_a_lane_that_overruns(ghost: Ghost, caplog) -> None:
+    gated = Gated()  # never opened
+    ghost.pm.register(gated, name="gated")
+    await ghost.store.add_flows(flows_for(ghost, 3))
+    started = time.monotonic()
+    with caplog.at_level(logging.ERROR, logger="ghost.lanes"):
+        await ghost.flow_writer.drain(lanes_timeout=0.2)
+    assert time.monotonic() - started < 2
+    assert gated.finished == []
+    assert any("not drained" in r.getMessage() and "2 waiting" in r.getMessage() for r in caplog.records)
+    assert ghost.flow_writer.lanes.report()["queued"] == 0
+
+
+async def test_sync_implementations_return_nothing_and_start_no_lane(ghost: Ghost) -> None:
+    seen: list[str] = []
+
+    class Sync:
+        @hookimpl
+        def ghost_flow_stored(self, flow: Flow) -> None:
+            seen.append(flow.id)
+
+    ghost.pm.register(Sync(), name="sync")
+    flows = flows_for(ghost, 3)
+    await ghost.store.add_flows(flows)
+    assert seen == [flow.id for flow in flows]  # inline: done when add_flows returns
+    assert ghost.flow_writer.lanes.lanes == {}
+
+
+async def test_a_wrapper_keeps_pluggy_and_the_work_shares_one_lane(ghost: Ghost) -> None:
+    seen: list[str] = []
+
+    class Wrapper:
+        @hookimpl(wrapper=True)
+        def ghost_flow_stored(self, flow: Flow) -> Any:
+            seen.append("before")
+            return (yield)
+
+    quick = Quick()
+    ghost.pm.register(quick, name="quick")
+    ghost.pm.register(Wrapper(), name="wrapper")
+    flows = flows_for(ghost, 2)
+    await ghost.store.add_flows(flows)
+    await ghost.flow_writer.lanes.idle()
+    assert seen == ["before", "before"]
+    assert quick.finished == [flow.id for flow in flows]
+    assert list(ghost.flow_writer.lanes.lanes) == ["ghost_flow_stored"]
+
+
+async def test_work_cancelled_by_someone_else_counts_as_failed_and_the_lane_goes_on(ghost: Ghost) -> None:
+    quick = Quick()
+    futures: list[asyncio.Future[None]] = []
+
+    class Waits:
+        @hookimpl
+        def ghost_flow_stored(self, flow: Flow) -> Any:
+            future = asyncio.get_running_loop().create_future()
+            futures.append(future)
+            return future
+
+    ghost.pm.register(Waits(), name="waits")
+    ghost.pm.register(quick, name="quick")
+    await ghost.store.add_flows(flows_for(ghost, 2))
+    futures[0].cancel()
+    futures[1].set_result(None)
+    await asyncio.wait_for(ghost.flow_writer.lanes.idle(), 5)
+    lane = ghost.flow_writer.lanes.report()["lanes"]["waits"]
+    assert lane["failed"] == 1 and lane["done"] == 1
