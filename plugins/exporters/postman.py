@@ -31,13 +31,20 @@ def postman_item(flow: Flow) -> dict[str, Any]:
     return {"name": f"{req.method} {req.path}", "request": request, "response": []}
 
 
+def collection_id(session_id: str) -> str:
+    """The same session always exports as the same collection (a name-based UUID): exports
+    are reproducible, and importing a session's export again updates that collection in
+    Postman instead of adding a copy."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"ghost:session:{session_id}"))
+
+
 class PostmanWriter:
     def __init__(self, info: ExportInfo) -> None:
         self.info = info
         self.count = 0
 
     def _head(self) -> bytes:
-        info = {"_postman_id": str(uuid.uuid4()), "name": self.info.session_name or "Ghost session",
+        info = {"_postman_id": collection_id(self.info.session_id), "name": self.info.session_name or "Ghost session",
                 "schema": POSTMAN_SCHEMA}
         return b'{"info":' + orjson.dumps(info) + b',"item":[\n'
 

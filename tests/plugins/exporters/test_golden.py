@@ -33,13 +33,6 @@ SESSION_ID = "01JNG4XD3N5E551000000000ZZ"
 EXPORTED_AT = datetime(2026, 3, 8, 15, 0, 0, tzinfo=UTC)
 STARTED_AT = datetime(2026, 3, 8, 14, 30, 0, 250000, tzinfo=UTC)
 
-# The _postman_id is uuid.uuid4() for every export (plugins/exporters/postman.py), so no
-# input pins it. When it is derived from the inputs (e.g. uuid5 of the session id),
-# regenerate the golden files and drop this marker from both tests.
-POSTMAN_RANDOM_ID = pytest.mark.xfail(
-    strict=True, reason="Postman export embeds a random _postman_id (uuid4): not reproducible")
-
-
 def golden_flows() -> list[Flow]:
     """JSON body, form body, binary bodies, a query string, non-ASCII header values, a
     redirect and a failed flow with no response: one session, one second apart."""
@@ -107,12 +100,7 @@ def readable_diff(expected: bytes, got: bytes, name: str) -> str:
     return "\n".join(list(lines)[:60])
 
 
-def with_postman_marked(exporters: tuple[Exporter, ...]) -> list[object]:
-    return [pytest.param(e, id=e.name, marks=POSTMAN_RANDOM_ID if e.name == "postman" else ())
-            for e in exporters]
-
-
-@pytest.mark.parametrize("exporter", with_postman_marked(BUILTIN_EXPORTERS))
+@pytest.mark.parametrize("exporter", BUILTIN_EXPORTERS, ids=lambda e: e.name)
 def test_export_matches_its_golden_file(exporter: Exporter) -> None:
     got = export(exporter)
     path = golden_path(exporter)
@@ -127,13 +115,13 @@ def test_export_matches_its_golden_file(exporter: Exporter) -> None:
         f"the change is meant):\n{readable_diff(expected, got, path.name)}")
 
 
-@pytest.mark.parametrize("exporter", with_postman_marked(BUILTIN_EXPORTERS))
+@pytest.mark.parametrize("exporter", BUILTIN_EXPORTERS, ids=lambda e: e.name)
 def test_the_same_flows_export_to_the_same_bytes(exporter: Exporter) -> None:
     assert export(exporter) == export(exporter)
 
 
 @pytest.mark.parametrize("batch", [1, 3])
-@pytest.mark.parametrize("exporter", with_postman_marked(BUILTIN_EXPORTERS))
+@pytest.mark.parametrize("exporter", BUILTIN_EXPORTERS, ids=lambda e: e.name)
 def test_batch_size_does_not_change_the_bytes(exporter: Exporter, batch: int) -> None:
     """The store feeds exporters 5,000 flows at a time; a session split anywhere else
     (1 and 3 here, so batches end mid-session) must export the same file."""
