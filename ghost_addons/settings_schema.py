@@ -208,11 +208,7 @@ class SettingsSchema:
         for d in self.declared():
             s = d.setting
             item: dict[str, Any] = {"name": d.name, "type": s.kind, "default": s.default, "help": s.help,
-                                    "owner": d.owner}
-            if s.minimum is not None:
-                item["minimum"] = s.minimum
-            if s.maximum is not None:
-                item["maximum"] = s.maximum
+                                    "owner": d.owner, **_limits(s)}
             if s.choices:
                 item["choices"] = list(s.choices)
             for flag in ("secret", "url", "outbound", "restart"):
@@ -236,6 +232,11 @@ class SettingsSchema:
         return {section: copy.deepcopy(data.get(section, {})) for section, keys in self.sections.items() if keys}
 
 
+def _limits(s: Setting) -> dict[str, int]:
+    limits = {"minimum": s.minimum, "maximum": s.maximum}
+    return {name: value for name, value in limits.items() if value is not None}
+
+
 def _json_type(s: Setting) -> dict[str, Any]:
     out: dict[str, Any] = {"description": s.help, "default": s.default}
     if s.kind == "list":
@@ -244,10 +245,7 @@ def _json_type(s: Setting) -> dict[str, Any]:
         out["type"] = s.kind
     if s.kind == "string":
         out["maxLength"] = MAX_STRING_LENGTH
-    if s.minimum is not None:
-        out["minimum"] = s.minimum
-    if s.maximum is not None:
-        out["maximum"] = s.maximum
+    out.update(_limits(s))
     if s.choices:
         out["enum"] = list(s.choices)
     if s.secret:
