@@ -174,20 +174,35 @@
     return first;
   }
 
-  // Typing becomes one `input` interaction per field, with the final value.
+  // One interaction per field edit. Typing into a text field becomes one `input`
+  // interaction with the final value (reported 400 ms after the last key, or at once when
+  // the field's `change` fires on blur: that change is not reported again). A choice
+  // (select, checkbox, radio, file, range, date...) becomes one `change`: browsers fire
+  // `input` for those too, which is not reported.
+  const TEXT_INPUT_TYPES = new Set(["", "text", "email", "password", "search", "tel", "url", "number"]);
   const pendingInputs = new Map();
 
+  function isTextEntry(el) {
+    if (el.isContentEditable || el.tagName === "TEXTAREA") return true;
+    if (el.tagName !== "INPUT") return false;
+    return TEXT_INPUT_TYPES.has((el.getAttribute("type") || "").toLowerCase());
+  }
+
+  function flushInput(el) {
+    const pending = pendingInputs.get(el);
+    if (!pending) return;
+    clearTimeout(pending.timer);
+    pendingInputs.delete(el);
+    report(pending.data);
+  }
+
   function flushInputs() {
-    for (const [el, pending] of pendingInputs) {
-      clearTimeout(pending.timer);
-      report(pending.data);
-      pendingInputs.delete(el);
-    }
+    for (const el of [...pendingInputs.keys()]) flushInput(el);
   }
 
   window.addEventListener("input", (event) => {
     const el = targetOf(event);
-    if (!el || !(isFormField(el) || el.isContentEditable)) return;
+    if (!el || !isTextEntry(el)) return;
     const previous = pendingInputs.get(el);
     if (previous) clearTimeout(previous.timer);
     const data = describe("input", el);
@@ -201,6 +216,10 @@
   window.addEventListener("change", (event) => {
     const el = targetOf(event);
     if (!el) return;
+    if (isTextEntry(el)) {
+      flushInput(el);  // the typed value, once: its `input` interaction
+      return;
+    }
     flushInputs();
     report(describe("change", el));
   }, true);

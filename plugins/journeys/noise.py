@@ -91,6 +91,31 @@ NOISE_DOMAINS: frozenset[str] = frozenset(
     }
 )
 
+# Requests the browser makes for itself, never for the page: Chromium's component updater,
+# Safe Browsing, variations and optimization hints. No user action causes them, yet they
+# pass through the proxy during a recording; as steps they would be replayed and exported.
+BROWSER_SERVICE_HOSTS: frozenset[str] = frozenset(
+    {
+        "update.googleapis.com",
+        "clients1.google.com",
+        "clients2.google.com",
+        "clients4.google.com",
+        "clientservices.googleapis.com",
+        "safebrowsing.googleapis.com",
+        "safebrowsing.google.com",
+        "sb-ssl.google.com",
+        "optimizationguide-pa.googleapis.com",
+        "content-autofill.googleapis.com",
+        "edgedl.me.gvt1.com",
+        "redirector.gvt1.com",
+        "dl.google.com",
+        "android.clients.google.com",
+        "firefox.settings.services.mozilla.com",
+        "shavar.services.mozilla.com",
+        "aus5.mozilla.org",
+    }
+)
+
 BROWSER_EXACT_PATHS: frozenset[str] = frozenset(
     {"/sw.js", "/manifest.json", "/robots.txt", "/browserconfig.xml"}
 )
@@ -173,6 +198,8 @@ def noise_reason(method: str, url: str, response_content_type: str = "") -> str:
     path = parts.path or "/"
     if host and is_noise_domain(host, path):
         return "analytics-domain"
+    if host.lower().rstrip(".") in BROWSER_SERVICE_HOSTS:
+        return "browser-service"
     if is_browser_infrastructure_path(path):
         return "browser-infrastructure"
     if has_static_extension(path):

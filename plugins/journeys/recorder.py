@@ -105,6 +105,9 @@ class Recorder:
                 raise Conflict(f"session {session_id} is already recording journey {current.id} ({current.name!r})")
             if not await self.ghost.store.read(tables.session_exists, session_id):
                 raise NotFound(f"session {session_id} not found")
+            refusal = start_refusal(session_id, self.ghost.active_session_id, self.active)
+            if refusal is not None:
+                raise refusal
             moment = now_utc()
             journey = Journey(new_id(), session_id, name, "recording", moment, moment)
             await self.ghost.store.write(tables.insert_journey, journey)
@@ -218,6 +221,29 @@ def start_message(journey: Journey) -> dict[str, Any]:
         "type": "journey.recording_start",
         "data": {"journey_id": journey.id, "session_id": journey.session_id, "name": journey.name},
     }
+
+
+def start_refusal(session_id: str, active_session_id: str,
+                  recordings: dict[str, ActiveRecording]) -> InvalidInput | Conflict | None:
+    """Why a recording cannot start in `session_id`, or None.
+
+    New flows land in the active session only, so a recording elsewhere would hold no
+    flows; and the extension marks the requests of one recording at a time (one header
+    rule), so two recordings would steal each other's steps."""
+    if session_id != active_session_id:
+        return InvalidInput(
+            f"session {session_id} is not the active session ({active_session_id}): new flows land in the "
+            f"active session, so a recording in this one would hold none; activate it first with "
+            f"POST /api/v1/sessions/{session_id}/activate"
+        )
+    for other_session, recording in recordings.items():
+        if other_session != session_id:
+            journey = recording.journey
+            return Conflict(
+                f"journey {journey.id} ({journey.name!r}) is recording in session {other_session}; the browser "
+                "extension marks the requests of one recording at a time: stop it first"
+            )
+    return None
 
 
 def completed_event(journey: Journey) -> dict[str, Any]:

@@ -123,8 +123,30 @@ def delete_journey(conn: Connection, journey_id: str) -> bool:
     return conn.execute("DELETE FROM journeys WHERE id = ?", (journey_id,)).rowcount > 0
 
 
+def finalize_steps(conn: Connection, journey_id: str) -> None:
+    """Put a finished recording's steps in the order the user acted.
+
+    Steps are written as they settle, but a flow is only known once its response has come
+    back: a request slower than the settle window arrives after later events were written,
+    and its interaction may already stand as an `interaction` step. So, once the recording
+    ends: an `interaction` step whose interaction has an `action` step goes (it would be
+    clicked twice), and the steps are renumbered by when they happened (a flow by when its
+    request started)."""
+    conn.execute(
+        "DELETE FROM journey_steps WHERE journey_id = ? AND type = 'interaction' AND interaction_id IN"
+        " (SELECT interaction_id FROM journey_steps WHERE journey_id = ? AND type = 'action')",
+        (journey_id, journey_id),
+    )
+    ids = [row[0] for row in conn.execute(
+        "SELECT id FROM journey_steps WHERE journey_id = ? ORDER BY timestamp, step_order, id", (journey_id,))]
+    conn.executemany("UPDATE journey_steps SET step_order = ? WHERE id = ?",
+                     [(order, step_id) for order, step_id in enumerate(ids, start=1)])
+
+
 def complete_journey(conn: Connection, journey_id: str, at: datetime) -> Journey | None:
-    """The spec's single UPDATE: status, completed_at and both counts from the steps."""
+    """The spec's single UPDATE: status, completed_at and both counts from the steps (put in
+    order first, `finalize_steps`)."""
+    finalize_steps(conn, journey_id)
     conn.execute(
         "UPDATE journeys SET status = 'completed', completed_at = ?,"
         " flow_count = (SELECT COUNT(*) FROM journey_steps WHERE journey_id = ? AND flow_id IS NOT NULL),"

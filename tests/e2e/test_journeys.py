@@ -432,6 +432,11 @@ def test_what_the_content_script_captures(ghost: GhostProcess, journey_app: Jour
         "Email address", "you@example.com", "email")
     query = one("input", 'input[data-id="search-box"]')
     assert query["element_text"] == "hobbits"
+    # One interaction per field edit: no `change` for typed fields, no `input` for choices.
+    for selector in ('input[name="email"]', 'input[data-id="search-box"]'):
+        assert not [i for i in got if i["type"] == "change" and i["selector"] == selector], selector
+    for selector in ('select[data-test="country"]', "#agree"):
+        assert not [i for i in got if i["type"] == "input" and i["selector"] == selector], selector
     assert query["attributes"]["test_id"] == "search-box" and query["attributes"]["test_id_attr"] == "data-id"
     submitted = one("submit", "#search")  # Enter with no button: nobody clicked for it
     assert submitted["element_type"] == "form"

@@ -169,6 +169,41 @@ async def test_a_recording_becomes_ordered_steps(api: Api, extension: FakeExtens
     assert [i["id"] for i in linked] == [login["data"]["id"]]
 
 
+async def test_a_slow_request_is_one_action_in_request_order(api: Api, extension: FakeExtension) -> None:
+    """A click whose request outlives the settle window: its interaction step was already
+    written when the flow came back. Once stopped, the journey holds one `action` for it
+    (no `interaction` step too), ordered by when the request started."""
+    ghost = api.ghost
+    jid = (await start(api))["id"]
+    t0 = time.time() * 1000
+    slow_click = click(jid, 1, t0, "#save", "Save")
+    await extension.send(slow_click)
+    quick = await add_flow(ghost, "http://app.test/api/quick", header=f"{jid}-ambient-{int(t0 + 300)}",
+                           at_ms=t0 + 400)
+    await asyncio.sleep(1.9)  # past the 1.5 s settle window: both are written as steps
+    early = await api.ok("GET", f"/api/v1/journeys/{jid}/steps")
+    assert [s["type"] for s in early] == ["interaction", "flow"]
+    slow = await add_flow(ghost, "http://app.test/api/save", "POST", header=slow_click["data"]["id"],
+                          at_ms=t0 + 20)  # sent right after the click, answered 2 s later
+    done = await stop(api)
+    steps = await api.ok("GET", f"/api/v1/journeys/{jid}/steps")
+    assert [(s["step_order"], s["type"], s["flow_id"]) for s in steps] == [
+        (1, "action", slow.id), (2, "flow", quick.id)]
+    assert steps[0]["interaction_id"] == slow_click["data"]["id"]
+    assert (done["flow_count"], done["interaction_count"]) == (2, 1)
+
+
+async def test_a_recording_starts_only_in_the_active_session_and_alone(api: Api, extension: FakeExtension) -> None:
+    other = await api.ok("POST", "/api/v1/sessions", status=201, json={"name": "elsewhere"})
+    status, body = await api.call("POST", "/api/v1/journeys/start", json={"session_id": other["id"], "name": "x"})
+    assert status == 400 and "not the active session" in body["error"] and "/activate" in body["error"]
+    first = await start(api)
+    await api.ok("POST", f"/api/v1/sessions/{other['id']}/activate")
+    status, body = await api.call("POST", "/api/v1/journeys/start", json={"session_id": other["id"], "name": "y"})
+    assert status == 409 and first["id"] in body["error"] and "stop it first" in body["error"]
+    assert await api.ok("GET", f"/api/v1/journeys?session_id={other['id']}") == []
+
+
 async def test_steps_settle_while_recording(api: Api, extension: FakeExtension) -> None:
     journey = await start(api)
     jid = journey["id"]

@@ -21,6 +21,12 @@ from .helpers import make_flow
         ("POST", "https://api-js.mixpanel.com/track/", "", "analytics-domain"),
         ("POST", "https://bam.nr-data.net/events/1/abc", "", "analytics-domain"),
         ("GET", "https://www.facebook.com/tr?id=1&ev=PageView", "", "analytics-domain"),
+        # The browser's own services (component updater, Safe Browsing, hints)
+        ("GET", "https://update.googleapis.com/service/update2/json?cup2key=1", "application/json",
+         "browser-service"),
+        ("POST", "https://safebrowsing.googleapis.com/v4/threatListUpdates:fetch", "", "browser-service"),
+        ("GET", "https://optimizationguide-pa.googleapis.com/downloads?name=1", "", "browser-service"),
+        ("GET", "https://www.googleapis.com/drive/v3/files", "application/json", ""),
         # Browser infrastructure paths
         ("GET", "http://app.test/favicon.ico", "", "browser-infrastructure"),
         ("GET", "http://app.test/favicon-32x32.png", "", "browser-infrastructure"),
