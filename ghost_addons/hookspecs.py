@@ -214,6 +214,19 @@ def ghost_code_generators(register: Register) -> None:
     ``GET /api/v1/flows/{id}/export/{name}`` (see plugins/codegen)."""
 
 
+@hookspec
+def ghost_journey_exporters(register: Register) -> None:
+    """Register journey export formats: ``register(name, exporter)``; ``name`` is the
+    ``format`` of ``GET /api/v1/journeys/{id}/export`` (see plugins/journeys/README.md).
+
+    ``exporter`` has ``generate(journey_export) -> str`` (a pure function of the journey and
+    its ordered steps, each with its full flow and interaction), ``content_type``,
+    ``extension`` (``".sh"``: the file is ``journey-{id8}.sh``) and optionally ``needs``
+    (``"flows"``, the default, or ``"interactions"``: what the journey must have, else 422).
+    Called when the journeys plugin starts; nothing is registered while it is disabled.
+    """
+
+
 # --- declarations ----------------------------------------------------------------------------
 
 

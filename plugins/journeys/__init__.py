@@ -15,7 +15,9 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from ghost_addons.hookspecs import Register, RegisterEvent, hookimpl
-from plugins.journeys import api, tables
+from ghost_addons.plugins import declare
+from ghost_addons.registry import Registry
+from plugins.journeys import api, export, tables
 from plugins.journeys.recorder import Recorder
 
 if TYPE_CHECKING:
@@ -29,6 +31,8 @@ log = logging.getLogger("ghost.journeys")
 class JourneysPlugin:
     def __init__(self) -> None:
         self.recorder: Recorder | None = None
+        # Journey export formats: filled at start-up from every plugin's ghost_journey_exporters.
+        self.exporters: Registry[Any] = Registry("journey exporter", export.check_exporter)
 
     def recorder_for(self, ghost: Ghost) -> Recorder:
         if self.recorder is None:
@@ -41,6 +45,7 @@ class JourneysPlugin:
 
     @hookimpl
     async def ghost_startup(self, ghost: Ghost) -> None:
+        declare(ghost.pm, "ghost_journey_exporters", Registry.registrar, self.exporters)
         changed = await ghost.store.write(tables.recover_orphans)
         if changed["failed"]:
             log.warning("journeys interrupted by a restart are now failed: %s", ", ".join(changed["failed"]))
@@ -75,7 +80,11 @@ class JourneysPlugin:
 
     @hookimpl
     def ghost_routes(self, ghost: Ghost, routes: RouteTable) -> None:
-        api.register(ghost, routes, self.recorder_for(ghost))
+        api.register(ghost, routes, self.recorder_for(ghost), self.exporters)
+
+    @hookimpl
+    def ghost_journey_exporters(self, register: Register) -> None:
+        export.register_builtin(register)
 
     @hookimpl
     def ghost_monitor(self, ghost: Ghost, report: dict[str, Any]) -> None:

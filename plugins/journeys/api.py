@@ -13,8 +13,10 @@ from ghost_addons.api.lookups import outbound_guard
 from ghost_addons.errors import Conflict, NotFound
 from ghost_addons.ids import new_id
 from ghost_addons.model import Flow
+from ghost_addons.registry import Registry
 from ghost_addons.ssrf import OutboundGuard
-from plugins.journeys import tables
+from plugins.journeys import export, tables
+from plugins.journeys.export.model import filename
 from plugins.journeys.model import Journey, now_utc
 from plugins.journeys.recorder import Recorder
 from plugins.journeys.replay import (
@@ -60,7 +62,7 @@ def _query_session(request: web.Request) -> str:
     return session_id
 
 
-def register(ghost: Ghost, routes: RouteTable, recorder: Recorder) -> None:
+def register(ghost: Ghost, routes: RouteTable, recorder: Recorder, exporters: Registry[Any]) -> None:
     store = ghost.store
 
     async def journey_or_404(journey_id: str) -> Journey:
@@ -197,6 +199,31 @@ def register(ghost: Ghost, routes: RouteTable, recorder: Recorder) -> None:
                     flows.append(flow)
         return flows
 
+    # --- export ------------------------------------------------------------------------------------
+
+    async def export_journey(request: web.Request) -> web.Response:
+        supported = ", ".join(sorted(exporters))
+        name = request.query.get("format", "").strip()
+        if not name:
+            raise ApiError(400, f"query parameter format is required; use one of {supported}")
+        exporter = exporters.get(name)
+        if exporter is None:
+            raise ApiError(400, f"unsupported format {name!r}; use one of {supported}")
+        journey_export = await export.load(store, request.match_info["id"])
+        if journey_export is None:
+            raise NotFound(f"journey {request.match_info['id']} not found")
+        if getattr(exporter, "needs", "flows") == "interactions":
+            if not any(s.interaction is not None for s in journey_export.steps):
+                raise ApiError(422, "journey has no interactions")
+        elif not journey_export.flows():
+            raise ApiError(422, "journey has no exportable flows")
+        text = await asyncio.to_thread(exporter.generate, journey_export)
+        charset = "" if exporter.content_type.endswith("charset=utf-8") else "; charset=utf-8"
+        return web.Response(body=text.encode(), headers={
+            "Content-Type": exporter.content_type + charset,
+            "Content-Disposition": f'attachment; filename="{filename(journey_export.journey.id, exporter.extension)}"',
+        })
+
     # --- the table ---------------------------------------------------------------------------------
 
     routes.add("POST", "/api/v1/interactions", create_interaction, "Record a browser interaction",
@@ -230,6 +257,12 @@ def register(ghost: Ghost, routes: RouteTable, recorder: Recorder) -> None:
                "Complete a journey (recover a failed recording); recounts flows and interactions",
                responses={200: "The completed journey", 404: "Not found", 409: "Being replayed"},
                tag="journeys")
+    routes.add("GET", "/api/v1/journeys/{id}/export", export_journey,
+               "Export a journey as a file another tool runs (cURL, HAR, Postman, k6 ...)",
+               query={"format": "required: a registered journey export format"},
+               responses={200: "The file, with Content-Disposition: attachment",
+                          400: "Missing or unsupported format (the message names the supported ones)",
+                          404: "Journey not found", 422: "Journey has no exportable flows"}, tag="journeys")
     routes.add("GET", "/api/v1/journeys/{id}/replay", replay,
                "Replay a journey's flows and compare them with the recording (SSE)",
                query={"delay_ms": "pause between steps, clamped to 0-10000, default 0"},

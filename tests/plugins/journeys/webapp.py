@@ -5,7 +5,11 @@
                        button, a dialog, an anchor link and a pushState "next" button
     /dashboard         fetches /api/items on load and every 2 s; "Toggle details" only
                        changes the page; "Refresh" fetches /api/items again
-    /api/auth          POST {"username", "password"} -> {"token"}
+    /api/auth          POST {"username", "password"} -> {"token"}: a fresh token on every
+                       sign-in, remembered only by this app instance (a restart forgets it)
+    /api/notes         POST {"title"} with `Authorization: Bearer <token>` -> 201 {id, title}
+                       and `Location: /api/notes/{id}` (a fresh id); GET /api/notes/{id} reads
+                       it back; an unknown token is 401, an unknown id 404
     /api/items         GET -> [{id, name}]; `items_status` forces a status, `items_redirect`
                        answers 302 to that URL instead
     /static/...        CSS, JS, a font, images; /favicon.ico, /manifest.json
@@ -19,6 +23,7 @@ it receives (method, path, headers) so tests can check what the target saw.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import threading
 from dataclasses import dataclass, field
 
@@ -134,6 +139,8 @@ class JourneyApp:
     seen: list[SeenRequest] = field(default_factory=list)
     items_status: int = 200
     items_redirect: str = ""
+    tokens: set[str] = field(default_factory=set)
+    notes: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -162,7 +169,29 @@ def make_app(state: JourneyApp) -> web.Application:
         body = await request.json()
         if body.get("password") != "secret":
             return web.json_response({"error": "wrong password"}, status=401)
-        return web.json_response({"token": f"token-for-{body.get('username', '')}"})
+        token = secrets.token_hex(16)
+        state.tokens.add(token)
+        return web.json_response({"token": token})
+
+    def signed_in(request: web.Request) -> None:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme != "Bearer" or token not in state.tokens:
+            raise web.HTTPUnauthorized(text='{"error": "sign in first"}', content_type="application/json")
+
+    async def create_note(request: web.Request) -> web.Response:
+        signed_in(request)
+        body = await request.json()
+        note_id = secrets.token_hex(8)
+        state.notes[note_id] = str(body.get("title", ""))
+        return web.json_response({"id": note_id, "title": state.notes[note_id]}, status=201,
+                                 headers={"Location": f"/api/notes/{note_id}"})
+
+    async def read_note(request: web.Request) -> web.Response:
+        signed_in(request)
+        note_id = request.match_info["id"]
+        if note_id not in state.notes:
+            raise web.HTTPNotFound(text='{"error": "no such note"}', content_type="application/json")
+        return web.json_response({"id": note_id, "title": state.notes[note_id]})
 
     async def items(request: web.Request) -> web.Response:
         if state.items_redirect:
@@ -197,6 +226,8 @@ def make_app(state: JourneyApp) -> web.Application:
     app.router.add_get("/widgets", widgets)
     app.router.add_post("/api/auth", auth)
     app.router.add_get("/api/items", items)
+    app.router.add_post("/api/notes", create_note)
+    app.router.add_get("/api/notes/{id}", read_note)
     app.router.add_get("/static/{name}", static)
     app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/manifest.json", manifest)
@@ -206,8 +237,9 @@ def make_app(state: JourneyApp) -> web.Application:
 class JourneyAppServer:
     """`start()` returns the app's state; `stop()` always shuts the thread down."""
 
-    def __init__(self) -> None:
-        self.state = JourneyApp()
+    def __init__(self, port: int = 0) -> None:
+        """`port`: listen there (a restarted app on the port of the one it replaces)."""
+        self.state = JourneyApp(port=port) if port else JourneyApp()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="journey-app")
         self.runner: web.AppRunner | None = None

@@ -1,0 +1,47 @@
+"""Journey export: a recorded journey becomes files other tools run (cURL, HAR, Postman, k6).
+
+`GET /api/v1/journeys/{id}/export?format=NAME` loads the journey into a `JourneyExport`
+(`model.py`: the journey and its ordered steps with their full flows and interactions) and
+answers `generate(journey_export)` of the `JourneyExporter` registered under NAME. Formats
+are a registry plugins add to through `ghost_journey_exporters(register)`; the built-in ones
+are registered by the journeys plugin exactly that way (`register_builtin`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from plugins.journeys import tables
+from plugins.journeys.export import curl, har, k6, postman
+from plugins.journeys.export.model import ExportStep, JourneyExport, JourneyExporter, check_exporter
+
+if TYPE_CHECKING:
+    from ghost_addons.store import Store
+
+__all__ = ["BUILTIN", "ExportStep", "JourneyExport", "JourneyExporter", "check_exporter", "load", "register_builtin"]
+
+BUILTIN: dict[str, JourneyExporter] = {
+    "curl": JourneyExporter(curl.generate, "text/x-shellscript", ".sh"),
+    "har": JourneyExporter(har.generate, "application/json", ".har"),
+    "postman": JourneyExporter(postman.generate, "application/json", ".postman_collection.json"),
+    "k6": JourneyExporter(k6.generate, "application/javascript", ".k6.js"),
+}
+
+
+def register_builtin(register: Callable[[str, JourneyExporter], None]) -> None:
+    for name, exporter in BUILTIN.items():
+        register(name, exporter)
+
+
+async def load(store: Store, journey_id: str) -> JourneyExport | None:
+    """The journey with its steps, flows and interactions; None when there is no such journey."""
+    journey = await store.read(tables.get_journey, journey_id)
+    if journey is None:
+        return None
+    steps = []
+    for step in await store.read(tables.list_steps, journey_id):
+        flow = await store.get_flow(step.flow_id) if step.flow_id else None
+        interaction = await store.read(tables.get_interaction, step.interaction_id) if step.interaction_id else None
+        steps.append(ExportStep(step, flow, interaction))
+    return JourneyExport(journey, steps)
