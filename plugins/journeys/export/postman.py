@@ -43,7 +43,8 @@ def url_object(raw: str) -> dict[str, Any]:
     out["host"] = host.split(".") if scheme else [host]
     if colon:
         out["port"] = port
-    out["path"] = path.split("/") if slash else []
+    if slash:  # an empty path list makes newman add a "/" after a host such as {{BASE_URL}}{{LOCATION}}
+        out["path"] = path.split("/")
     if has_query:
         out["query"] = [
             {"key": key, "value": value if sep else None}

@@ -256,6 +256,8 @@ class JourneyAppServer:
         return self.state
 
     def stop(self) -> None:
+        if self.loop.is_closed():  # stopped already (a test that restarts the app)
+            return
         if self.runner is not None:
             asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)

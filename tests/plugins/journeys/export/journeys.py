@@ -22,7 +22,7 @@ BROWSER = [("User-Agent", "Mozilla/5.0 Chromium/156"), ("Accept-Language", "en")
 
 def flow(n: int, base: str, method: str, path: str, status: int, body: object, *, request_body: object = None,
          headers: list[tuple[str, str]] = (), response_headers: list[tuple[str, str]] = (),  # type: ignore[assignment]
-         response: bool = True) -> Flow:
+         response: bool = True, start: datetime = START, session_id: str = "S", ids: str = "01JEXP0RTF") -> Flow:
     url = base + path
     parts = urlsplit(url)
     sent = orjson.dumps(request_body) if request_body is not None else b""
@@ -32,9 +32,9 @@ def flow(n: int, base: str, method: str, path: str, status: int, body: object, *
         request_headers.append(("Content-Type", "application/json"))
     answer = orjson.dumps(body)
     return Flow(
-        id=f"01JEXP0RTF{n:016d}",
-        session_id="S",
-        started_at=START + timedelta(seconds=n),
+        id=f"{ids}{n:016d}",
+        session_id=session_id,
+        started_at=start + timedelta(seconds=n),
         request=Request(method=method, url=url, scheme=parts.scheme, host=parts.hostname or "",
                         port=parts.port or 80, path=parts.path, headers=request_headers, body=sent,
                         body_size=len(sent)),
@@ -47,16 +47,21 @@ def flow(n: int, base: str, method: str, path: str, status: int, body: object, *
     )
 
 
-def login_flows(base: str, token: str, note_id: str, *, password: str = "secret") -> list[Flow]:
+def login_flows(base: str, token: str, note_id: str, *, start: datetime = START, session_id: str = "S",
+                ids: str = "01JEXP0RTF") -> list[Flow]:
+    """Sign in, list items, create a note, read it back at the Location handed out."""
     bearer = [("Authorization", f"Bearer {token}")]
+    at = {"start": start, "session_id": session_id, "ids": ids}
     return [
         flow(1, base, "POST", "/api/auth", 200, {"token": token},
-             request_body={"username": "alice", "password": password}),
+             request_body={"username": "alice", "password": "secret"}, **at),  # type: ignore[arg-type]
         flow(2, base, "GET", "/api/items", 200, [{"id": 1, "name": "Apples"}, {"id": 2, "name": "Pears"}],
-             headers=bearer),
+             headers=bearer, **at),  # type: ignore[arg-type]
         flow(3, base, "POST", "/api/notes", 201, {"id": note_id, "title": "Buy milk"}, headers=bearer,
-             request_body={"title": "Buy milk"}, response_headers=[("Location", f"/api/notes/{note_id}")]),
-        flow(4, base, "GET", f"/api/notes/{note_id}", 200, {"id": note_id, "title": "Buy milk"}, headers=bearer),
+             request_body={"title": "Buy milk"}, response_headers=[("Location", f"/api/notes/{note_id}")],
+             **at),  # type: ignore[arg-type]
+        flow(4, base, "GET", f"/api/notes/{note_id}", 200, {"id": note_id, "title": "Buy milk"}, headers=bearer,
+             **at),  # type: ignore[arg-type]
     ]
 
 
