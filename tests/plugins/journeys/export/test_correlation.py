@@ -1,0 +1,87 @@
+"""Correlation as pure functions: which values become variables, and where they are used."""
+
+from __future__ import annotations
+
+from plugins.journeys.export.correlation import Variable, dedupe, identifier, merged, plan, split
+
+from .journeys import flow, login_flows
+
+BASE = "http://app.test"
+
+
+def names(flows) -> dict[str, tuple[str, int, tuple, str]]:  # type: ignore[no-untyped-def]
+    return {v.name: (v.kind, v.step, v.json_path, v.header) for v in plan(flows).variables}
+
+
+def test_a_login_journey_needs_the_token_the_location_and_the_password() -> None:
+    found = names(login_flows(BASE, "tok3n-value-123456", "n0te1d"))
+    assert found == {
+        "BASE_URL": ("env", -1, (), ""),
+        "TOKEN": ("response", 0, ("token",), ""),
+        "LOCATION": ("response", 2, (), "location"),
+        "PASSWORD": ("env", -1, (), ""),
+    }
+    secret = plan(login_flows(BASE, "tok3n-value-123456", "n0te1d")).env[1]
+    assert secret.secret and secret.value == "secret"
+
+
+def test_a_value_sent_before_it_was_handed_out_is_not_a_correlation() -> None:
+    # The app echoes the username; the next request sending it again is not using the echo.
+    flows = [
+        flow(1, BASE, "POST", "/api/profile", 200, {"name": "alice-the-user"}, request_body={"name": "alice-the-user"}),
+        flow(2, BASE, "GET", "/api/search?q=alice-the-user", 200, []),
+    ]
+    assert set(names(flows)) == {"BASE_URL"}
+
+
+def test_ids_in_paths_queries_and_bodies_and_csrf_headers() -> None:
+    flows = [
+        flow(1, BASE, "GET", "/form", 200, {"ok": True}, response_headers=[("X-CSRF-Token", "csrf-abcdef")]),
+        flow(2, BASE, "POST", "/api/orders", 201, {"order": {"id": "ord-777777"}},
+             headers=[("X-CSRF-Token", "csrf-abcdef")], request_body={"qty": 1}),
+        flow(3, BASE, "GET", "/api/orders/ord-777777?expand=ord-777777", 200, {}),
+        flow(4, BASE, "POST", "/api/pay", 200, {}, request_body={"order": "ord-777777"}),
+    ]
+    p = plan(flows)
+    csrf = next(v for v in p.variables if v.header == "x-csrf-token")
+    order = next(v for v in p.variables if v.json_path == ("order", "id"))
+    assert (csrf.name, csrf.step, order.name, order.step) == ("X_CSRF_TOKEN", 0, "ID", 1)
+    assert p.request(2).url == [p.variables[0], "/api/orders/", order, "?expand=", order]
+    assert p.request(3).body == ['{"order":"', order, '"}']
+    assert ("X-CSRF-Token", [csrf]) in p.request(1).headers
+    # Only earlier responses' values are available: the request that received one does not use it.
+    assert order not in p.available(1) and order in p.available(2)
+
+
+def test_a_static_bearer_token_and_api_key_come_from_the_environment() -> None:
+    flows = [flow(1, BASE, "GET", "/api/me?api_key=k3y-123456", 200, {},
+                  headers=[("Authorization", "Bearer static-recorded-token")])]
+    env = {v.name: v.value for v in plan(flows).env}
+    assert env == {"BASE_URL": BASE, "AUTHORIZATION": "Bearer static-recorded-token", "API_KEY": "k3y-123456"}
+
+
+def test_short_values_and_transport_headers_are_not_candidates() -> None:
+    flows = [
+        flow(1, BASE, "GET", "/a", 200, {"ok": "yes"}, response_headers=[("ETag", '"abcdef123"')]),
+        flow(2, BASE, "GET", "/b?x=yes", 200, {}, headers=[("If-None-Match", '"abcdef123"'), ("X-E", '"abcdef123"')]),
+    ]
+    assert set(names(flows)) == {"BASE_URL"}
+
+
+def test_split_prefers_the_longest_value_and_keeps_literals() -> None:
+    short = Variable("ID", "abc123", "response", step=0)
+    long = Variable("LOCATION", "/notes/abc123", "response", step=1)
+    assert split("GET /notes/abc123/x?id=abc123", [short, long]) == ["GET ", long, "/x?id=", short]
+    assert split("", [short]) == [] and split("plain", []) == ["plain"]
+    assert merged(["a", "b", short, "", "c"]) == ["ab", short, "c"]
+
+
+def test_identifiers_are_shell_and_js_names() -> None:
+    assert identifier("x-csrf-token") == "X_CSRF_TOKEN"
+    assert identifier("0day") == "V_0DAY"
+    assert identifier("--") == "VALUE"
+
+
+def test_dedupe_keeps_the_first_of_each_method_and_url() -> None:
+    flows = login_flows(BASE, "tok3n-value-123456", "n0te1d")
+    assert dedupe([*flows, flows[1]]) == flows

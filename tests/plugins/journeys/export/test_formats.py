@@ -1,0 +1,63 @@
+"""Each built-in format's generator on a fixed journey, against its golden file.
+
+Regenerate after an intended change with GHOST_UPDATE_GOLDEN=1 and read the diff.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import orjson
+import pytest
+
+from plugins.journeys.export import BUILTIN
+from plugins.journeys.export.model import filename
+
+from .journeys import JOURNEY_ID, login_journey
+
+GOLDEN = Path(__file__).resolve().parents[3] / "data" / "golden" / "journey_export"
+TOKEN = "a3f1c0ffee5eed5ca1ab1e0123456789"
+NOTE = "5eedfeed0badcafe"
+
+
+@pytest.mark.parametrize("fmt", sorted(BUILTIN))
+def test_matches_the_golden_file(fmt: str) -> None:
+    exporter = BUILTIN[fmt]
+    text = exporter.generate(login_journey(token=TOKEN, note_id=NOTE))
+    path = GOLDEN / filename(JOURNEY_ID, exporter.extension)
+    if os.environ.get("GHOST_UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert text == path.read_text()
+
+
+@pytest.mark.parametrize("fmt", ["curl", "postman", "k6"])
+def test_api_formats_never_print_what_the_app_handed_out(fmt: str) -> None:
+    text = BUILTIN[fmt].generate(login_journey(token=TOKEN, note_id=NOTE))
+    assert TOKEN not in text and NOTE not in text
+    assert text.count("secret") == 1  # the password, once, as the default of PASSWORD
+    for skipped in ("User-Agent", "Cookie", "recorded-cookie", "X-Ghost-Interaction", "Referer", "Origin",
+                    "Accept-Language", "Sec-Fetch-Mode", "Host"):
+        assert skipped not in text, skipped
+    assert "/api/slow" not in text  # a flow with no response is not exported
+
+
+def test_har_keeps_every_answered_flow_in_step_order() -> None:
+    doc = orjson.loads(BUILTIN["har"].generate(login_journey()))
+    entries = doc["log"]["entries"]
+    assert [(e["request"]["method"], e["response"]["status"]) for e in entries] == [
+        ("POST", 200), ("GET", 200), ("POST", 201), ("GET", 200)]
+    assert entries[2]["response"]["redirectURL"].startswith("/api/notes/")
+    assert entries[0]["request"]["cookies"] == [{"name": "sid", "value": "recorded-cookie"}]
+    assert doc["log"]["creator"] == {"name": "Ghost", "version": "1.0"}
+
+
+def test_postman_dedupes_by_method_and_url() -> None:
+    journey = login_journey()
+    again = journey.steps[2]  # GET /api/items a second time, e.g. a refresh
+    twice = type(journey)(journey.journey, [*journey.steps[:4], again, *journey.steps[4:]])
+    curl = BUILTIN["curl"].generate(twice)
+    postman = orjson.loads(BUILTIN["postman"].generate(twice))
+    assert curl.count("# Step ") == 5
+    assert [i["name"].split(" — ")[1] for i in postman["item"]] == [
+        "POST /api/auth", "GET /api/items", "POST /api/notes", "GET {LOCATION}"]
