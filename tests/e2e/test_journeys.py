@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from tests.plugins.journeys.webapp import JourneyApp, JourneyAppServer
+from tests.support.captured_session import ensure_node_tools
 from tests.support.ghostproc import GhostProcess
 from tests.support.ports import free_port
 
@@ -136,8 +137,10 @@ def loads(page: Any) -> int:
     return int(page.text_content("#loads") or "0")
 
 
-def record_login_journey(ghost: GhostProcess, app: JourneyApp, browser: Any) -> tuple[dict, Any]:
-    """Start a recording, log in, watch the dashboard poll, click the local-only button."""
+def record_login_journey(ghost: GhostProcess, app: JourneyApp, browser: Any, *, add_note: bool = False
+                         ) -> tuple[dict, Any]:
+    """Start a recording, log in, watch the dashboard poll, click the local-only button
+    (and, with `add_note`, add a note: the token and the note's Location go back to the app)."""
     wait_connected(ghost)
     session_id = active_session(ghost)
     started = ghost.api("POST", "/api/v1/journeys/start", json={"session_id": session_id, "name": "Login"})
@@ -156,6 +159,9 @@ def record_login_journey(ghost: GhostProcess, app: JourneyApp, browser: Any) -> 
     page.wait_for_function(f"Number(document.getElementById('loads').textContent) > {polled}", timeout=15_000)
     page.click("[data-testid=toggle-details]")
     assert page.is_visible("#details")
+    if add_note:
+        page.click("[data-testid=add-note]")
+        page.wait_for_function("document.getElementById('note').textContent === 'Buy milk'", timeout=15_000)
     time.sleep(1.0)
     stopped = ghost.api("POST", "/api/v1/journeys/stop", json={"session_id": session_id})
     assert stopped.status_code == 200, stopped.text
@@ -349,6 +355,70 @@ def test_replay_against_the_local_app(ghost: GhostProcess, journey_app: JourneyA
     refused = [d for n, d in events if n == "step_error" and d["url"].endswith("/api/items")]
     assert refused and all("refusing" in d["error"] and "127.0.0.2" in d["error"] for d in refused)
     assert ghost.api("GET", f"/api/v1/journeys/{journey['id']}").json()["status"] == "completed"
+
+
+@pytest.fixture
+def restartable_app() -> Iterator[JourneyAppServer]:
+    server = JourneyAppServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def run_tool(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=180)
+
+
+def test_exported_journey_passes_against_the_restarted_app(
+    ghost: GhostProcess, restartable_app: JourneyAppServer, browser: Any, tmp_path: Path
+) -> None:
+    """Recorded through Chromium: the app hands out a fresh token at sign-in and a fresh note
+    id; after a restart it knows neither. bash runs the cURL export, newman the Postman one,
+    k6 the k6 one: each passes (they read the token and the Location from the live
+    responses) and each fails once the app answers a recorded step with another status."""
+    app = restartable_app.state
+    journey, _ = record_login_journey(ghost, app, browser, add_note=True)
+    token, = app.tokens
+    note_id, = app.notes
+    steps = steps_of(ghost, journey["id"])
+    assert {"/api/auth", "/api/notes", f"/api/notes/{note_id}"} <= {s["data"].get("path") for s in steps}
+
+    files: dict[str, Path] = {}
+    for fmt in ("curl", "postman", "k6", "har"):
+        response = ghost.api("GET", f"/api/v1/journeys/{journey['id']}/export", params={"format": fmt})
+        assert response.status_code == 200, response.text
+        name = response.headers["content-disposition"].split('filename="', 1)[1].rstrip('"')
+        assert name.startswith(f"journey-{journey['id'][:8]}.")
+        files[fmt] = tmp_path / name
+        files[fmt].write_bytes(response.content)
+        if fmt != "har":
+            assert token not in response.text and note_id not in response.text, fmt
+            assert response.text.count("secret") == 1, fmt  # the typed password, once, as a default
+
+    restartable_app.stop()
+    restarted = JourneyAppServer(port=app.port)
+    fresh = restarted.start()
+    try:
+        k6 = Path(sys.executable).parent / "k6"
+        commands = {
+            "curl": ["bash", str(files["curl"])],
+            "postman": [str(ensure_node_tools() / ".bin" / "newman"), "run", str(files["postman"]), "--color", "off"],
+            "k6": [str(k6 if k6.exists() else shutil.which("k6")), "run", "--vus", "1", "--iterations", "1",
+                   "--quiet", str(files["k6"])],
+        }
+        for fmt, command in commands.items():
+            result = run_tool(command, tmp_path)
+            assert result.returncode == 0, (fmt, result.stdout[-4000:], result.stderr[-4000:])
+        assert len(fresh.tokens) == len(fresh.notes) == 3  # each tool signed in and added a note
+
+        fresh.items_status = 503
+        for fmt, command in commands.items():
+            result = run_tool(command, tmp_path)
+            assert result.returncode != 0, (fmt, result.stdout[-4000:])
+    finally:
+        restarted.stop()
 
 
 def test_browser_actions_and_script_injection(ghost: GhostProcess, journey_app: JourneyApp, browser: Any) -> None:

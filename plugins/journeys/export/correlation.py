@@ -3,7 +3,7 @@ from an earlier live response, so the exported test passes against a fresh serve
 
 Pure functions over a list of flows (no I/O). `plan(flows)` finds:
 
-- `BASE_URL`, the origin of the first request, read from the environment with the
+- `BASE_URL`, the origin most requests go to, read from the environment with the
   recorded origin as its default;
 - response values: a string the app handed out in a response (a JSON body value or a
   header such as `Location` or `X-CSRF-Token`) that a later request sends back (in its URL,
@@ -256,8 +256,7 @@ def plan(flows: Sequence[Flow]) -> Plan:
         return Plan(flows)
     names = _Names()
     sent = [sent_text(f) for f in flows]
-    origin = urlsplit(flows[0].request.url)
-    variables: list[Variable] = [Variable(names.claim("BASE_URL"), f"{origin.scheme}://{origin.netloc}", "env")]
+    variables: list[Variable] = [Variable(names.claim("BASE_URL"), base_url(flows), "env")]
     seen_values: set[str] = {variables[0].value}
 
     for index, flow in enumerate(flows):
@@ -284,6 +283,12 @@ def plan(flows: Sequence[Flow]) -> Plan:
 
     used = _used(flows, variables)
     return Plan(flows, [v for v in variables if v.kind == "env" and v.name == "BASE_URL" or v in used])
+
+
+def base_url(flows: Sequence[Flow]) -> str:
+    """The origin most requests go to (the earliest of equals): the application's."""
+    origins = [f"{u.scheme}://{u.netloc}" for u in (urlsplit(f.request.url) for f in flows)]
+    return max(origins, key=lambda o: (origins.count(o), -origins.index(o)))
 
 
 def _used(flows: Sequence[Flow], variables: Sequence[Variable]) -> set[Variable]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from ghost_addons.model import Flow
-from plugins.journeys.model import Interaction, Journey, Step
+from plugins.journeys.model import Interaction, Journey, Step, parse_interaction_header
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +33,20 @@ class JourneyExport:
 
     def flows(self) -> list[Flow]:
         """The flows API formats export, in step order: those with a response and an absolute
-        http(s) URL (incomplete flows and pure interaction steps are left out)."""
-        return [s.flow for s in self.steps if s.flow is not None and exportable(s.flow)]
+        http(s) URL (incomplete flows and pure interaction steps are left out).
+
+        When some flows carry this journey's `X-Ghost-Interaction` value (the extension
+        tags what the recorded tab sends), flows without it are left out too: they are the
+        browser's own requests (account and password-leak checks) or other clients', not
+        the application's. A journey without tagged flows (built through the API, or
+        recorded without the extension's header) keeps them all."""
+        flows = [s.flow for s in self.steps if s.flow is not None and exportable(s.flow)]
+        tagged = [f for f in flows if self.sent_by_recorded_tab(f)]
+        return tagged or flows
+
+    def sent_by_recorded_tab(self, flow: Flow) -> bool:
+        header = parse_interaction_header(flow.interaction_id) if flow.interaction_id else None
+        return header is not None and header.journey_id == self.journey.id
 
 
 def exportable(flow: Flow) -> bool:

@@ -4,7 +4,9 @@
     /widgets           a dropdown, select, checkbox, labelled fields, a form without a
                        button, a dialog, an anchor link and a pushState "next" button
     /dashboard         fetches /api/items on load and every 2 s; "Toggle details" only
-                       changes the page; "Refresh" fetches /api/items again
+                       changes the page; "Refresh" fetches /api/items again; "Add note"
+                       posts a note with the token sign-in handed out, then reads it back
+                       from the Location the app answered
     /api/auth          POST {"username", "password"} -> {"token"}: a fresh token on every
                        sign-in, remembered only by this app instance (a restart forgets it)
     /api/notes         POST {"title"} with `Authorization: Bearer <token>` -> 201 {id, title}
@@ -68,7 +70,10 @@ LOGIN = f"""<!doctype html>
         headers: {{"Content-Type": "application/json"}},
         body: JSON.stringify({{username: form.username.value, password: form.password.value}}),
       }});
-      if (response.ok) location.href = "/dashboard";
+      if (response.ok) {{
+        sessionStorage.setItem("token", (await response.json()).token);
+        location.href = "/dashboard";
+      }}
       else document.getElementById("message").textContent = "Wrong password";
     }});
   </script>
@@ -82,6 +87,8 @@ DASHBOARD = f"""<!doctype html>
   <h1>Dashboard</h1>
   <button id="toggle" data-testid="toggle-details">Toggle details</button>
   <button id="refresh" data-testid="refresh">Refresh</button>
+  <button id="add-note" data-testid="add-note">Add note</button>
+  <p id="note"></p>
   <div id="details" hidden>Details are shown</div>
   <ul id="items"></ul>
   <p id="loads">0</p>
@@ -98,6 +105,16 @@ DASHBOARD = f"""<!doctype html>
       details.hidden = !details.hidden;
     }});
     document.getElementById("refresh").addEventListener("click", load);
+    document.getElementById("add-note").addEventListener("click", async () => {{
+      const auth = {{"Authorization": "Bearer " + sessionStorage.getItem("token")}};
+      const created = await fetch("/api/notes", {{
+        method: "POST",
+        headers: {{...auth, "Content-Type": "application/json"}},
+        body: JSON.stringify({{title: "Buy milk"}}),
+      }});
+      const note = await (await fetch(created.headers.get("Location"), {{headers: auth}})).json();
+      document.getElementById("note").textContent = note.title;
+    }});
     load();
     setInterval(load, 2000);
   </script>

@@ -85,3 +85,8 @@ def test_identifiers_are_shell_and_js_names() -> None:
 def test_dedupe_keeps_the_first_of_each_method_and_url() -> None:
     flows = login_flows(BASE, "tok3n-value-123456", "n0te1d")
     assert dedupe([*flows, flows[1]]) == flows
+
+
+def test_base_url_is_the_origin_most_requests_go_to() -> None:
+    flows = [flow(1, "https://cdn.test", "GET", "/lib.js", 200, {}), *login_flows(BASE, "tok3n-value-123456", "n0te1d")]
+    assert plan(flows).variables[0].value == BASE

@@ -14,7 +14,7 @@ import pytest
 from plugins.journeys.export import BUILTIN
 from plugins.journeys.export.model import filename
 
-from .journeys import JOURNEY_ID, login_journey
+from .journeys import JOURNEY_ID, flow, login_journey
 
 GOLDEN = Path(__file__).resolve().parents[3] / "data" / "golden" / "journey_export"
 TOKEN = "a3f1c0ffee5eed5ca1ab1e0123456789"
@@ -61,3 +61,16 @@ def test_postman_dedupes_by_method_and_url() -> None:
     assert curl.count("# Step ") == 5
     assert [i["name"].split(" — ")[1] for i in postman["item"]] == [
         "POST /api/auth", "GET /api/items", "POST /api/notes", "GET {LOCATION}"]
+
+
+def test_the_browser_s_own_requests_are_left_out_of_a_tagged_journey() -> None:
+    import dataclasses
+
+    journey = login_journey()
+    tag = f"{JOURNEY_ID}-ambient-1764763200000"
+    steps = [dataclasses.replace(s, flow=dataclasses.replace(s.flow, interaction_id=tag))
+             if s.flow is not None and "/api/" in s.flow.request.url else s for s in journey.steps]
+    browser_own = flow(9, "https://accounts.google.com", "POST", "/ListAccounts", 502, {})
+    tagged = type(journey)(journey.journey, [journey.steps[0].__class__(journey.steps[0].step, browser_own), *steps])
+    assert [f.request.url for f in tagged.flows()] == [f.request.url for f in journey.flows()]
+    assert "accounts.google.com" not in BUILTIN["curl"].generate(tagged)
