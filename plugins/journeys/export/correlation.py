@@ -20,7 +20,7 @@ variables, longest value first, so each generator renders the parts in its own s
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -160,7 +160,8 @@ def merged(parts: Sequence[Part]) -> list[Part]:
     return out
 
 
-def render(parts: Sequence[Part], literal: Any, variable: Any, join: str = "") -> str:
+def render(parts: Sequence[Part], literal: Callable[[str], str], variable: Callable[[Variable], str],
+           join: str = "") -> str:
     """Join parts with `literal(text)` and `variable(var)` of a generator's syntax."""
     return join.join(literal(p) if isinstance(p, str) else variable(p) for p in merged(parts))
 

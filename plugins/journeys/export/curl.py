@@ -1,6 +1,8 @@
 """cURL: a bash script, one curl command per flow, each status checked.
 
-`set -euo pipefail`; every value the app hands out is read from the live response with
+`set -euo pipefail`; cookies live in a jar for the run (the recorded ones are never sent, as
+with a browser the session starts fresh); every value the app hands out is read from the
+live response with
 `python3 -c` (JSON bodies) or `sed` (headers), never with jq, into a shell variable; secrets
 and the base URL are `${VAR:-recorded}` at the top, so the environment overrides them.
 """
@@ -72,7 +74,8 @@ def generate(export: JourneyExport) -> str:
         parts = p.request(index)
         status = flow.response.status_code if flow.response else 0
         redirect = 300 <= status < 400
-        args = [f'-o "$work/body-{number}"', f'-D "$work/headers-{number}"', "-w '%{http_code}'"]
+        args = [f'-o "$work/body-{number}"', f'-D "$work/headers-{number}"', "-w '%{http_code}'",
+                '-b "$work/cookies" -c "$work/cookies"']
         method = flow.request.method.upper()
         if redirect:
             args.append("-L")

@@ -39,6 +39,7 @@ PASSWORD="${PASSWORD:-secret}"
 status="$(curl -sS -o "$work/body-1" \
   -D "$work/headers-1" \
   -w '%{http_code}' \
+  -b "$work/cookies" -c "$work/cookies" \
   -X 'POST' \
   "${BASE_URL}"'/api/auth' \
   -H 'Accept: application/json' \
@@ -52,6 +53,7 @@ TOKEN="$(json_value "$work/body-1" '["token"]')"
 status="$(curl -sS -o "$work/body-2" \
   -D "$work/headers-2" \
   -w '%{http_code}' \
+  -b "$work/cookies" -c "$work/cookies" \
   "${BASE_URL}"'/api/items' \
   -H 'Accept: application/json' \
   -H 'Authorization: Bearer '"${TOKEN}")"
@@ -61,6 +63,7 @@ check_status 2 200 "$status"
 status="$(curl -sS -o "$work/body-3" \
   -D "$work/headers-3" \
   -w '%{http_code}' \
+  -b "$work/cookies" -c "$work/cookies" \
   -X 'POST' \
   "${BASE_URL}"'/api/notes' \
   -H 'Accept: application/json' \
@@ -75,6 +78,7 @@ LOCATION="$(header_value "$work/headers-3" 'location')"
 status="$(curl -sS -o "$work/body-4" \
   -D "$work/headers-4" \
   -w '%{http_code}' \
+  -b "$work/cookies" -c "$work/cookies" \
   "${BASE_URL}""${LOCATION}" \
   -H 'Accept: application/json' \
   -H 'Authorization: Bearer '"${TOKEN}")"
