@@ -5,8 +5,8 @@ Pure functions over a list of flows (no I/O). `plan(flows)` finds:
 
 - `BASE_URL`, the origin most requests go to, read from the environment with the
   recorded origin as its default;
-- response values: a string the app handed out in a response (a JSON body value or a
-  header such as `Location` or `X-CSRF-Token`) that a later request sends back (in its URL,
+- response values: a string the app handed out in a response (a JSON body value, a
+  number under an id-like key, or a header such as `Location` or `X-CSRF-Token`) that a later request sends back (in its URL,
   a kept header or its body), and that no request had sent before the app handed it out
   (an echoed username is not a correlation). Generators extract these from the live
   response and never print the recorded value;
@@ -127,7 +127,7 @@ def split(text: str, variables: Sequence[Variable]) -> list[Part]:
     by_value = {v.value: v for v in reversed(variables) if v.value}
     if not by_value or not text:
         return [text] if text else []
-    pattern = re.compile("|".join(re.escape(v) for v in sorted(by_value, key=len, reverse=True)))
+    pattern = re.compile("|".join(_pattern(v) for v in sorted(by_value, key=len, reverse=True)))
     parts: list[Part] = []
     at = 0
     for match in pattern.finditer(text):
@@ -138,6 +138,17 @@ def split(text: str, variables: Sequence[Variable]) -> list[Part]:
     if at < len(text):
         parts.append(text[at:])
     return parts
+
+
+def _pattern(value: str) -> str:
+    """A value as a regular expression; a number only as a whole word (id 42 is not in 1420)."""
+    if value.isdigit():
+        return rf"(?<![0-9A-Za-z]){value}(?![0-9A-Za-z])"
+    return re.escape(value)
+
+
+def occurs(value: str, text: str) -> bool:
+    return (re.search(_pattern(value), text) is not None) if value.isdigit() else value in text
 
 
 def request_parts(flow: Flow, variables: Sequence[Variable]) -> RequestParts:
@@ -186,6 +197,22 @@ def json_leaves(value: Any, path: JsonPath = ()) -> Iterator[tuple[JsonPath, str
         yield path, value
 
 
+ID_KEY = re.compile(r"(^|_)id$|[a-z]Id$|^uuid$", re.I)
+
+
+def json_ids(value: Any, path: JsonPath = ()) -> Iterator[tuple[JsonPath, str]]:
+    """Every integer under an id-like key (`id`, `note_id`, `userId`), as text."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, int) and not isinstance(item, bool) and ID_KEY.search(str(key)):
+                yield (*path, str(key)), str(item)
+            else:
+                yield from json_ids(item, (*path, str(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from json_ids(item, (*path, index))
+
+
 def handed_out(flow: Flow) -> Iterator[tuple[str, JsonPath, str]]:
     """Candidate values of a response: (value, json_path, header)."""
     response = flow.response
@@ -202,6 +229,9 @@ def handed_out(flow: Flow) -> Iterator[tuple[str, JsonPath, str]]:
             return
         for path, value in json_leaves(document):
             if len(value) >= MIN_VALUE_LENGTH:
+                yield value, path, ""
+        for path, value in json_ids(document):  # a created id may be short: 42 (not 1-9: page=1)
+            if len(value) >= 2:
                 yield value, path, ""
 
 
@@ -264,7 +294,7 @@ def plan(flows: Sequence[Flow]) -> Plan:
         earlier = "\n".join(sent[: index + 1])
         later = sent[index + 1 :]
         for value, path, header in handed_out(flow):
-            if value in seen_values or value in earlier or not any(value in text for text in later):
+            if value in seen_values or occurs(value, earlier) or not any(occurs(value, text) for text in later):
                 continue
             seen_values.add(value)
             raw = header or next((str(k) for k in reversed(path) if isinstance(k, str)), "value")

@@ -90,3 +90,18 @@ def test_dedupe_keeps_the_first_of_each_method_and_url() -> None:
 def test_base_url_is_the_origin_most_requests_go_to() -> None:
     flows = [flow(1, "https://cdn.test", "GET", "/lib.js", 200, {}), *login_flows(BASE, "tok3n-value-123456", "n0te1d")]
     assert plan(flows).variables[0].value == BASE
+
+
+def test_a_numeric_id_is_found_as_a_whole_word_only() -> None:
+    flows = [
+        flow(1, BASE, "POST", "/api/orders", 201, {"order": {"id": 42, "count": 42}, "ok": True}),
+        flow(2, BASE, "GET", "/api/orders/42?limit=1420", 200, {}),
+        flow(3, BASE, "POST", "/api/pay", 200, {}, request_body={"order_id": 42, "total": 421}),
+    ]
+    p = plan(flows)
+    order = next(v for v in p.variables if v.kind == "response")
+    assert (order.name, order.json_path, order.value) == ("ID", ("order", "id"), "42")
+    assert p.request(1).url == [p.variables[0], "/api/orders/", order, "?limit=1420"]
+    assert p.request(2).body == ['{"order_id":', order, ',"total":421}']
+    # A number nobody sends back, or one under a key that is not an id, stays literal.
+    assert [v.name for v in plan(flows[:1] + [flow(2, BASE, "GET", "/x?n=1420", 200, {})]).variables] == ["BASE_URL"]
