@@ -13,12 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ghost_addons.store.flows import get_flow
 from plugins.journeys import tables
 from plugins.journeys.export import curl, har, k6, playwright_api, postman
 from plugins.journeys.export.model import ExportStep, JourneyExport, JourneyExporter, check_exporter
 
 if TYPE_CHECKING:
     from ghost_addons.store import Store
+    from ghost_addons.store.db import Connection
 
 __all__ = ["BUILTIN", "ExportStep", "JourneyExport", "JourneyExporter", "check_exporter", "load", "register_builtin"]
 
@@ -37,13 +39,18 @@ def register_builtin(register: Callable[[str, JourneyExporter], None]) -> None:
 
 
 async def load(store: Store, journey_id: str) -> JourneyExport | None:
-    """The journey with its steps, flows and interactions; None when there is no such journey."""
-    journey = await store.read(tables.get_journey, journey_id)
+    """The journey with its steps, flows and interactions; None when there is no such journey.
+    One read on a reader thread, however many steps."""
+    return await store.read(read_export, journey_id)
+
+
+def read_export(conn: Connection, journey_id: str) -> JourneyExport | None:
+    journey = tables.get_journey(conn, journey_id)
     if journey is None:
         return None
     steps = []
-    for step in await store.read(tables.list_steps, journey_id):
-        flow = await store.get_flow(step.flow_id) if step.flow_id else None
-        interaction = await store.read(tables.get_interaction, step.interaction_id) if step.interaction_id else None
+    for step in tables.list_steps(conn, journey_id):
+        flow = get_flow(conn, step.flow_id) if step.flow_id else None
+        interaction = tables.get_interaction(conn, step.interaction_id) if step.interaction_id else None
         steps.append(ExportStep(step, flow, interaction))
     return JourneyExport(journey, steps)
