@@ -2,7 +2,7 @@
 response data (text bodies as text, others base64), cookies, query strings and timings.
 
 A HAR is a record, not a test: it keeps what was sent and answered, secrets included, as
-every HAR tool expects.
+every HAR tool expects (only Ghost's own `X-Ghost-Interaction` header is left out).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ CREATOR = {"name": "Ghost", "version": "1.0"}
 
 
 def _headers(headers: list[tuple[str, str]]) -> list[dict[str, str]]:
-    return [{"name": n, "value": v} for n, v in headers]
+    # Ghost's own correlation header never leaves Ghost (the proxy strips it before forwarding).
+    return [{"name": n, "value": v} for n, v in headers if n.lower() != "x-ghost-interaction"]
 
 
 def _request_cookies(headers: list[tuple[str, str]]) -> list[dict[str, str]]:
