@@ -74,3 +74,24 @@ def test_the_browser_s_own_requests_are_left_out_of_a_tagged_journey() -> None:
     tagged = type(journey)(journey.journey, [journey.steps[0].__class__(journey.steps[0].step, browser_own), *steps])
     assert [f.request.url for f in tagged.flows()] == [f.request.url for f in journey.flows()]
     assert "accounts.google.com" not in BUILTIN["curl"].generate(tagged)
+
+
+def test_a_redirect_and_a_binary_body() -> None:
+    import dataclasses
+
+    journey = login_journey()
+    redirect = flow(7, "http://127.0.0.1:8080", "GET", "/old", 302, {}, response_headers=[("Location", "/new")])
+    upload = dataclasses.replace(flow(8, "http://127.0.0.1:8080", "PUT", "/api/blob", 204, {}),
+                                 request=dataclasses.replace(journey.steps[0].flow.request, method="PUT",  # type: ignore[union-attr]
+                                                             url="http://127.0.0.1:8080/api/blob", body=b"\xff\x00\xfe"))
+    steps = [*journey.steps, *(type(journey.steps[0])(journey.steps[0].step, f) for f in (redirect, upload))]
+    export = type(journey)(journey.journey, steps)
+    curl = BUILTIN["curl"].generate(export)
+    assert "-L \\\n" in curl and 'check_redirected 5 "$status"  # recorded 302, followed with -L' in curl
+    assert "printf '%s' '/wD+' | base64 -d > \"$work/request-6\"" in curl
+    k6 = BUILTIN["k6"].generate(export)
+    assert 'encoding.b64decode("/wD+", "std", "b")' in k6 and "maxRedirects: 0" in k6
+    assert 'Buffer.from("/wD+", "base64")' in BUILTIN["playwright-api"].generate(export)
+    import subprocess
+
+    assert subprocess.run(["bash", "-n"], input=curl, text=True, capture_output=True).returncode == 0
