@@ -12,9 +12,11 @@ from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
 from mitmproxy import ctx, exceptions, http, tls
 from mitmproxy.net import server_spec
 from mitmproxy.proxy.mode_specs import RegularMode
+from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 
 from ghost_addons.capture import ConnectionsSeen, flow_record, take_interaction_header
 from ghost_addons.config import DEFAULT_HOME, SettingsError
@@ -28,6 +30,7 @@ log = logging.getLogger("ghost")
 REQUEST_STAGES = ("ghost_breakpoints", "ghost_map_rules", "ghost_addons")
 RESPONSE_STAGES = ("ghost_map_rules", "ghost_addons", "ghost_breakpoints")
 SKIP = "ghost_skip"
+API_REFUSED = "Ghost does not proxy requests to its own API"
 STORED = "ghost_stored"
 
 
@@ -148,9 +151,7 @@ class GhostAddon:
 
     def _refuse_api(self, flow: http.HTTPFlow) -> None:
         flow.response = http.Response.make(
-            403,
-            b'{"error": "Ghost does not proxy requests to its own API"}',
-            {"Content-Type": "application/json"},
+            403, orjson.dumps({"error": API_REFUSED}), {"Content-Type": "application/json"},
         )
 
     def http_connect(self, flow: http.HTTPFlow) -> None:
@@ -159,6 +160,23 @@ class GhostAddon:
             return
         if ghost.targets_api(flow.request.host, flow.request.port):
             self._refuse_api(flow)
+
+    def server_connect(self, data: ServerConnectionHookData) -> Awaitable[None] | None:
+        """The last look before mitmproxy connects anywhere (plain, CONNECT, replay, after
+        every stage): a name at the API's port is judged by what it resolves to. Other
+        ports cost one comparison; spellings of an address were refused in `request`."""
+        ghost = self.ghost
+        address = data.server.address
+        if ghost is None or not ghost.running or address is None or address[1] != ghost.api_port:
+            return None
+        if ghost.targets_api(address[0], address[1]):
+            data.server.error = API_REFUSED
+            return None
+        return self._refuse_resolved_api(ghost, data, address[0], address[1])
+
+    async def _refuse_resolved_api(self, ghost: Ghost, data: ServerConnectionHookData, host: str, port: int) -> None:
+        if await ghost.resolves_to_api(host, port):
+            data.server.error = f"{API_REFUSED} ({host} resolves to it)"
 
     def tls_clienthello(self, data: tls.ClientHelloData) -> None:
         address = data.context.server.address

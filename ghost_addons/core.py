@@ -7,6 +7,7 @@ import gc
 import json
 import logging
 import os
+import socket
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -24,6 +25,7 @@ from ghost_addons.model import Flow
 from ghost_addons.plugins import call_each, declare, make_plugin_manager, settle
 from ghost_addons.registry import Registry
 from ghost_addons.settings_schema import SettingsSchema
+from ghost_addons.ssrf import host_address
 from ghost_addons.store import FlowWriter, Store, sessions
 
 log = logging.getLogger("ghost")
@@ -80,6 +82,7 @@ class Ghost:
         self.flow_writer = FlowWriter(self)
         self.api_host = api_host
         self.api_port = api_port or self.settings.get("api.port")
+        self._api_address = host_address(api_host)
         self.api = ApiServer(self, api_host, self.api_port)
         self.active_session_id = ""
         self.capture_filter = self._capture_filter()
@@ -106,10 +109,29 @@ class Ghost:
 
     def targets_api(self, host: str, port: int) -> bool:
         """Whether an address reaches Ghost's own API: the proxy never forwards there, or
-        anyone who can use the proxy would reach the API as "localhost"."""
-        return port == self.api_port and (
-            is_loopback_name(host) or host in (self.api_host, "0.0.0.0", "::")
-        )
+        anyone who can use the proxy would reach the API as "localhost".
+
+        Decided on the address, whatever its spelling (`127.1`, `2130706433`, `0`,
+        `[::ffff:7f00:1]`); a name other than `localhost` is judged by what it resolves to,
+        in `resolves_to_api` (this check never waits for DNS)."""
+        if port != self.api_port:
+            return False
+        if is_loopback_name(host) or host.lower() == self.api_host.lower():
+            return True
+        address = host_address(host)
+        return address is not None and (address.is_unspecified or address == self._api_address)
+
+    async def resolves_to_api(self, host: str, port: int) -> bool:
+        """Whether a name reaches Ghost's own API through what it resolves to now (a name
+        in /etc/hosts or DNS for 127.0.0.1). Only asked for the API's port, so the proxy
+        resolves nothing extra for other traffic."""
+        if port != self.api_port or host_address(host) is not None:
+            return self.targets_api(host, port)
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError):
+            return False  # no address: nothing to connect to
+        return self.targets_api(host, port) or any(self.targets_api(str(info[4][0]), port) for info in infos)
 
     def proxy_status(self) -> dict[str, Any]:
         return self.proxy.status()

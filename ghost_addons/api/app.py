@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import logging
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -15,6 +14,7 @@ from ghost_addons.api.http import ApiError, error_response
 from ghost_addons.api.routes import RouteTable
 from ghost_addons.errors import Conflict, GhostError, InvalidInput, NotFound, TimedOut, Unavailable, UpstreamFailed
 from ghost_addons.plugins import call_each
+from ghost_addons.ssrf import host_address
 
 if TYPE_CHECKING:
     from ghost_addons.core import Ghost
@@ -36,13 +36,13 @@ ERROR_STATUS: dict[type[GhostError], int] = {
 
 
 def is_loopback_name(host: str) -> bool:
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    """`localhost`, a name under `.localhost` (with or without the root's trailing dot), or
+    a loopback address in any spelling (`127.1`, `0x7f000001`, `[::ffff:7f00:1]`)."""
+    name = host.strip("[]").lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
         return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    address = host_address(host)
+    return address is not None and address.is_loopback
 
 
 def host_allowed(host_header: str, allowed: list[str]) -> bool:
