@@ -18,7 +18,7 @@ from mitmproxy.net import server_spec
 from mitmproxy.proxy.mode_specs import RegularMode
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 
-from ghost_addons.capture import ConnectionsSeen, flow_record, take_interaction_header
+from ghost_addons.capture import SOURCE_KEY, ConnectionsSeen, flow_record, take_interaction_header
 from ghost_addons.config import DEFAULT_HOME, SettingsError
 from ghost_addons.core import Ghost, ProxyControl
 from ghost_addons.hookspecs import hookimpl
@@ -203,18 +203,34 @@ class GhostAddon:
             flow.server_conn.via = self._upstream
         pending = run_stages(ghost, REQUEST_STAGES, flow, "request")
         if pending is None:
-            self._recheck_api(ghost, flow)
-            return None
+            return self._recheck(ghost, flow)
         return self._recheck_after(pending, ghost, flow)
 
-    def _recheck_api(self, ghost: Ghost, flow: http.HTTPFlow) -> None:
-        """A stage (any plugin's) may have pointed the request at Ghost's API: refuse again."""
-        if flow.response is None and flow.error is None and ghost.targets_api(flow.request.host, flow.request.port):
+    def _recheck(self, ghost: Ghost, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        """A stage (any plugin's) may have pointed the request at Ghost's API: refuse again.
+        A replay Ghost sends itself passes the SSRF guard here, on its final target."""
+        if flow.response is not None or flow.error is not None:
+            return None
+        if ghost.targets_api(flow.request.host, flow.request.port):
             self._refuse_api(flow)
+            return None
+        if flow.is_replay == "request" and flow.metadata.get(SOURCE_KEY) == "replay":
+            return self._guard_replay(ghost, flow)
+        return None
 
     async def _recheck_after(self, pending: Awaitable[None], ghost: Ghost, flow: http.HTTPFlow) -> None:
         await pending
-        self._recheck_api(ghost, flow)
+        waiting = self._recheck(ghost, flow)
+        if waiting is not None:
+            await waiting
+
+    async def _guard_replay(self, ghost: Ghost, flow: http.HTTPFlow) -> None:
+        problem = await ghost.replay_refusal(flow.request.url)
+        if problem:
+            flow.response = http.Response.make(
+                403, orjson.dumps({"error": f"Ghost refused to replay this request: {problem}"}),
+                {"Content-Type": "application/json"},
+            )
 
     def response(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         ghost = self.ghost

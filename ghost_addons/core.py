@@ -17,7 +17,7 @@ from ghost_addons import __version__
 from ghost_addons.api.app import ApiServer, is_loopback_name
 from ghost_addons.capture import ID_KEY, METADATA_KEY, SOURCE_KEY
 from ghost_addons.config import Settings, core_schema, write_private
-from ghost_addons.errors import TimedOut, Unavailable
+from ghost_addons.errors import InvalidInput, TimedOut, Unavailable
 from ghost_addons.events import EventHub, core_event_types, event_registrar
 from ghost_addons.ids import new_id
 from ghost_addons.matching import CaptureFilter
@@ -25,7 +25,7 @@ from ghost_addons.model import Flow
 from ghost_addons.plugins import call_each, declare, make_plugin_manager, settle
 from ghost_addons.registry import Registry
 from ghost_addons.settings_schema import SettingsSchema
-from ghost_addons.ssrf import host_address
+from ghost_addons.ssrf import check_reachable, guard_for, host_address
 from ghost_addons.store import FlowWriter, Store, sessions
 
 log = logging.getLogger("ghost")
@@ -233,9 +233,17 @@ class Ghost:
         self.events.publish("session.activated", {"id": session_id})
 
     async def replay(self, original: Flow, timeout: float) -> Flow:
-        """Send a stored flow's request again through the proxy; returns the new stored flow."""
+        """Send a stored flow's request again through the proxy; returns the new stored flow.
+
+        Ghost sends it itself, so it goes through the SSRF guard first (the literal host and
+        what a name resolves to now): a loopback or private target is refused unless
+        `replay.allow_hosts` lists it, and Ghost's own API always. The proxy checks again
+        just before it sends (`replay_refusal`), after every pipeline stage."""
         from mitmproxy import connection, http
 
+        problem = await self.replay_refusal(original.request.url)
+        if problem:
+            raise InvalidInput(f"replay of flow {original.id} refused: {problem}")
         request = http.Request.make(original.request.method, original.request.url, b"",
                                     [(k.encode(), v.encode()) for k, v in original.request.headers])
         request.content = original.request.body
@@ -260,6 +268,14 @@ class Ghost:
             raise TimedOut(f"replay of {original.id} got no answer within {timeout:.0f} s") from None
         finally:
             self._pending_replays.pop(replay_id, None)
+
+    async def replay_refusal(self, url: str) -> str | None:
+        """Why the SSRF guard refuses a replay of `url` (a bad allow-list included), or None."""
+        try:
+            guard = guard_for(self)
+        except ValueError as e:
+            return str(e)
+        return await check_reachable(guard, url)
 
     def flow_committed(self, flow: Flow) -> None:
         future = self._pending_replays.get(flow.id)

@@ -177,6 +177,15 @@ def ip_literal(host: str) -> IPAddress | None:
     return None
 
 
+LOOPBACK = ipaddress.IPv4Address("127.0.0.1")
+
+
+def is_localhost_name(host: str) -> bool:
+    """`localhost` or a name under it, with or without the root's trailing dot (RFC 6761)."""
+    name = host.strip("[]").lower().rstrip(".")
+    return name == "localhost" or name.endswith(".localhost")
+
+
 def host_address(host: str) -> IPAddress | None:
     """`ip_literal`, with an IPv4-mapped (`::ffff:7f00:1`) or IPv4-compatible
     (`::127.0.0.1`) address given as the IPv4 address it carries: the host a connection
@@ -303,6 +312,8 @@ class OutboundGuard:
             raise self.refuse(f"refusing {url!r}: the port is not valid") from None
         self.check_api(host, port)
         address = ip_literal(host)
+        if address is None and is_localhost_name(host):
+            address = LOOPBACK  # RFC 6761: loopback whatever a resolver says, even unresolvable
         if address is None:
             return  # a name: the resolver and the socket factory check what it resolves to
         self.check_address(address, host)

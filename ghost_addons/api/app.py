@@ -14,7 +14,7 @@ from ghost_addons.api.http import ApiError, error_response
 from ghost_addons.api.routes import RouteTable
 from ghost_addons.errors import Conflict, GhostError, InvalidInput, NotFound, TimedOut, Unavailable, UpstreamFailed
 from ghost_addons.plugins import call_each
-from ghost_addons.ssrf import host_address
+from ghost_addons.ssrf import host_address, is_localhost_name
 
 if TYPE_CHECKING:
     from ghost_addons.core import Ghost
@@ -38,8 +38,7 @@ ERROR_STATUS: dict[type[GhostError], int] = {
 def is_loopback_name(host: str) -> bool:
     """`localhost`, a name under `.localhost` (with or without the root's trailing dot), or
     a loopback address in any spelling (`127.1`, `0x7f000001`, `[::ffff:7f00:1]`)."""
-    name = host.strip("[]").lower().rstrip(".")
-    if name == "localhost" or name.endswith(".localhost"):
+    if is_localhost_name(host):
         return True
     address = host_address(host)
     return address is not None and address.is_loopback
