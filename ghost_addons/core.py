@@ -33,6 +33,7 @@ log = logging.getLogger("ghost")
 T = TypeVar("T")
 
 VERSION = __version__
+TOKEN_ROTATED = "the API token was rotated; reconnect with the new token"
 
 
 def _callable_entry(name: str, entry: Any) -> None:
@@ -226,6 +227,15 @@ class Ghost:
         self.capture_filter = self._capture_filter()
         await self.call_hook("ghost_settings_changed", ghost=self, changed=changed)
         self.events.publish("settings.updated", {"changed": sorted(changed)})
+
+    def rotate_token(self) -> str:
+        """Make a new API token. The old one stops working for new requests at once, and
+        every WebSocket opened with it is closed: the core's here, each plugin's on the
+        `api.token_rotated` event it hears through `ghost_event`."""
+        token = self.settings.rotate_token()
+        self.events.publish("api.token_rotated", {})
+        self.events.revoke_all(TOKEN_ROTATED, "api.token_rotated", {})
+        return token
 
     async def activate_session(self, session_id: str) -> None:
         await self.store.write(sessions.set_kv, sessions.ACTIVE_SESSION_KEY, session_id)
