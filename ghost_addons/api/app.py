@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -61,16 +62,28 @@ def origin_allowed(origin: str, allowed: list[str]) -> bool:
     )
 
 
-def bearer_token(request: web.Request) -> str:
+def bearer_token(request: web.Request, query_token_paths: Collection[str] = ()) -> str:
+    """The token from `Authorization: Bearer`, or from `?token=` on a GET that opens a
+    stream (WebSocket upgrade or `Accept: text/event-stream`) on a route that declares a
+    `token` query parameter (browsers cannot set headers there). A query token anywhere
+    else is ignored: it leaks through logs and history, and must never authorise a write."""
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value:
         return value.strip()
+    if request.method != "GET" or route_path(request) not in query_token_paths:
+        return ""
     streaming = (
         request.headers.get("Upgrade", "").lower() == "websocket"
         or "text/event-stream" in request.headers.get("Accept", "")
     )
     return request.query.get("token", "") if streaming else ""
+
+
+def route_path(request: web.Request) -> str:
+    """The path template of the route that matched (`/api/v1/flows/{id}`), or ""."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else ""
 
 
 def status_of(error: GhostError) -> int | None:
@@ -115,6 +128,7 @@ def make_app(ghost: Ghost) -> web.Application:
     core_routes.register(ghost, routes)
     call_each(ghost.pm, "ghost_routes", lambda owner: {"ghost": ghost, "routes": routes.owned_by(owner)})
     public = routes.public_paths()
+    query_token_paths = {r.path for r in routes.routes if r.method == "GET" and "token" in r.query}
 
     @web.middleware
     async def guard(request: web.Request, handler: core_routes.Handler) -> web.StreamResponse:
@@ -125,7 +139,7 @@ def make_app(ghost: Ghost) -> web.Application:
         if origin and not origin_allowed(origin, allowed):
             raise ApiError(403, f"Origin {origin!r} is not allowed")
         if request.path.startswith("/api/") and request.path not in public:
-            token = bearer_token(request)
+            token = bearer_token(request, query_token_paths)
             if not token:
                 raise ApiError(401, "missing token: send 'Authorization: Bearer <token>' (token is in config.yaml)")
             if not hmac.compare_digest(token.encode(), ghost.settings.token.encode()):
