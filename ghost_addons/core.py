@@ -25,7 +25,7 @@ from ghost_addons.model import Flow
 from ghost_addons.plugins import call_each, declare, make_plugin_manager, settle
 from ghost_addons.registry import Registry
 from ghost_addons.settings_schema import SettingsSchema
-from ghost_addons.ssrf import check_reachable, guard_for, host_address
+from ghost_addons.ssrf import check_reachable, guard_for, host_address, is_local_address
 from ghost_addons.store import FlowWriter, Store, sessions
 
 log = logging.getLogger("ghost")
@@ -84,6 +84,7 @@ class Ghost:
         self.api_host = api_host
         self.api_port = api_port or self.settings.get("api.port")
         self._api_address = host_address(api_host)
+        self._api_everywhere = self._api_address is not None and self._api_address.is_unspecified
         self.api = ApiServer(self, api_host, self.api_port)
         self.active_session_id = ""
         self.capture_filter = self._capture_filter()
@@ -120,7 +121,13 @@ class Ghost:
         if is_loopback_name(host) or host.lower() == self.api_host.lower():
             return True
         address = host_address(host)
-        return address is not None and (address.is_unspecified or address == self._api_address)
+        if address is None:
+            return False
+        if address.is_unspecified or address == self._api_address:
+            return True
+        # An API on every interface (0.0.0.0, for devices) is reached by each of this
+        # machine's addresses, its LAN address as much as loopback.
+        return self._api_everywhere and is_local_address(address)
 
     async def resolves_to_api(self, host: str, port: int) -> bool:
         """Whether a name reaches Ghost's own API through what it resolves to now (a name

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import socket
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +13,7 @@ import orjson
 from aiohttp import web
 
 from ghost_addons.api.http import ApiError, json_response
-from ghost_addons.ssrf import host_address, ip_literal, is_localhost_name
+from ghost_addons.ssrf import host_address, ip_literal, is_local_address, is_localhost_name
 from ghost_addons.store import flows
 
 if TYPE_CHECKING:
@@ -68,18 +67,6 @@ def pac_script(proxy_host: str, proxy_port: int) -> str:
     )
 
 
-def is_local_address(address: str) -> bool:
-    """Whether `address` (an IP literal) is one of this machine's: only then can a socket
-    be bound to it. No packet is sent."""
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    try:
-        with socket.socket(family, socket.SOCK_STREAM) as sock:
-            sock.bind((address, 0))
-    except OSError:
-        return False
-    return True
-
-
 def pac_host(raw: str, request_host: str, allowed: list[str]) -> str:
     """The `host` a PAC file may point devices at: a host name or IP address of this
     machine (loopback, one of its addresses, the host the request itself reached Ghost
@@ -97,7 +84,7 @@ def pac_host(raw: str, request_host: str, allowed: list[str]) -> str:
     reached_by = (urlsplit(f"//{request_host}").hostname or "").lower()
     loopback = is_localhost_name(host) or bool(address and (host_address(host) or address).is_loopback)
     if (loopback or host == reached_by or host in {h.lower() for h in allowed}
-            or (address is not None and is_local_address(host))):
+            or (address is not None and is_local_address(address))):
         return host
     raise ApiError(400, f"host {raw!r} is not this machine: use one of its addresses, the host you reached "
                         "Ghost by, or a name listed in api.allowed_hosts")

@@ -94,3 +94,26 @@ def test_the_same_spellings_still_reach_other_local_ports(ghost, target: Target,
         f"GET http://{spelling}:{port}/json HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
     ).encode())
     assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
+
+
+def this_machines_address() -> str:
+    """A non-loopback address of this machine (the one a default route leaves by; a UDP
+    connect sends nothing)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.200", 9))
+        except OSError:
+            pytest.skip("this machine has no non-loopback IPv4 address")
+        address = probe.getsockname()[0]
+    if address.startswith("127."):
+        pytest.skip("this machine has no non-loopback IPv4 address")
+    return address
+
+
+def test_an_api_on_every_interface_is_refused_by_any_local_address(ghost_factory) -> None:
+    """With the API on 0.0.0.0 (for devices), this machine's own LAN address reaches it too."""
+    ghost = ghost_factory(extra_args=("--set", "ghost_api_host=0.0.0.0"))
+    address = this_machines_address()
+    absolute = f"http://{address}:{ghost.api_port}/api/v1/settings"
+    assert_refused(exchange(ghost.proxy_port, api_request(ghost.api_port, ghost.token, absolute)), address)
+    assert_refused(connect_then_read(ghost.proxy_port, address, ghost.api_port, ghost.token), address)
