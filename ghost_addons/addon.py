@@ -12,11 +12,13 @@ from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
 from mitmproxy import ctx, exceptions, http, tls
 from mitmproxy.net import server_spec
 from mitmproxy.proxy.mode_specs import RegularMode
+from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 
-from ghost_addons.capture import ConnectionsSeen, flow_record, take_interaction_header
+from ghost_addons.capture import SOURCE_KEY, ConnectionsSeen, flow_record, take_interaction_header
 from ghost_addons.config import DEFAULT_HOME, SettingsError
 from ghost_addons.core import Ghost, ProxyControl
 from ghost_addons.hookspecs import hookimpl
@@ -28,6 +30,7 @@ log = logging.getLogger("ghost")
 REQUEST_STAGES = ("ghost_breakpoints", "ghost_map_rules", "ghost_addons")
 RESPONSE_STAGES = ("ghost_map_rules", "ghost_addons", "ghost_breakpoints")
 SKIP = "ghost_skip"
+API_REFUSED = "Ghost does not proxy requests to its own API"
 STORED = "ghost_stored"
 
 
@@ -148,9 +151,7 @@ class GhostAddon:
 
     def _refuse_api(self, flow: http.HTTPFlow) -> None:
         flow.response = http.Response.make(
-            403,
-            b'{"error": "Ghost does not proxy requests to its own API"}',
-            {"Content-Type": "application/json"},
+            403, orjson.dumps({"error": API_REFUSED}), {"Content-Type": "application/json"},
         )
 
     def http_connect(self, flow: http.HTTPFlow) -> None:
@@ -159,6 +160,23 @@ class GhostAddon:
             return
         if ghost.targets_api(flow.request.host, flow.request.port):
             self._refuse_api(flow)
+
+    def server_connect(self, data: ServerConnectionHookData) -> Awaitable[None] | None:
+        """The last look before mitmproxy connects anywhere (plain, CONNECT, replay, after
+        every stage): a name at the API's port is judged by what it resolves to. Other
+        ports cost one comparison; spellings of an address were refused in `request`."""
+        ghost = self.ghost
+        address = data.server.address
+        if ghost is None or not ghost.running or address is None or address[1] != ghost.api_port:
+            return None
+        if ghost.targets_api(address[0], address[1]):
+            data.server.error = API_REFUSED
+            return None
+        return self._refuse_resolved_api(ghost, data, address[0], address[1])
+
+    async def _refuse_resolved_api(self, ghost: Ghost, data: ServerConnectionHookData, host: str, port: int) -> None:
+        if await ghost.resolves_to_api(host, port):
+            data.server.error = f"{API_REFUSED} ({host} resolves to it)"
 
     def tls_clienthello(self, data: tls.ClientHelloData) -> None:
         address = data.context.server.address
@@ -185,18 +203,34 @@ class GhostAddon:
             flow.server_conn.via = self._upstream
         pending = run_stages(ghost, REQUEST_STAGES, flow, "request")
         if pending is None:
-            self._recheck_api(ghost, flow)
-            return None
+            return self._recheck(ghost, flow)
         return self._recheck_after(pending, ghost, flow)
 
-    def _recheck_api(self, ghost: Ghost, flow: http.HTTPFlow) -> None:
-        """A stage (any plugin's) may have pointed the request at Ghost's API: refuse again."""
-        if flow.response is None and flow.error is None and ghost.targets_api(flow.request.host, flow.request.port):
+    def _recheck(self, ghost: Ghost, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        """A stage (any plugin's) may have pointed the request at Ghost's API: refuse again.
+        A replay Ghost sends itself passes the SSRF guard here, on its final target."""
+        if flow.response is not None or flow.error is not None:
+            return None
+        if ghost.targets_api(flow.request.host, flow.request.port):
             self._refuse_api(flow)
+            return None
+        if flow.is_replay == "request" and flow.metadata.get(SOURCE_KEY) == "replay":
+            return self._guard_replay(ghost, flow)
+        return None
 
     async def _recheck_after(self, pending: Awaitable[None], ghost: Ghost, flow: http.HTTPFlow) -> None:
         await pending
-        self._recheck_api(ghost, flow)
+        waiting = self._recheck(ghost, flow)
+        if waiting is not None:
+            await waiting
+
+    async def _guard_replay(self, ghost: Ghost, flow: http.HTTPFlow) -> None:
+        problem = await ghost.replay_refusal(flow.request.url)
+        if problem:
+            flow.response = http.Response.make(
+                403, orjson.dumps({"error": f"Ghost refused to replay this request: {problem}"}),
+                {"Content-Type": "application/json"},
+            )
 
     def response(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         ghost = self.ghost

@@ -7,6 +7,7 @@ import gc
 import json
 import logging
 import os
+import socket
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -16,7 +17,7 @@ from ghost_addons import __version__
 from ghost_addons.api.app import ApiServer, is_loopback_name
 from ghost_addons.capture import ID_KEY, METADATA_KEY, SOURCE_KEY
 from ghost_addons.config import Settings, core_schema, write_private
-from ghost_addons.errors import TimedOut, Unavailable
+from ghost_addons.errors import InvalidInput, TimedOut, Unavailable
 from ghost_addons.events import EventHub, core_event_types, event_registrar
 from ghost_addons.ids import new_id
 from ghost_addons.matching import CaptureFilter
@@ -24,6 +25,7 @@ from ghost_addons.model import Flow
 from ghost_addons.plugins import call_each, declare, make_plugin_manager, settle
 from ghost_addons.registry import Registry
 from ghost_addons.settings_schema import SettingsSchema
+from ghost_addons.ssrf import check_reachable, guard_for, host_address, is_local_address
 from ghost_addons.store import FlowWriter, Store, sessions
 
 log = logging.getLogger("ghost")
@@ -31,6 +33,7 @@ log = logging.getLogger("ghost")
 T = TypeVar("T")
 
 VERSION = __version__
+TOKEN_ROTATED = "the API token was rotated; reconnect with the new token"
 
 
 def _callable_entry(name: str, entry: Any) -> None:
@@ -80,6 +83,8 @@ class Ghost:
         self.flow_writer = FlowWriter(self)
         self.api_host = api_host
         self.api_port = api_port or self.settings.get("api.port")
+        self._api_address = host_address(api_host)
+        self._api_everywhere = self._api_address is not None and self._api_address.is_unspecified
         self.api = ApiServer(self, api_host, self.api_port)
         self.active_session_id = ""
         self.capture_filter = self._capture_filter()
@@ -106,10 +111,35 @@ class Ghost:
 
     def targets_api(self, host: str, port: int) -> bool:
         """Whether an address reaches Ghost's own API: the proxy never forwards there, or
-        anyone who can use the proxy would reach the API as "localhost"."""
-        return port == self.api_port and (
-            is_loopback_name(host) or host in (self.api_host, "0.0.0.0", "::")
-        )
+        anyone who can use the proxy would reach the API as "localhost".
+
+        Decided on the address, whatever its spelling (`127.1`, `2130706433`, `0`,
+        `[::ffff:7f00:1]`); a name other than `localhost` is judged by what it resolves to,
+        in `resolves_to_api` (this check never waits for DNS)."""
+        if port != self.api_port:
+            return False
+        if is_loopback_name(host) or host.lower() == self.api_host.lower():
+            return True
+        address = host_address(host)
+        if address is None:
+            return False
+        if address.is_unspecified or address == self._api_address:
+            return True
+        # An API on every interface (0.0.0.0, for devices) is reached by each of this
+        # machine's addresses, its LAN address as much as loopback.
+        return self._api_everywhere and is_local_address(address)
+
+    async def resolves_to_api(self, host: str, port: int) -> bool:
+        """Whether a name reaches Ghost's own API through what it resolves to now (a name
+        in /etc/hosts or DNS for 127.0.0.1). Only asked for the API's port, so the proxy
+        resolves nothing extra for other traffic."""
+        if port != self.api_port or host_address(host) is not None:
+            return self.targets_api(host, port)
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError):
+            return False  # no address: nothing to connect to
+        return self.targets_api(host, port) or any(self.targets_api(str(info[4][0]), port) for info in infos)
 
     def proxy_status(self) -> dict[str, Any]:
         return self.proxy.status()
@@ -205,15 +235,32 @@ class Ghost:
         await self.call_hook("ghost_settings_changed", ghost=self, changed=changed)
         self.events.publish("settings.updated", {"changed": sorted(changed)})
 
+    def rotate_token(self) -> str:
+        """Make a new API token. The old one stops working for new requests at once, and
+        every WebSocket opened with it is closed: the core's here, each plugin's on the
+        `api.token_rotated` event it hears through `ghost_event`."""
+        token = self.settings.rotate_token()
+        self.events.publish("api.token_rotated", {})
+        self.events.revoke_all(TOKEN_ROTATED, "api.token_rotated", {})
+        return token
+
     async def activate_session(self, session_id: str) -> None:
         await self.store.write(sessions.set_kv, sessions.ACTIVE_SESSION_KEY, session_id)
         self.active_session_id = session_id
         self.events.publish("session.activated", {"id": session_id})
 
     async def replay(self, original: Flow, timeout: float) -> Flow:
-        """Send a stored flow's request again through the proxy; returns the new stored flow."""
+        """Send a stored flow's request again through the proxy; returns the new stored flow.
+
+        Ghost sends it itself, so it goes through the SSRF guard first (the literal host and
+        what a name resolves to now): a loopback or private target is refused unless
+        `replay.allow_hosts` lists it, and Ghost's own API always. The proxy checks again
+        just before it sends (`replay_refusal`), after every pipeline stage."""
         from mitmproxy import connection, http
 
+        problem = await self.replay_refusal(original.request.url)
+        if problem:
+            raise InvalidInput(f"replay of flow {original.id} refused: {problem}")
         request = http.Request.make(original.request.method, original.request.url, b"",
                                     [(k.encode(), v.encode()) for k, v in original.request.headers])
         request.content = original.request.body
@@ -238,6 +285,14 @@ class Ghost:
             raise TimedOut(f"replay of {original.id} got no answer within {timeout:.0f} s") from None
         finally:
             self._pending_replays.pop(replay_id, None)
+
+    async def replay_refusal(self, url: str) -> str | None:
+        """Why the SSRF guard refuses a replay of `url` (a bad allow-list included), or None."""
+        try:
+            guard = guard_for(self)
+        except ValueError as e:
+            return str(e)
+        return await check_reachable(guard, url)
 
     def flow_committed(self, flow: Flow) -> None:
         future = self._pending_replays.get(flow.id)

@@ -35,6 +35,17 @@ class EventClient:
         self.ws = ws
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=CLIENT_QUEUE_SIZE)
         self.overflowed = False
+        self.revoked = ""
+
+    def revoke(self, reason: str, notice: bytes | None = None) -> None:
+        """Close this client at once: what is still queued is no longer its to read, only
+        `notice` (the event that says why) goes out before the close."""
+        self.revoked = reason
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        if notice is not None and self.queue.maxsize != 1:  # an overflowed client gets the close only
+            self.queue.put_nowait(notice)
+        self.queue.put_nowait(None)
 
     def offer(self, message: bytes) -> None:
         try:
@@ -48,6 +59,9 @@ class EventClient:
         while True:
             message = await self.queue.get()
             if message is None:
+                if self.revoked:
+                    await self.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=self.revoked.encode())
+                    return
                 reason = "event queue overflow" if self.overflowed else "shutdown"
                 await self.ws.close(code=WSCloseCode.GOING_AWAY, message=reason.encode())
                 return
@@ -79,6 +93,8 @@ CORE_EVENT_TYPES = (
     EventType("session.deleted", "{id}", "A session and its flows were deleted."),
     EventType("session.activated", "{id}", "New flows now land in this session."),
     EventType("settings.updated", "{changed: [dotted names]}", "Settings were changed and applied."),
+    EventType("api.token_rotated", "{}", "The API token was rotated: every WebSocket opened with the old "
+              "token is closed (code 1008) right after this event; reconnect with the new token."),
     EventType("artifact.created", "artifact summary", "An artifact (report, export) was stored."),
     EventType("artifact.deleted", "{id}", "An artifact was deleted."),
 )
@@ -136,6 +152,13 @@ class EventHub:
             except asyncio.CancelledError:
                 pass
         return ws
+
+    def revoke_all(self, reason: str, type: str = "", data: Any = None) -> None:
+        """Close every events WebSocket now (the token they were opened with is void); the
+        event `type` (already published) is the last message they get."""
+        notice = orjson.dumps({"type": type, "data": data}) if type else None
+        for client in list(self.clients):
+            client.revoke(reason, notice)
 
     async def close_all(self) -> None:
         for client in list(self.clients):

@@ -150,6 +150,67 @@ def _normalized(address: IPAddress) -> IPAddress:
     return address
 
 
+_INET_ATON_CHARS = frozenset("0123456789abcdefxABCDEFX.")
+
+
+def ip_literal(host: str) -> IPAddress | None:
+    """The address a host literal names, in every spelling a resolver takes as an address,
+    or None for a name: IPv4 in any `inet_aton` form (`127.1`, `2130706433`, `0x7f.0.0.1`,
+    `0177.0.0.1`, `0`), which getaddrinfo and so every connect() accept, and IPv6 with or
+    without brackets and zone."""
+    host = host.strip()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not host:
+        return None
+    if ":" in host:
+        try:
+            return ipaddress.IPv6Address(host.split("%", 1)[0])
+        except ValueError:
+            return None
+    # inet_aton also takes trailing text after a space ("127.1 x"): only its own characters.
+    if host[0].isdigit() and set(host) <= _INET_ATON_CHARS:
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
+
+
+LOOPBACK = ipaddress.IPv4Address("127.0.0.1")
+
+
+def is_local_address(address: IPAddress) -> bool:
+    """Whether `address` is one of this machine's own: only then can a socket be bound to
+    it. No packet is sent (a bind costs a few microseconds)."""
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.bind((str(address), 0))
+    except OSError:
+        return False
+    return True
+
+
+def is_localhost_name(host: str) -> bool:
+    """`localhost` or a name under it, with or without the root's trailing dot (RFC 6761)."""
+    name = host.strip("[]").lower().rstrip(".")
+    return name == "localhost" or name.endswith(".localhost")
+
+
+def host_address(host: str) -> IPAddress | None:
+    """`ip_literal`, with an IPv4-mapped (`::ffff:7f00:1`) or IPv4-compatible
+    (`::127.0.0.1`) address given as the IPv4 address it carries: the host a connection
+    to it reaches, for deciding whether it is this machine."""
+    address = ip_literal(host)
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+        if int(address) >> 32 == 0 and int(address) > 1:  # IPv4-compatible; not :: or ::1
+            return ipaddress.IPv4Address(int(address))
+    return address
+
+
 def _is_hostname(name: str) -> bool:
     labels = name.rstrip(".").split(".")
     return bool(name) and len(name) <= 253 and all(
@@ -230,10 +291,9 @@ class OutboundGuard:
     def check_api(self, host: str, port: int) -> None:
         """Refuse Ghost's own API, by name or by any spelling of its address."""
         names = {host.lower().strip("[]")}
-        try:
-            names.add(str(_normalized(ipaddress.ip_address(host.strip("[]").split("%", 1)[0]))))
-        except ValueError:
-            pass
+        address = host_address(host)
+        if address is not None:
+            names.add(str(address))
         if any(self.targets_api(name, port) for name in names):
             raise self.refuse(f"refusing to connect to {host}:{port}: it is Ghost's own API")
 
@@ -263,9 +323,10 @@ class OutboundGuard:
         except ValueError:
             raise self.refuse(f"refusing {url!r}: the port is not valid") from None
         self.check_api(host, port)
-        try:
-            address = ipaddress.ip_address(host.split("%", 1)[0])
-        except ValueError:
+        address = ip_literal(host)
+        if address is None and is_localhost_name(host):
+            address = LOOPBACK  # RFC 6761: loopback whatever a resolver says, even unresolvable
+        if address is None:
             return  # a name: the resolver and the socket factory check what it resolves to
         self.check_address(address, host)
 
@@ -373,11 +434,8 @@ async def check_reachable(guard: OutboundGuard, url: str) -> str | None:
     try:
         guard.check_url(url)
         host = urlsplit(url).hostname or ""
-        try:
-            ipaddress.ip_address(host.split("%", 1)[0])
+        if ip_literal(host) is not None:
             return None  # a literal address: check_url has judged it
-        except ValueError:
-            pass
         resolver = GuardedResolver(guard)
         try:
             async with asyncio.timeout(RESOLVE_TIMEOUT_SECS):

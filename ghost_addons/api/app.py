@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import logging
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -15,6 +15,7 @@ from ghost_addons.api.http import ApiError, error_response
 from ghost_addons.api.routes import RouteTable
 from ghost_addons.errors import Conflict, GhostError, InvalidInput, NotFound, TimedOut, Unavailable, UpstreamFailed
 from ghost_addons.plugins import call_each
+from ghost_addons.ssrf import host_address, is_localhost_name
 
 if TYPE_CHECKING:
     from ghost_addons.core import Ghost
@@ -36,13 +37,12 @@ ERROR_STATUS: dict[type[GhostError], int] = {
 
 
 def is_loopback_name(host: str) -> bool:
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    """`localhost`, a name under `.localhost` (with or without the root's trailing dot), or
+    a loopback address in any spelling (`127.1`, `0x7f000001`, `[::ffff:7f00:1]`)."""
+    if is_localhost_name(host):
         return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    address = host_address(host)
+    return address is not None and address.is_loopback
 
 
 def host_allowed(host_header: str, allowed: list[str]) -> bool:
@@ -62,16 +62,28 @@ def origin_allowed(origin: str, allowed: list[str]) -> bool:
     )
 
 
-def bearer_token(request: web.Request) -> str:
+def bearer_token(request: web.Request, query_token_paths: Collection[str] = ()) -> str:
+    """The token from `Authorization: Bearer`, or from `?token=` on a GET that opens a
+    stream (WebSocket upgrade or `Accept: text/event-stream`) on a route that declares a
+    `token` query parameter (browsers cannot set headers there). A query token anywhere
+    else is ignored: it leaks through logs and history, and must never authorise a write."""
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value:
         return value.strip()
+    if request.method != "GET" or route_path(request) not in query_token_paths:
+        return ""
     streaming = (
         request.headers.get("Upgrade", "").lower() == "websocket"
         or "text/event-stream" in request.headers.get("Accept", "")
     )
     return request.query.get("token", "") if streaming else ""
+
+
+def route_path(request: web.Request) -> str:
+    """The path template of the route that matched (`/api/v1/flows/{id}`), or ""."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else ""
 
 
 def status_of(error: GhostError) -> int | None:
@@ -116,6 +128,7 @@ def make_app(ghost: Ghost) -> web.Application:
     core_routes.register(ghost, routes)
     call_each(ghost.pm, "ghost_routes", lambda owner: {"ghost": ghost, "routes": routes.owned_by(owner)})
     public = routes.public_paths()
+    query_token_paths = {r.path for r in routes.routes if r.method == "GET" and "token" in r.query}
 
     @web.middleware
     async def guard(request: web.Request, handler: core_routes.Handler) -> web.StreamResponse:
@@ -126,7 +139,7 @@ def make_app(ghost: Ghost) -> web.Application:
         if origin and not origin_allowed(origin, allowed):
             raise ApiError(403, f"Origin {origin!r} is not allowed")
         if request.path.startswith("/api/") and request.path not in public:
-            token = bearer_token(request)
+            token = bearer_token(request, query_token_paths)
             if not token:
                 raise ApiError(401, "missing token: send 'Authorization: Bearer <token>' (token is in config.yaml)")
             if not hmac.compare_digest(token.encode(), ghost.settings.token.encode()):

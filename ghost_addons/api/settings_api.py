@@ -82,7 +82,7 @@ def register(ghost: Ghost, routes: RouteTable) -> None:
         return await apply(update)
 
     async def rotate(request: web.Request) -> web.Response:
-        token = ghost.settings.rotate_token()
+        token = ghost.rotate_token()  # also closes the WebSockets opened with the old token
         return json_response({
             "token": token,
             "message": "Token rotated successfully. Update your clients with the new token.",

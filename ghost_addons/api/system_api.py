@@ -7,10 +7,13 @@ import gc
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+import orjson
 from aiohttp import web
 
 from ghost_addons.api.http import ApiError, json_response
+from ghost_addons.ssrf import host_address, ip_literal, is_local_address, is_localhost_name
 from ghost_addons.store import flows
 
 if TYPE_CHECKING:
@@ -49,15 +52,42 @@ def process_memory() -> tuple[int, int]:
 
 
 def pac_script(proxy_host: str, proxy_port: int) -> str:
+    """The PAC file; `proxy_host` must be checked first (`pac_host`). The proxy string goes
+    in as a JSON string literal all the same, so nothing in it can end the string."""
+    host = f"[{proxy_host}]" if ":" in proxy_host else proxy_host
+    route = orjson.dumps(f"PROXY {host}:{proxy_port}; DIRECT").decode()
     return (
         "function FindProxyForURL(url, host) {\n"
         "  if (isPlainHostName(host) || host === \"localhost\" ||\n"
         "      shExpMatch(host, \"127.*\") || host === \"[::1]\") {\n"
         "    return \"DIRECT\";\n"
         "  }\n"
-        f"  return \"PROXY {proxy_host}:{proxy_port}; DIRECT\";\n"
+        f"  return {route};\n"
         "}\n"
     )
+
+
+def pac_host(raw: str, request_host: str, allowed: list[str]) -> str:
+    """The `host` a PAC file may point devices at: a host name or IP address of this
+    machine (loopback, one of its addresses, the host the request itself reached Ghost
+    by, or a name in `api.allowed_hosts`). The PAC route needs no token, so a link must
+    not be able to hand someone a PAC that sends their traffic elsewhere. ApiError 400."""
+    host = raw.strip().strip("[]").lower()
+    address = ip_literal(host)
+    if address is not None:
+        host = str(address)
+    elif not host or len(host) > 253 or not all(
+        0 < len(label) <= 63 and label.replace("-", "").isalnum() and label.isascii()
+        for label in host.rstrip(".").split(".")
+    ):
+        raise ApiError(400, f"host must be a host name or IP address, got {raw!r}")
+    reached_by = (urlsplit(f"//{request_host}").hostname or "").lower()
+    loopback = is_localhost_name(host) or bool(address and (host_address(host) or address).is_loopback)
+    if (loopback or host == reached_by or host in {h.lower() for h in allowed}
+            or (address is not None and is_local_address(address))):
+        return host
+    raise ApiError(400, f"host {raw!r} is not this machine: use one of its addresses, the host you reached "
+                        "Ghost by, or a name listed in api.allowed_hosts")
 
 
 def register(ghost: Ghost, routes: RouteTable) -> None:
@@ -116,7 +146,8 @@ def register(ghost: Ghost, routes: RouteTable) -> None:
 
     async def pac(request: web.Request) -> web.Response:
         status = ghost.proxy_status()
-        host = request.query.get("host") or "127.0.0.1"
+        host = pac_host(request.query.get("host") or "127.0.0.1", request.host,
+                        ghost.settings.get("api.allowed_hosts"))
         return web.Response(text=pac_script(host, status["port"]),
                             content_type="application/x-ns-proxy-autoconfig")
 
@@ -136,7 +167,9 @@ def register(ghost: Ghost, routes: RouteTable) -> None:
     routes.add("GET", "/api/v1/proxy/ca", ca, "The CA certificate to trust (PEM, or ?format=der)",
                public=True, query={"format": "pem (default) or der"})
     routes.add("GET", "/proxy.pac", pac, "Proxy auto-config file pointing at Ghost", public=True,
-               query={"host": "address devices use to reach Ghost (default 127.0.0.1)"})
+               query={"host": "address devices use to reach Ghost (default 127.0.0.1): a name or IP of this "
+                                     "machine, the host the request came to, or one in api.allowed_hosts"},
+               responses={200: "The PAC file", 400: "host is not a host name or IP of this machine"})
     routes.add("GET", "/api/v1/openapi.json", openapi, "This document")
     routes.add("GET", "/api/v1/ws", events,
                "Events WebSocket: {type, data} messages (token as ?token=)",

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
 from ghost_addons.api.http import ApiError, field, json_response, read_json_object
 from ghost_addons.errors import NotFound
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from ghost_addons.core import Ghost
     from ghost_addons.extension import BrowserExtension
 
+TOKEN_ROTATED_EVENT = "api.token_rotated"
+TOKEN_ROTATED_MESSAGE = "the API token was rotated; reconnect with the new token"
 ACTIONS = ("screenshot", "navigate", "read_page", "tabs")
 DEFAULT_TIMEOUT_MS = 15_000
 MAX_TIMEOUT_MS = 120_000
@@ -59,6 +61,13 @@ class ExtensionBridge:
         register("extension.connected", "{connection_id, connected_at, version, extension_id, user_agent, "
                  "browser, name}", "A browser extension connected and said hello.")
         register("extension.disconnected", "{connection_id, connected}", "A browser extension disconnected.")
+
+    @hookimpl
+    def ghost_event(self, ghost: Ghost, type: str, data: Any) -> None:
+        # The extension's socket was opened with the old token: it must not outlive it.
+        if type == TOKEN_ROTATED_EVENT and self.hub is not None and self.hub.connections:
+            ghost.spawn(self.hub.close_all(WSCloseCode.POLICY_VIOLATION, TOKEN_ROTATED_MESSAGE),
+                        "extension-bridge-token-rotated")
 
     @hookimpl
     async def ghost_shutdown(self, ghost: Ghost) -> None:

@@ -148,10 +148,10 @@ class ExtensionHub:
                                                     "connected": self.connected})
         return ws
 
-    async def close_all(self) -> None:
+    async def close_all(self, code: int = WSCloseCode.GOING_AWAY, reason: str = "Ghost is shutting down") -> None:
         for connection in list(self.connections):
             try:
-                await connection.ws.close(code=WSCloseCode.GOING_AWAY, message=b"Ghost is shutting down")
+                await connection.ws.close(code=code, message=reason.encode())
             except ConnectionError as e:
                 log.debug("closing an extension connection failed: %s", e)
 

@@ -42,6 +42,10 @@ def test_flow_tags_annotation_delete_replay(ghost, target: Target) -> None:
     assert ghost.api("DELETE", f"/api/v1/flows/{flow_id}/tags/bug").json()["tags"] == ["login", "p1"]
     assert [f["id"] for f in ghost.flows("tag:p1")] == [flow_id]
     target.reset()
+    refused = ghost.api("POST", f"/api/v1/flows/{flow_id}/replay")  # a loopback target needs the allow-list
+    assert refused.status_code == 400 and "replay.allow_hosts" in refused.json()["error"], refused.text
+    assert target.seen == []
+    ghost.api("PUT", "/api/v1/settings", json={"replay": {"allow_hosts": ["127.0.0.1"]}}).raise_for_status()
     replayed = ghost.api("POST", f"/api/v1/flows/{flow_id}/replay")
     assert replayed.status_code == 201, replayed.text
     new = replayed.json()

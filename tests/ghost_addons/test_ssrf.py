@@ -24,6 +24,8 @@ from ghost_addons.ssrf import (
     SsrfRefused,
     denied_reason,
     guard_for,
+    host_address,
+    ip_literal,
 )
 
 API_PORT = 5565
@@ -320,3 +322,44 @@ async def test_client_session_checks_every_request_and_redirect(loopback_app: Te
         async with session.get(f"http://127.0.0.1:{port}/hop?to=/ok") as response:
             assert response.status == 200 and str(response.url).endswith("/ok")
     assert len(g.refusals) == 4
+
+
+# --- every spelling of an address -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spelling", [
+    "127.1", "127.0.1", "2130706433", "0x7f000001", "0x7f.0.0.1", "0177.0.0.1", "017700000001",
+    "127.0.0.01", "0X7F.1", "[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "::ffff:7f00:1", "[::127.0.0.1]",
+])
+def test_host_address_reads_every_spelling_of_loopback(spelling: str) -> None:
+    assert host_address(spelling) == ipaddress.IPv4Address("127.0.0.1")
+
+
+@pytest.mark.parametrize("name", ["example.com", "127.1 x", "1.2.3.4\tfoo", "0x", "deadbeef", "", "[]", "127.0.0.1.."])
+def test_names_and_garbage_are_no_address(name: str) -> None:
+    assert ip_literal(name) is None
+
+
+def test_ip_literal_keeps_what_the_guard_judges_itself() -> None:
+    # The SSRF guard refuses IPv4-compatible addresses outright, so ip_literal keeps them.
+    assert ip_literal("::8.8.8.8") == ipaddress.IPv6Address("::8.8.8.8")
+    assert "IPv4-compatible" in denied_reason(ip_literal("::8.8.8.8"))  # type: ignore[arg-type]
+    assert ip_literal("0") == ipaddress.IPv4Address("0.0.0.0")
+
+
+def test_check_url_refuses_loopback_spellings_without_resolving() -> None:
+    for spelling in ("127.1", "2130706433", "0x7f.0.0.1", "0", "[::ffff:7f00:1]"):
+        with pytest.raises(SsrfRefused, match="refusing to connect"):
+            guard().check_url(f"http://{spelling}:8080/")
+    guard("127.0.0.1", "0.0.0.0").check_url("http://127.1:8080/")  # the allow-list sees the address
+
+
+async def test_targets_api_decides_on_the_address(tmp_path: Path) -> None:
+    ghost = Ghost(tmp_path / "home", api_port=API_PORT, token="t")
+    for spelling in ("127.1", "2130706433", "0", "[::ffff:7f00:1]", "[::]", "localhost.", "a.localhost"):
+        assert ghost.targets_api(spelling, API_PORT), spelling
+        assert not ghost.targets_api(spelling, API_PORT + 1), spelling
+    assert not ghost.targets_api("example.com", API_PORT)
+    assert await ghost.resolves_to_api(socket.gethostname(), API_PORT)  # /etc/hosts: 127.0.0.1
+    assert not await ghost.resolves_to_api(socket.gethostname(), API_PORT + 1)
+    assert not await ghost.resolves_to_api("no-such-host.invalid", API_PORT)
