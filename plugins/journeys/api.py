@@ -265,7 +265,8 @@ def register(ghost: Ghost, routes: RouteTable, recorder: Recorder, exporters: Re
                           404: "Journey not found", 422: "Journey has no exportable flows"}, tag="journeys")
     routes.add("GET", "/api/v1/journeys/{id}/replay", replay,
                "Replay a journey's flows and compare them with the recording (SSE)",
-               query={"delay_ms": "pause between steps, clamped to 0-10000, default 0"},
+               query={"delay_ms": "pause between steps, clamped to 0-10000, default 0",
+                      "token": "the API token, for EventSource clients that cannot send a header"},
                responses={200: "text/event-stream of step_start, step_complete, step_error, done",
                           404: "Not found", 409: "Recording or already replaying"}, tag="journeys")
 
