@@ -23,7 +23,7 @@ from ghost_addons.lanes import Lanes
 from ghost_addons.model import Flow, flow_summary
 from ghost_addons.plugins import settle
 from ghost_addons.store import artifacts, db, flows, migrations, sessions
-from ghost_addons.store.flow_process import FlowProcess
+from ghost_addons.store.flow_process import BatchResult, FlowProcess, FlowStoreError
 
 if TYPE_CHECKING:
     from ghost_addons.core import Ghost
@@ -104,11 +104,13 @@ class Store:
         self._flow_process = FlowProcess(self.path)
         return applied
 
-    async def insert_flows(self, batch: list[Flow]) -> None:
-        """Commit captured flows in one transaction, in the flow writer process."""
+    async def insert_flows(self, batch: list[Flow]) -> BatchResult:
+        """Commit captured flows in one transaction, in the flow writer process; a flow that
+        cannot be stored as captured is stored as an error record or skipped, never takes
+        the batch with it (see `flow_process`)."""
         if self._flow_process is None:
             raise RuntimeError("the store is not open")
-        await self._flow_process.insert(batch)
+        return await self._flow_process.insert(batch)
 
     async def close(self) -> None:
         if self._flow_process is not None:
@@ -210,6 +212,9 @@ class FlowWriter:
         self.ghost = ghost
         self.queue: asyncio.Queue[Flow] = asyncio.Queue(maxsize=FLOW_QUEUE_SIZE)
         self.written = 0
+        self.error_records = 0  # flows stored as error records (see flow_process)
+        self.skipped = 0  # flows not stored at all, each with a logged reason
+        self.last_skip_reason = ""
         self.draining = False
         self.lanes = Lanes(ghost.spawn, "ghost_flow_stored")
         self._task: asyncio.Task[None] | None = None
@@ -242,6 +247,8 @@ class FlowWriter:
                 batch.append(self.queue.get_nowait())
             try:
                 await self.commit(batch, wait_for_lanes=False)
+            except FlowStoreError as e:
+                log.error("%s", e)
             except Exception:
                 log.exception("storing %d flows failed; they are lost", len(batch))
             finally:
@@ -253,10 +260,30 @@ class FlowWriter:
 
         ``wait_for_lanes``: when a plugin's lane is full, wait for room (imports and
         replays, which may be slowed) instead of dropping its work (the proxy's writer).
+        Flows that became error records are announced as such; skipped flows are counted
+        and logged, and then FlowStoreError says which, after the others are announced.
         """
-        await self.ghost.store.insert_flows(batch)
+        result = await self.ghost.store.insert_flows(batch)
+        if result.error_records or result.skipped:
+            batch = [self._as_stored(f, result) for f in batch if f.id not in result.skipped]
+            self.error_records += len(result.error_records)
+            self.skipped += len(result.skipped)
+            for flow_id, reason in result.skipped.items():
+                log.error("flow %s was not stored: %s", flow_id, reason)
+                self.last_skip_reason = f"{flow_id}: {reason}"
         self.written += len(batch)
         await self.announce(batch, wait_for_lanes=wait_for_lanes)
+        if result.skipped:
+            raise FlowStoreError(f"{len(result.skipped)} of {len(batch) + len(result.skipped)} flows were not "
+                                 f"stored: {'; '.join(f'{k}: {v}' for k, v in result.skipped.items())}")
+
+    @staticmethod
+    def _as_stored(flow: Flow, result: BatchResult) -> Flow:
+        reason = result.error_records.get(flow.id)
+        if reason is None:
+            return flow
+        return flow.replace(error=f"Ghost could not store this flow as captured: {reason}",
+                            tags=["store-error"], metadata={})
 
     def stored_calls(self) -> list[tuple[str, FlowStoredCall]]:
         """The hook's implementations, rebuilt when the plugin manager rebuilds its fast

@@ -15,11 +15,19 @@ def test_flow_round_trips_through_sqlite(tmp_path) -> None:
     original = make_flow("01A", method="POST", body=b"\x00\xffbinary", response_body=b'{"ok":1}', tags=["t"])
     original.metadata = {"k": "v"}
     original.interaction_id = "int-1"
+    # header bytes that are not UTF-8, held as mitmproxy holds them (surrogateescape)
+    original.request.headers.append(("X-Bad-\udcff", "caf\udce9 \udcff"))
+    assert original.response is not None
+    original.response.headers.append(("X-Hostile", "\udcff"))
     conn.execute("BEGIN")
     flows.insert_flows(conn, [original])
     conn.execute("COMMIT")
     assert flows.get_flow(conn, "01A") == original
     assert Flow.from_dict(original.to_dict()) == original   # the JSON shape is lossless too
+    shown = original.to_dict()["request"]["headers"][-1]
+    assert shown == {"name": "X-Bad-\ufffd", "value": "caf\ufffd \ufffd",
+                     "name_base64": "WC1CYWQt/w==", "value_base64": "Y2Fm6SD/"}
+    assert original.to_dict()["request"]["headers"][0] == {"name": "Host", "value": "example.com"}
     summary = flows.list_flow_summaries(conn, "1", [], 10, 0)[0]
     assert summary["status_code"] == 200 and "headers" not in summary
 
