@@ -173,7 +173,9 @@ def has_surrogates(text: str) -> bool:
     return False
 
 
-def _header_to_json(name: str, value: str) -> dict[str, str]:
+def header_to_json(name: str, value: str) -> dict[str, str]:
+    """One header as JSON: ``{name, value}``, plus ``name_base64``/``value_base64`` holding the
+    exact bytes when they are not UTF-8 (see the module docstring)."""
     item = {"name": name, "value": value}
     if has_surrogates(name) or has_surrogates(value):
         item = {"name": header_bytes(name).decode("utf-8", "replace"),
@@ -185,8 +187,20 @@ def _header_to_json(name: str, value: str) -> dict[str, str]:
     return item
 
 
+def without_surrogates(value: Any) -> Any:
+    """A JSON value with every lone surrogate (a header byte that was not UTF-8) shown as
+    U+FFFD, for formats that hold text only."""
+    if isinstance(value, str):
+        return header_bytes(value).decode("utf-8", "replace") if has_surrogates(value) else value
+    if isinstance(value, dict):
+        return {without_surrogates(k): without_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_surrogates(v) for v in value]
+    return value
+
+
 def _headers_to_json(headers: Headers) -> list[dict[str, str]]:
-    return [_header_to_json(k, v) for k, v in headers]
+    return [header_to_json(k, v) for k, v in headers]
 
 
 def _header_field(item: dict[str, Any], key: str) -> str:
