@@ -38,6 +38,9 @@ FLOW_BATCH_SIZE = 1_000
 FLOW_BATCH_WINDOW = 0.05
 EXPORT_BATCH_SIZE = 5_000
 EXPORT_FLOW_CAP = 100_000
+# A batch of full flows also ends at this many bytes of bodies: 5,000 flows of 32 MB each
+# would not fit in memory.
+EXPORT_BATCH_BYTES = 64 * 1024 * 1024
 
 
 class Store:
@@ -138,12 +141,15 @@ class Store:
         return await self.read(sessions.get_session, session_id)
 
     async def iter_session_flows(
-        self, session_id: str, batch: int = EXPORT_BATCH_SIZE, limit: int = EXPORT_FLOW_CAP
+        self, session_id: str, batch: int = EXPORT_BATCH_SIZE, limit: int = EXPORT_FLOW_CAP,
+        max_bytes: int = EXPORT_BATCH_BYTES,
     ) -> AsyncIterator[list[Flow]]:
-        """Full flows of a session, oldest first, `batch` at a time, at most `limit`."""
+        """Full flows of a session, oldest first, `batch` at a time (fewer when their bodies
+        pass `max_bytes`), at most `limit`."""
         after, sent = "", 0
         while sent < limit:
-            chunk = await self.read(flows.session_flow_batch, session_id, after, min(batch, limit - sent))
+            chunk = await self.read(flows.session_flow_batch, session_id, after, min(batch, limit - sent),
+                                    max_bytes)
             if not chunk:
                 return
             sent += len(chunk)

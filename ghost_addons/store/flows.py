@@ -196,16 +196,25 @@ def count_flows(conn: Connection, where: str = "1", params: list[Any] | None = N
 
 
 def session_flow_batch(
-    conn: Connection, session_id: str, after_id: str, limit: int
+    conn: Connection, session_id: str, after_id: str, limit: int, max_bytes: int = 0
 ) -> list[Flow]:
-    """Up to `limit` full flows of a session with id > after_id, oldest first."""
-    rows = conn.execute(
+    """Up to `limit` full flows of a session with id > after_id, oldest first; with
+    `max_bytes`, the batch ends once its bodies pass that many bytes (always at least one
+    flow), so a session of large bodies is read a few at a time, not 5,000."""
+    cursor = conn.execute(
         "SELECT f.*, b.request_body, b.response_body FROM flows f "
         "LEFT JOIN flow_bodies b ON b.flow_id = f.id "
         "WHERE f.session_id = ? AND f.id > ? ORDER BY f.id LIMIT ?",
         (session_id, after_id, limit),
-    ).fetchall()
-    return [flow_from_row(r, r if r["request_body"] is not None else None) for r in rows]
+    )
+    batch, size = [], 0
+    for r in cursor:  # rows are stepped one at a time: stopping early reads no further
+        batch.append(flow_from_row(r, r if r["request_body"] is not None else None))
+        size += len(r["request_body"] or b"") + len(r["response_body"] or b"")
+        if max_bytes and size >= max_bytes:
+            break
+    cursor.close()
+    return batch
 
 
 def delete_flow(conn: Connection, flow_id: str) -> bool:
