@@ -288,8 +288,14 @@ class FlowWriter:
         reason = result.error_records.get(flow.id)
         if reason is None:
             return flow
-        return flow.replace(error=f"Ghost could not store this flow as captured: {reason}",
-                            tags=["store-error"], metadata={})
+        # announced as stored (see flows.error_rows): text escaped, no headers or bodies
+        resp = flow.response
+        request = flows.escaped(flow.request)
+        response = None if resp is None else type(resp)(
+            status_code=resp.status_code, status_text=flows.escaped_text(resp.status_text),
+            http_version=resp.http_version, body_size=resp.body_size)
+        return flow.replace(request=request, response=response, tags=["store-error"], metadata={},
+                            error=flows.escaped_text(f"Ghost could not store this flow as captured: {reason}"))
 
     def stored_calls(self) -> list[tuple[str, FlowStoredCall]]:
         """The hook's implementations, rebuilt when the plugin manager rebuilds its fast

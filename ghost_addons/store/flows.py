@@ -66,11 +66,20 @@ def _load_headers(text: str) -> Headers:
             for h in orjson.loads(text)]
 
 
+def escaped_text(value: str) -> str:
+    """Text SQLite and JSON will take: lone surrogates (bytes that were not UTF-8) escaped."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8", "backslashreplace")
+
+
 def _printable(value: Any) -> Any:
-    """A text column SQLite will take: lone surrogates (bytes that were not UTF-8) escaped."""
-    if isinstance(value, str):
-        return value.encode("utf-8", "backslashreplace").decode("utf-8", "backslashreplace")
-    return value
+    return escaped_text(value) if isinstance(value, str) else value
+
+
+def escaped(request: Request) -> Request:
+    """A request whose method, URL, host and path are escaped as in an error record."""
+    return Request(method=escaped_text(request.method), url=escaped_text(request.url), scheme=request.scheme,
+                   host=escaped_text(request.host), port=request.port, path=escaped_text(request.path),
+                   http_version=escaped_text(request.http_version), body_size=request.body_size)
 
 
 def error_rows(flow_row_values: tuple[Any, ...], reason: str) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
