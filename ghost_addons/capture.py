@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import time
+import zlib
 from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
+import brotli
 from mitmproxy import http
 
 from ghost_addons.ids import new_id
@@ -102,12 +104,51 @@ def _headers(message: http.Message) -> list[tuple[str, str]]:
             for k, v in message.headers.fields]
 
 
+def _zstd_decompressor() -> object:
+    try:
+        from compression import zstd  # type: ignore[import-not-found]  # Python 3.14
+    except ImportError:
+        from backports import zstd  # type: ignore[no-redef]  # mitmproxy's own dependency
+    return zstd.ZstdDecompressor()
+
+
+def decode_bounded(raw: bytes, encoding: str, limit: int) -> bytes | None:
+    """The body decoded, but never more than ``limit + 1`` bytes of it (0: no limit): a
+    261 KB gzip bomb must not become 256 MB in memory. None when the encoding is unknown
+    or the body does not decode (then the body is kept as it came, as mitmproxy does)."""
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity", "none"):
+        return raw
+    cap = limit + 1 if limit else 0
+    try:
+        if encoding in ("gzip", "x-gzip"):
+            return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(raw, cap)
+        if encoding == "deflate":  # zlib-wrapped as the RFC says, or raw as some servers send
+            try:
+                return zlib.decompressobj().decompress(raw, cap)
+            except zlib.error:
+                return zlib.decompressobj(-zlib.MAX_WBITS).decompress(raw, cap)
+        if encoding == "br":
+            out = brotli.Decompressor().process(raw, output_buffer_limit=cap) if cap else brotli.decompress(raw)
+            return out[:cap] if cap else out
+        if encoding == "zstd":
+            return _zstd_decompressor().decompress(raw, max_length=cap or -1)  # type: ignore[attr-defined]
+    except Exception:  # zlib.error, brotli.error, ZstdError: a body that does not decode
+        return None
+    return None
+
+
 def _body(message: http.Message, headers: list[tuple[str, str]], max_size: int) -> tuple[bytes, int]:
-    encoded = any(name.lower() == "content-encoding" for name, _ in headers)
-    # get_content() looks the header up again; without an encoding the raw body is the body
-    content = message.get_content(strict=False) if encoded else message.raw_content
-    if content is None:  # streamed: the body was never buffered
+    """(stored body, size). Decoded bodies are decoded at most to ``max_size + 1`` bytes; one
+    that would be larger is stored cut to ``max_size`` and its size is then a lower bound
+    (``max_size + 1``): Ghost never inflates a compression bomb to learn its full size."""
+    raw = message.raw_content
+    if raw is None:  # streamed: the body was never buffered
         return b"", 0
+    encoding = next((value for name, value in headers if name.lower() == "content-encoding"), "")
+    content = decode_bounded(raw, encoding, max_size) if encoding else raw
+    if content is None:
+        content = raw
     size = len(content)
     if max_size and size > max_size:
         content = content[:max_size]

@@ -69,7 +69,9 @@ CORE_SETTINGS: dict[str, tuple[Setting, ...]] = {
         Setting("allowed_hosts", [], "Host names besides loopback that may address the API (DNS-rebinding guard)."),
     ),
     "store": (
-        Setting("max_flow_body_size", 0, "Bodies larger than this many bytes are cut when stored (0: no limit).",
+        Setting("max_flow_body_size", 32 * 1024 * 1024,
+                "Bodies larger than this many bytes are cut when stored, and compressed bodies are decoded "
+                "no further (0: no limit, which lets a small compression bomb fill memory).",
                 minimum=0),
     ),
     "replay": (

@@ -21,7 +21,7 @@ from ghost_addons.errors import InvalidInput, TimedOut, Unavailable
 from ghost_addons.events import EventHub, core_event_types, event_registrar
 from ghost_addons.ids import new_id
 from ghost_addons.matching import CaptureFilter
-from ghost_addons.model import Flow
+from ghost_addons.model import Flow, header_bytes
 from ghost_addons.plugins import call_each, declare, make_plugin_manager, settle
 from ghost_addons.registry import Registry
 from ghost_addons.settings_schema import SettingsSchema
@@ -262,7 +262,7 @@ class Ghost:
         if problem:
             raise InvalidInput(f"replay of flow {original.id} refused: {problem}")
         request = http.Request.make(original.request.method, original.request.url, b"",
-                                    [(k.encode(), v.encode()) for k, v in original.request.headers])
+                                    [(header_bytes(k), header_bytes(v)) for k, v in original.request.headers])
         request.content = original.request.body
         live = http.HTTPFlow(
             connection.Client(peername=("127.0.0.1", 0), sockname=("127.0.0.1", 0), timestamp_start=time.time()),

@@ -33,6 +33,14 @@ JSON shape (`to_dict()`)::
       "interaction_id": "", "annotation": ""
     }
 
+Header bytes: names and values are held as mitmproxy holds them, decoded as UTF-8 with
+``surrogateescape``, so a byte that is not UTF-8 (a 0xff from a client or a hostile server)
+survives as a lone surrogate and `header_bytes()` gives the original bytes back. JSON cannot
+carry lone surrogates, so such a header is written as
+``{"name": ..., "value": ..., "name_base64": ..., "value_base64": ...}``: ``name``/``value``
+show the text with U+FFFD for the bad bytes, the ``*_base64`` fields (present only then)
+hold the exact bytes, and `from_dict()` prefers them. The store keeps the same bytes.
+
 Path is the URL path without the query. Timings are -1 where mitmproxy could not
 measure a phase (DNS is never separated from connect by mitmproxy; a reused connection
 has no connect or TLS phase).
@@ -147,8 +155,62 @@ def parse_time(text: str) -> datetime:
     return moment.astimezone(UTC)
 
 
+def header_bytes(text: str) -> bytes:
+    """The bytes a header name or value came as (see the module docstring)."""
+    return text.encode("utf-8", "surrogateescape")
+
+
+def header_text(raw: bytes) -> str:
+    """Header bytes as Ghost holds them: UTF-8, other bytes as lone surrogates."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def header_to_json(name: str, value: str) -> dict[str, str]:
+    """One header as JSON: ``{name, value}``, plus ``name_base64``/``value_base64`` holding the
+    exact bytes when they are not UTF-8 (see the module docstring)."""
+    item = {"name": name, "value": value}
+    if has_surrogates(name) or has_surrogates(value):
+        item = {"name": header_bytes(name).decode("utf-8", "replace"),
+                "value": header_bytes(value).decode("utf-8", "replace")}
+        if has_surrogates(name):
+            item["name_base64"] = base64.b64encode(header_bytes(name)).decode("ascii")
+        if has_surrogates(value):
+            item["value_base64"] = base64.b64encode(header_bytes(value)).decode("ascii")
+    return item
+
+
+def without_surrogates(value: Any) -> Any:
+    """A JSON value with every lone surrogate (a header byte that was not UTF-8) shown as
+    U+FFFD, for formats that hold text only."""
+    if isinstance(value, str):
+        return header_bytes(value).decode("utf-8", "replace") if has_surrogates(value) else value
+    if isinstance(value, dict):
+        return {without_surrogates(k): without_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_surrogates(v) for v in value]
+    return value
+
+
 def _headers_to_json(headers: Headers) -> list[dict[str, str]]:
-    return [{"name": k, "value": v} for k, v in headers]
+    return [header_to_json(k, v) for k, v in headers]
+
+
+def _header_field(item: dict[str, Any], key: str) -> str:
+    encoded = item.get(f"{key}_base64")
+    if encoded is not None:
+        try:
+            return header_text(base64.b64decode(str(encoded), validate=True))
+        except binascii.Error as e:
+            raise ValueError(f"header {key}_base64 is not valid base64: {e}") from None
+    return str(item.get(key, ""))
 
 
 def _headers_from_json(raw: Any) -> Headers:
@@ -164,8 +226,8 @@ def _headers_from_json(raw: Any) -> Headers:
         raise ValueError("headers must be a list of {name, value} objects")
     pairs = []
     for item in raw:
-        if isinstance(item, dict) and "name" in item:
-            pairs.append((str(item["name"]), str(item.get("value", ""))))
+        if isinstance(item, dict) and ("name" in item or "name_base64" in item):
+            pairs.append((_header_field(item, "name"), _header_field(item, "value")))
         elif isinstance(item, (list, tuple)) and len(item) == 2:
             pairs.append((str(item[0]), str(item[1])))
         else:

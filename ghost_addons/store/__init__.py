@@ -23,7 +23,7 @@ from ghost_addons.lanes import Lanes
 from ghost_addons.model import Flow, flow_summary
 from ghost_addons.plugins import settle
 from ghost_addons.store import artifacts, db, flows, migrations, sessions
-from ghost_addons.store.flow_process import FlowProcess
+from ghost_addons.store.flow_process import BatchResult, FlowProcess, FlowStoreError
 
 if TYPE_CHECKING:
     from ghost_addons.core import Ghost
@@ -38,6 +38,9 @@ FLOW_BATCH_SIZE = 1_000
 FLOW_BATCH_WINDOW = 0.05
 EXPORT_BATCH_SIZE = 5_000
 EXPORT_FLOW_CAP = 100_000
+# A batch of full flows also ends at this many bytes of bodies: 5,000 flows of 32 MB each
+# would not fit in memory.
+EXPORT_BATCH_BYTES = 64 * 1024 * 1024
 
 
 class Store:
@@ -104,11 +107,13 @@ class Store:
         self._flow_process = FlowProcess(self.path)
         return applied
 
-    async def insert_flows(self, batch: list[Flow]) -> None:
-        """Commit captured flows in one transaction, in the flow writer process."""
+    async def insert_flows(self, batch: list[Flow]) -> BatchResult:
+        """Commit captured flows in one transaction, in the flow writer process; a flow that
+        cannot be stored as captured is stored as an error record or skipped, never takes
+        the batch with it (see `flow_process`)."""
         if self._flow_process is None:
             raise RuntimeError("the store is not open")
-        await self._flow_process.insert(batch)
+        return await self._flow_process.insert(batch)
 
     async def close(self) -> None:
         if self._flow_process is not None:
@@ -136,12 +141,15 @@ class Store:
         return await self.read(sessions.get_session, session_id)
 
     async def iter_session_flows(
-        self, session_id: str, batch: int = EXPORT_BATCH_SIZE, limit: int = EXPORT_FLOW_CAP
+        self, session_id: str, batch: int = EXPORT_BATCH_SIZE, limit: int = EXPORT_FLOW_CAP,
+        max_bytes: int = EXPORT_BATCH_BYTES,
     ) -> AsyncIterator[list[Flow]]:
-        """Full flows of a session, oldest first, `batch` at a time, at most `limit`."""
+        """Full flows of a session, oldest first, `batch` at a time (fewer when their bodies
+        pass `max_bytes`), at most `limit`."""
         after, sent = "", 0
         while sent < limit:
-            chunk = await self.read(flows.session_flow_batch, session_id, after, min(batch, limit - sent))
+            chunk = await self.read(flows.session_flow_batch, session_id, after, min(batch, limit - sent),
+                                    max_bytes)
             if not chunk:
                 return
             sent += len(chunk)
@@ -210,6 +218,9 @@ class FlowWriter:
         self.ghost = ghost
         self.queue: asyncio.Queue[Flow] = asyncio.Queue(maxsize=FLOW_QUEUE_SIZE)
         self.written = 0
+        self.error_records = 0  # flows stored as error records (see flow_process)
+        self.skipped = 0  # flows not stored at all, each with a logged reason
+        self.last_skip_reason = ""
         self.draining = False
         self.lanes = Lanes(ghost.spawn, "ghost_flow_stored")
         self._task: asyncio.Task[None] | None = None
@@ -242,6 +253,8 @@ class FlowWriter:
                 batch.append(self.queue.get_nowait())
             try:
                 await self.commit(batch, wait_for_lanes=False)
+            except FlowStoreError as e:
+                log.error("%s", e)
             except Exception:
                 log.exception("storing %d flows failed; they are lost", len(batch))
             finally:
@@ -253,10 +266,36 @@ class FlowWriter:
 
         ``wait_for_lanes``: when a plugin's lane is full, wait for room (imports and
         replays, which may be slowed) instead of dropping its work (the proxy's writer).
+        Flows that became error records are announced as such; skipped flows are counted
+        and logged, and then FlowStoreError says which, after the others are announced.
         """
-        await self.ghost.store.insert_flows(batch)
+        result = await self.ghost.store.insert_flows(batch)
+        if result.error_records or result.skipped:
+            batch = [self._as_stored(f, result) for f in batch if f.id not in result.skipped]
+            self.error_records += len(result.error_records)
+            self.skipped += len(result.skipped)
+            for flow_id, reason in result.skipped.items():
+                log.error("flow %s was not stored: %s", flow_id, reason)
+                self.last_skip_reason = f"{flow_id}: {reason}"
         self.written += len(batch)
         await self.announce(batch, wait_for_lanes=wait_for_lanes)
+        if result.skipped:
+            raise FlowStoreError(f"{len(result.skipped)} of {len(batch) + len(result.skipped)} flows were not "
+                                 f"stored: {'; '.join(f'{k}: {v}' for k, v in result.skipped.items())}")
+
+    @staticmethod
+    def _as_stored(flow: Flow, result: BatchResult) -> Flow:
+        reason = result.error_records.get(flow.id)
+        if reason is None:
+            return flow
+        # announced as stored (see flows.error_rows): text escaped, no headers or bodies
+        resp = flow.response
+        request = flows.escaped(flow.request)
+        response = None if resp is None else type(resp)(
+            status_code=resp.status_code, status_text=flows.escaped_text(resp.status_text),
+            http_version=resp.http_version, body_size=resp.body_size)
+        return flow.replace(request=request, response=response, tags=["store-error"], metadata={},
+                            error=flows.escaped_text(f"Ghost could not store this flow as captured: {reason}"))
 
     def stored_calls(self) -> list[tuple[str, FlowStoredCall]]:
         """The hook's implementations, rebuilt when the plugin manager rebuilds its fast

@@ -3,8 +3,16 @@
 Measured here, SQLite inserts on a thread of the proxy's process cost the proxy's event loop
 about 300 µs a flow (the GIL and the cores are shared); in a process of their own they cost
 it a pickle. The parent sends length-prefixed pickled batches of rows on stdin; each batch
-is one transaction, answered with `ok` or the error once it is committed. EOF on stdin
-(Ghost stopped or died) ends the process after the batch in hand.
+is one transaction, answered once it is committed. EOF on stdin (Ghost stopped or died)
+ends the process after the batch in hand.
+
+One bad flow never takes its batch with it. A flow whose row cannot even be built (say a
+plugin left something in its metadata JSON cannot hold) goes as an error record (see
+`flows.error_rows`). When the batch's transaction fails, the child rolls it back and
+inserts flow by flow, each under a savepoint: a flow SQLite refuses is stored as an error
+record instead, and only when that is refused too (its session is gone, its id is taken)
+is it skipped. The answer is `ok`, or `partial` and a pickled `BatchResult` that says
+which flows became error records or were skipped, and why.
 
     python -c "$CHILD_MAIN" DB_PATH     (CHILD_MAIN below)
 """
@@ -18,8 +26,9 @@ import pickle
 import signal
 import struct
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from ghost_addons.model import Flow
 
@@ -28,6 +37,7 @@ log = logging.getLogger("ghost.store")
 HEADER = struct.Struct("!I")
 PIPE_SIZE = 4 << 20  # Linux caps it at /proc/sys/fs/pipe-max-size (1 MiB unless raised)
 OK = b"ok"
+PARTIAL = b"partial"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Not `-m ghost_addons.store.flow_process`: the package imports this module first, so -m
 # would run it twice (and Python warns about it on every start).
@@ -69,10 +79,68 @@ def widen_pipe(fd: int) -> int:
         return -1
 
 
-def encode_batch(batch: list[Flow]) -> bytes:
-    from ghost_addons.store.flows import body_row, flow_row
+@dataclass(slots=True)
+class BatchResult:
+    """What became of a batch's flows that were not stored as captured (id -> reason)."""
 
-    return pickle.dumps(([flow_row(f) for f in batch], [body_row(f) for f in batch]), protocol=5)
+    error_records: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def merge(self, other: BatchResult) -> None:
+        self.error_records.update(other.error_records)
+        self.skipped.update(other.skipped)
+
+
+def _reason(e: Exception) -> str:
+    return f"{type(e).__name__}: {e}"
+
+
+def encode_batch(batch: list[Flow]) -> tuple[bytes, BatchResult]:
+    from ghost_addons.store.flows import body_row, error_rows, flow_row, identity_row
+
+    flow_rows, body_rows, result = [], [], BatchResult()
+    for f in batch:
+        try:
+            rows = flow_row(f), body_row(f)
+        except Exception as e:  # the flow goes as an error record; the batch goes on
+            result.error_records[f.id] = reason = _reason(e)
+            log.warning("flow %s cannot be stored as captured (%s); storing an error record", f.id, reason)
+            rows = error_rows(identity_row(f), reason)
+        flow_rows.append(rows[0])
+        body_rows.append(rows[1])
+    return pickle.dumps((flow_rows, body_rows), protocol=5), result
+
+
+def _insert_one_by_one(conn: Any, flow_rows: list[tuple[Any, ...]], body_rows: list[tuple[Any, ...]]) -> BatchResult:
+    """Insert each flow under its own savepoint (inside the caller's transaction); a flow
+    SQLite refuses becomes an error record, or is skipped when that is refused too."""
+    from ghost_addons.store.flows import INSERT_BODIES, INSERT_FLOW, error_rows
+
+    result = BatchResult()
+    for flow_row, body_row in zip(flow_rows, body_rows, strict=True):
+        flow_id = str(flow_row[0])
+        try:
+            conn.execute("SAVEPOINT flow")
+            conn.execute(INSERT_FLOW, flow_row)
+            conn.execute(INSERT_BODIES, body_row)
+            conn.execute("RELEASE flow")
+            continue
+        except Exception as e:
+            conn.execute("ROLLBACK TO flow")
+            conn.execute("RELEASE flow")
+            reason = _reason(e)
+        try:
+            conn.execute("SAVEPOINT flow")
+            error_row, error_body = error_rows(flow_row, reason)
+            conn.execute(INSERT_FLOW, error_row)
+            conn.execute(INSERT_BODIES, error_body)
+            conn.execute("RELEASE flow")
+            result.error_records[flow_id] = reason
+        except Exception as e:
+            conn.execute("ROLLBACK TO flow")
+            conn.execute("RELEASE flow")
+            result.skipped[flow_id] = f"{reason}; its error record too: {_reason(e)}"
+    return result
 
 
 def serve(db_path: Path, inp: IO[bytes], out: IO[bytes]) -> None:
@@ -88,15 +156,23 @@ def serve(db_path: Path, inp: IO[bytes], out: IO[bytes]) -> None:
             payload = read_exact(inp, HEADER.unpack(header)[0])
             try:
                 flow_rows, body_rows = pickle.loads(payload)
-                conn.execute("BEGIN IMMEDIATE")
-                conn.executemany(INSERT_FLOW, flow_rows)
-                conn.executemany(INSERT_BODIES, body_rows)
-                conn.execute("COMMIT")
-                reply = OK
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    conn.executemany(INSERT_FLOW, flow_rows)
+                    conn.executemany(INSERT_BODIES, body_rows)
+                    conn.execute("COMMIT")
+                    reply = OK
+                except Exception:  # one bad flow: go flow by flow, so it takes no other with it
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    conn.execute("BEGIN IMMEDIATE")
+                    result = _insert_one_by_one(conn, flow_rows, body_rows)
+                    conn.execute("COMMIT")
+                    reply = PARTIAL + pickle.dumps(result, protocol=5)
             except Exception as e:  # reported to the parent, which logs it
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
-                reply = f"{type(e).__name__}: {e}".encode()
+                reply = _reason(e).encode()
             out.write(frame(reply))
             out.flush()
     finally:
@@ -141,12 +217,17 @@ class FlowProcess:
             code = await asyncio.wait_for(proc.wait(), 10)
             raise FlowStoreError(f"the flow writer process exited with {code}: {e}") from e
 
-    async def insert(self, batch: list[Flow]) -> None:
-        payload = encode_batch(batch)
+    async def insert(self, batch: list[Flow]) -> BatchResult:
+        """Commit a batch; says which flows became error records or were skipped. Raises
+        FlowStoreError only when the batch as a whole was not committed."""
+        payload, result = encode_batch(batch)
         async with self._lock:
             reply = await self._exchange(payload)
-        if reply != OK:
+        if reply.startswith(PARTIAL):
+            result.merge(pickle.loads(reply[len(PARTIAL):]))
+        elif reply != OK:
             raise FlowStoreError(f"storing {len(batch)} flows failed: {reply.decode(errors='replace')}")
+        return result
 
     async def close(self, timeout: float = 30.0) -> None:
         async with self._lock:  # a batch being committed finishes first

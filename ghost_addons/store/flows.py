@@ -5,11 +5,24 @@ All functions take a connection and run on a store thread, never on the event lo
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import orjson
 
-from ghost_addons.model import Flow, Request, Response, Timings, flow_summary, format_time, parse_time
+from ghost_addons.model import (
+    Flow,
+    Headers,
+    Request,
+    Response,
+    Timings,
+    flow_summary,
+    format_time,
+    has_surrogates,
+    header_bytes,
+    header_text,
+    parse_time,
+)
 from ghost_addons.store.db import Connection
 
 FLOW_COLUMNS = (
@@ -31,17 +44,91 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+# A stored header is a [name, value] pair; one whose bytes are not UTF-8 (held as lone
+# surrogates, which JSON cannot carry) is stored as [base64(name), base64(value), "b64"].
+_B64 = "b64"
+
+
+def _dump_headers(headers: Headers) -> str:
+    try:
+        return orjson.dumps(headers).decode()
+    except TypeError:  # orjson.JSONEncodeError: a lone surrogate, i.e. a byte that is not UTF-8
+        return orjson.dumps([
+            [base64.b64encode(header_bytes(k)).decode(), base64.b64encode(header_bytes(v)).decode(), _B64]
+            if has_surrogates(k) or has_surrogates(v) else [k, v]
+            for k, v in headers
+        ]).decode()
+
+
+def _load_headers(text: str) -> Headers:
+    return [(header_text(base64.b64decode(h[0])), header_text(base64.b64decode(h[1])))
+            if len(h) == 3 and h[2] == _B64 else (h[0], h[1])
+            for h in orjson.loads(text)]
+
+
+def escaped_text(value: str) -> str:
+    """Text SQLite and JSON will take: lone surrogates (bytes that were not UTF-8) escaped."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8", "backslashreplace")
+
+
+def _printable(value: Any) -> Any:
+    return escaped_text(value) if isinstance(value, str) else value
+
+
+def escaped(request: Request) -> Request:
+    """A request whose method, URL, host and path are escaped as in an error record."""
+    return Request(method=escaped_text(request.method), url=escaped_text(request.url), scheme=request.scheme,
+                   host=escaped_text(request.host), port=request.port, path=escaped_text(request.path),
+                   http_version=escaped_text(request.http_version), body_size=request.body_size)
+
+
+def error_rows(flow_row_values: tuple[Any, ...], reason: str) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """A flow that cannot be stored as it is, as an error record: its identity, method,
+    URL, status and sizes (bad characters escaped), no headers or bodies, the reason in
+    `error` and the tag `store-error`. Takes what `flow_row` gives, or a shorter tuple of its
+    first columns when even that failed."""
+    values = dict(zip(FLOW_COLUMNS, flow_row_values, strict=False))
+    row = {column: None for column in FLOW_COLUMNS}
+    for column in ("id", "session_id", "started_at", "duration_us", "method", "url", "scheme", "host",
+                   "port", "path", "http_version", "request_body_size", "status_code", "status_text",
+                   "response_http_version", "response_body_size", "client_addr", "server_addr",
+                   "source", "interaction_id"):
+        value = values.get(column)
+        row[column] = _printable(value) if isinstance(value, (str, int)) or value is None else str(value)
+    defaults = {"duration_us": 0, "method": "", "url": "", "scheme": "", "host": "", "port": 0, "path": "/",
+                "http_version": "", "request_body_size": 0, "client_addr": "", "server_addr": "",
+                "source": "proxy", "interaction_id": "", "annotation": "", "content_type": ""}
+    for column, default in defaults.items():
+        if row[column] is None:
+            row[column] = default
+    row["request_headers"] = "[]"
+    row["response_headers"] = "[]" if row["status_code"] is not None else None
+    row["error"] = _printable(f"Ghost could not store this flow as captured: {reason}")
+    row["tags"], row["metadata"] = '["store-error"]', "{}"
+    has_response = row["status_code"] is not None
+    return tuple(row[c] for c in FLOW_COLUMNS), (row["id"], b"", b"" if has_response else None)
+
+
+def identity_row(flow: Flow) -> tuple[Any, ...]:
+    """The first columns of `flow_row`, for `error_rows` when `flow_row` itself failed."""
+    req, resp = flow.request, flow.response
+    return (flow.id, flow.session_id, format_time(flow.started_at), flow.duration_us, req.method, req.url,
+            req.scheme, req.host, req.port, req.path, req.http_version, None, req.body_size,
+            resp.status_code if resp else None, resp.status_text if resp else None,
+            resp.http_version if resp else None, None, resp.body_size if resp else None)
+
+
 def flow_row(flow: Flow) -> tuple[Any, ...]:
     req, resp = flow.request, flow.response
     timings = flow.timings
     return (
         flow.id, flow.session_id, format_time(flow.started_at), flow.duration_us,
         req.method, req.url, req.scheme, req.host, req.port, req.path, req.http_version,
-        _dumps(req.headers), req.body_size,
+        _dump_headers(req.headers), req.body_size,
         resp.status_code if resp else None,
         resp.status_text if resp else None,
         resp.http_version if resp else None,
-        _dumps(resp.headers) if resp else None,
+        _dump_headers(resp.headers) if resp else None,
         resp.body_size if resp else None,
         resp.content_type if resp else "",
         _dumps([timings.dns_us, timings.connect_us, timings.tls_us, timings.send_us,
@@ -65,7 +152,7 @@ def flow_from_row(row: Any, bodies: Any = None) -> Flow:
     request = Request(
         method=row["method"], url=row["url"], scheme=row["scheme"], host=row["host"],
         port=row["port"], path=row["path"], http_version=row["http_version"],
-        headers=[tuple(h) for h in orjson.loads(headers)] if headers else [],
+        headers=_load_headers(headers) if headers else [],
         body=bytes(bodies["request_body"]) if bodies is not None else b"",
         body_size=row["request_body_size"],
     )
@@ -75,7 +162,7 @@ def flow_from_row(row: Any, bodies: Any = None) -> Flow:
         response = Response(
             status_code=row["status_code"], status_text=row["status_text"] or "",
             http_version=row["response_http_version"] or "HTTP/1.1",
-            headers=[tuple(h) for h in orjson.loads(resp_headers)] if resp_headers else [],
+            headers=_load_headers(resp_headers) if resp_headers else [],
             body=bytes(bodies["response_body"] or b"") if bodies is not None else b"",
             body_size=row["response_body_size"] or 0,
         )
@@ -118,16 +205,25 @@ def count_flows(conn: Connection, where: str = "1", params: list[Any] | None = N
 
 
 def session_flow_batch(
-    conn: Connection, session_id: str, after_id: str, limit: int
+    conn: Connection, session_id: str, after_id: str, limit: int, max_bytes: int = 0
 ) -> list[Flow]:
-    """Up to `limit` full flows of a session with id > after_id, oldest first."""
-    rows = conn.execute(
+    """Up to `limit` full flows of a session with id > after_id, oldest first; with
+    `max_bytes`, the batch ends once its bodies pass that many bytes (always at least one
+    flow), so a session of large bodies is read a few at a time, not 5,000."""
+    cursor = conn.execute(
         "SELECT f.*, b.request_body, b.response_body FROM flows f "
         "LEFT JOIN flow_bodies b ON b.flow_id = f.id "
         "WHERE f.session_id = ? AND f.id > ? ORDER BY f.id LIMIT ?",
         (session_id, after_id, limit),
-    ).fetchall()
-    return [flow_from_row(r, r if r["request_body"] is not None else None) for r in rows]
+    )
+    batch, size = [], 0
+    for r in cursor:  # rows are stepped one at a time: stopping early reads no further
+        batch.append(flow_from_row(r, r if r["request_body"] is not None else None))
+        size += len(r["request_body"] or b"") + len(r["response_body"] or b"")
+        if max_bytes and size >= max_bytes:
+            break
+    cursor.close()
+    return batch
 
 
 def delete_flow(conn: Connection, flow_id: str) -> bool:

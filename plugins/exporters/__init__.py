@@ -4,6 +4,10 @@
 from the store 5,000 flows at a time (at most 100,000; the report 10,000), stops when the
 client goes away, and keeps a copy as a ``session_export`` artifact when the file is at
 most 20 MB. Formats come from the ``ghost_exporters`` hook, so plugins can add their own.
+
+An export that fails before its first byte is an error response; one that fails after the
+download started aborts the connection without the terminating chunk, so the client sees a
+failed download, never a complete-looking, silently truncated file.
 """
 
 from __future__ import annotations
@@ -65,6 +69,13 @@ def client_gone(request: web.Request) -> bool:
     return transport is None or transport.is_closing()
 
 
+def abort_download(request: web.Request) -> None:
+    """Drop the connection mid-body: no terminating chunk, so the client's download fails."""
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
+
+
 async def stream_export(ghost: Ghost, request: web.Request, exporter: Exporter,
                         session: dict) -> web.StreamResponse:
     total = await ghost.store.read(_count_flows, session["id"])
@@ -80,7 +91,6 @@ async def stream_export(ghost: Ghost, request: web.Request, exporter: Exporter,
         "X-Ghost-Flow-Count": str(min(total, limit)),
         "X-Ghost-Truncated": "true" if total > limit else "false",
     })
-    await response.prepare(request)
     writer = exporter.open(info)
     keep: list[bytes] | None = []  # a copy for the artifact while it stays <= 20 MB
     size = 0
@@ -104,6 +114,8 @@ async def stream_export(ghost: Ghost, request: web.Request, exporter: Exporter,
         pending_size += len(chunk)
         if pending_size >= WRITE_CHUNK:
             data, pending, pending_size = b"".join(pending), [], 0
+            if not response.prepared:
+                await response.prepare(request)
             await response.write(data)
         await slicer.tick()
 
@@ -119,11 +131,20 @@ async def stream_export(ghost: Ghost, request: web.Request, exporter: Exporter,
             exported += len(batch)
         for chunk in writer.close():
             await send(chunk)
+        if not response.prepared:
+            await response.prepare(request)
         if pending:
             await response.write(b"".join(pending))
         await response.write_eof()
     except (ConnectionError, RuntimeError) as exc:  # the client closed the connection
         log.info("export of %s stopped after %d flows: %s", session["id"], exported, exc)
+        return response
+    except Exception:
+        if not response.prepared:
+            raise  # nothing sent yet: the error middleware answers with the error
+        log.exception("export of %s failed after %d flows and %s sent; aborting the download",
+                      session["id"], exported, human_size(size))
+        abort_download(request)
         return response
     if keep is not None:
         await ghost.store.save_artifact(

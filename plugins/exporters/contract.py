@@ -21,10 +21,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from ghost_addons.model import Flow
+import orjson
+
+from ghost_addons.model import Flow, without_surrogates
 
 EXPORT_BATCH = 5_000
 EXPORT_MAX_FLOWS = 100_000
+
+
+def dumps_entry(entry: object) -> bytes:
+    """JSON for one entry of a text-only format; header bytes that were not UTF-8 (lone
+    surrogates, which JSON cannot hold) are shown as U+FFFD."""
+    try:
+        return orjson.dumps(entry)
+    except TypeError:  # orjson.JSONEncodeError
+        return orjson.dumps(without_surrogates(entry))
 
 
 @dataclass(frozen=True, slots=True)

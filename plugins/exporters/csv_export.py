@@ -50,7 +50,7 @@ class CsvWriter:
         buf = io.StringIO()
         # csv quotes cells holding commas, quotes or newlines and doubles inner quotes.
         csv.writer(buf, lineterminator="\r\n").writerows(rows)
-        return buf.getvalue().encode("utf-8")
+        return buf.getvalue().encode("utf-8", "replace")
 
     def write(self, flows: Sequence[Flow]) -> Iterator[bytes]:
         rows = [csv_row(f) for f in flows if f.request.method and f.request.url]

@@ -1,5 +1,9 @@
 """HAR 1.2 writer that streams: one JSON chunk per entry, never the whole document.
 
+Header bytes that are not UTF-8 are shown as U+FFFD in ``name``/``value``, with the exact
+bytes in the custom fields ``_name_base64``/``_value_base64`` (HAR's ``_`` prefix); any other
+such text (a cookie, a URL) is shown with U+FFFD.
+
 Bodies follow Ghost's text detection (``ghost_addons.model.encode_body``): text types that
 are valid UTF-8 are written as-is, everything else as base64 with ``"encoding": "base64"``
 (on ``content`` as HAR defines, and on ``postData`` as an extension Ghost's importer reads).
@@ -15,14 +19,26 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
-from ghost_addons.model import Flow, Headers, encode_body, format_time, header_value
-from plugins.exporters.contract import Exporter, ExportInfo, ms
+from ghost_addons.model import (
+    Flow,
+    Headers,
+    encode_body,
+    format_time,
+    header_to_json,
+    header_value,
+)
+from plugins.exporters.contract import Exporter, ExportInfo, dumps_entry, ms
 
 HAR_CREATOR = {"name": "Ghost", "version": "1.0"}
 
 
+def _header(name: str, value: str) -> dict[str, str]:
+    item = header_to_json(name, value)
+    return item if len(item) == 2 else {k if k in ("name", "value") else f"_{k}": v for k, v in item.items()}
+
+
 def _headers(headers: Headers) -> list[dict[str, str]]:
-    return [{"name": k, "value": v} for k, v in headers]
+    return [_header(k, v) for k, v in headers]
 
 
 def request_cookies(headers: Headers) -> list[dict[str, Any]]:
@@ -185,9 +201,8 @@ class HarWriter:
         return b'{"log":' + head[:-1] + b',"entries":[\n'
 
     def write(self, flows: Sequence[Flow]) -> Iterator[bytes]:
-        dumps = orjson.dumps
         for flow in flows:
-            chunk = dumps(har_entry(flow))
+            chunk = dumps_entry(har_entry(flow))
             if self.count == 0:
                 yield self._head() + chunk
             else:

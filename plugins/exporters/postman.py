@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from ghost_addons.model import Flow
-from plugins.exporters.contract import Exporter, ExportInfo
+from plugins.exporters.contract import Exporter, ExportInfo, dumps_entry
 
 POSTMAN_SCHEMA = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
 POSTMAN_SKIPPED_HEADERS = frozenset({"host", "content-length", "connection"})
@@ -50,7 +50,7 @@ class PostmanWriter:
 
     def write(self, flows: Sequence[Flow]) -> Iterator[bytes]:
         for flow in flows:
-            chunk = orjson.dumps(postman_item(flow))
+            chunk = dumps_entry(postman_item(flow))
             yield (self._head() if self.count == 0 else b",\n") + chunk
             self.count += 1
 

@@ -134,10 +134,10 @@ def report_pieces(info: ExportInfo, stats: dict[str, Any], rows: list[ReportRow]
         pending.append(piece)
         size += len(piece)
         if size >= chunk_chars:
-            yield "".join(pending).encode("utf-8")
+            yield "".join(pending).encode("utf-8", "replace")
             pending, size = [], 0
     if pending:
-        yield "".join(pending).encode("utf-8")
+        yield "".join(pending).encode("utf-8", "replace")
 
 
 def render_report(info: ExportInfo, flows: Sequence[Flow], capped: bool = False) -> str:

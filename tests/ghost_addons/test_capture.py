@@ -1,3 +1,6 @@
+import tracemalloc
+
+import pytest
 from mitmproxy.test import tflow
 
 from ghost_addons.capture import ConnectionsSeen, flow_record, tag_flow, take_interaction_header
@@ -28,3 +31,67 @@ def test_connections_seen_once() -> None:
     assert seen.first_use("a") and not seen.first_use("a")
     seen.first_use("b"), seen.first_use("c")
     assert seen.first_use("a")   # forgotten beyond capacity
+
+
+def _compress(encoding: str, data: bytes) -> bytes:
+    import gzip
+    import zlib
+
+    import brotli
+
+    if encoding == "gzip":
+        return gzip.compress(data)
+    if encoding == "deflate":
+        return zlib.compress(data)
+    if encoding == "br":
+        return brotli.compress(data, quality=1)
+    from mitmproxy.net.encoding import zstd  # the module mitmproxy decodes zstd with
+
+    return zstd.compress(data)
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "zstd"])
+def test_a_compression_bomb_is_decoded_only_up_to_the_limit(encoding: str) -> None:
+    """Seen failing before: 64 MB decoded from a body of a few hundred KB, whatever the limit."""
+    bomb = _compress(encoding, b"\0" * (64 << 20))
+    assert len(bomb) < 300_000
+    f = tflow.tflow(resp=True)
+    f.response.headers["Content-Encoding"] = encoding
+    f.response.raw_content = bomb
+    tracemalloc.start()
+    try:
+        record = flow_record(f, "s", max_body_size=1 << 20)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, f"decoding took {peak:,} bytes"
+    assert record.response is not None
+    assert record.response.body == b"\0" * (1 << 20)
+    assert record.response.body_size == (1 << 20) + 1   # a lower bound: decoding stopped there
+    assert record.response.to_dict()["body_truncated"] is True
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "zstd"])
+def test_bodies_within_the_limit_are_decoded_whole(encoding: str) -> None:
+    f = tflow.tflow(resp=True)
+    f.response.headers["Content-Encoding"] = encoding
+    f.response.raw_content = _compress(encoding, b'{"a": 1}' * 1000)
+    record = flow_record(f, "s", max_body_size=8000)
+    assert record.response is not None
+    assert record.response.body == b'{"a": 1}' * 1000 and record.response.body_size == 8000
+    assert record.response.to_dict()["body_truncated"] is False
+
+
+def test_a_body_that_does_not_decode_is_kept_as_it_came() -> None:
+    f = tflow.tflow(resp=True)
+    f.response.headers["Content-Encoding"] = "gzip"
+    f.response.raw_content = b"not gzip at all"
+    record = flow_record(f, "s", max_body_size=100)
+    assert record.response is not None and record.response.body == b"not gzip at all"
+
+
+def test_bodies_are_capped_at_32_mb_by_default() -> None:
+    from ghost_addons.config import CORE_SETTINGS
+
+    setting = next(s for s in CORE_SETTINGS["store"] if s.key == "max_flow_body_size")
+    assert setting.default == 32 * 1024 * 1024

@@ -3,32 +3,34 @@ import fcntl
 import signal
 from pathlib import Path
 
-import pytest
-
 from ghost_addons.store import Store, db, flows, sessions
-from ghost_addons.store.flow_process import FlowStoreError
+from ghost_addons.store.flow_process import BatchResult
 from tests.ghost_addons.factories import make_flow
 
 
-def test_batches_commit_in_the_writer_process_and_errors_come_back(tmp_path, capfd) -> None:
+def test_batches_commit_in_the_writer_process_and_a_refused_flow_is_skipped_alone(tmp_path, capfd) -> None:
     async def scenario() -> None:
         store = Store(tmp_path / "g.db")
         await store.open([])
         session = await store.write(sessions.create_session, "s")
         batch = [make_flow(f"01F{i}", session_id=session["id"]) for i in range(50)]
-        await store.insert_flows(batch)
+        assert await store.insert_flows(batch) == BatchResult()
         assert await store.get_flow("01F7") == batch[7]   # readable at once from this process
-        with pytest.raises(FlowStoreError, match="FOREIGN KEY"):
-            await store.insert_flows([make_flow("01X", session_id="no-such-session")])
-        with pytest.raises(FlowStoreError, match="UNIQUE"):
-            await store.insert_flows([make_flow("01F1", session_id=session["id"])])
-        assert await store.read(flows.count_flows) == 50   # a failed batch leaves nothing behind
+        # Flows SQLite refuses even as error records are skipped, each with its reason,
+        # and the flows beside them in the batch are stored.
+        result = await store.insert_flows([make_flow("01X", session_id="no-such-session"),
+                                           make_flow("01F1", session_id=session["id"]),
+                                           make_flow("01H", session_id=session["id"])])
+        assert set(result.skipped) == {"01X", "01F1"} and not result.error_records
+        assert "FOREIGN KEY" in result.skipped["01X"] and "UNIQUE" in result.skipped["01F1"]
+        assert await store.read(flows.count_flows) == 51
+        assert await store.get_flow("01F1") == batch[1]   # what was stored is untouched
         process = store._flow_process
         assert process is not None and process.proc is not None
         process.proc.kill()   # a dead writer process is started again for the next batch
         await process.proc.wait()
         await store.insert_flows([make_flow("01G", session_id=session["id"])])
-        assert await store.read(flows.count_flows) == 51
+        assert await store.read(flows.count_flows) == 52
         await store.close()
 
     asyncio.run(scenario())
@@ -36,6 +38,35 @@ def test_batches_commit_in_the_writer_process_and_errors_come_back(tmp_path, cap
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
     assert "Warning" not in capfd.readouterr().err  # the writer process starts cleanly
+
+
+def test_one_flow_that_cannot_be_stored_becomes_an_error_record_and_takes_no_other(tmp_path) -> None:
+    """Seen failing before: the whole batch was rolled back (or never sent) and lost."""
+
+    async def scenario() -> None:
+        store = Store(tmp_path / "g.db")
+        await store.open([])
+        session = await store.write(sessions.create_session, "s")
+        batch = [make_flow(f"01F{i:03d}", session_id=session["id"]) for i in range(100)]
+        batch[10].metadata = {"plugin left": {1, 2}}   # JSON cannot hold it: the parent's row fails
+        batch[20] = make_flow("01F020", session_id=session["id"], url="http://h/caf\udcff")   # SQLite refuses
+        batch[30].request.headers.append(("X-Bad", "\udcff\udcfe"))   # a header byte that is not UTF-8
+        result = await store.insert_flows(batch)
+        assert set(result.error_records) == {"01F010", "01F020"} and not result.skipped
+        assert await store.read(flows.count_flows) == 100
+        for i in (0, 9, 11, 19, 21, 99):
+            assert await store.get_flow(f"01F{i:03d}") == batch[i]
+        assert await store.get_flow("01F030") == batch[30]   # the header bytes as they came
+        for i, cause in ((10, "Type"), (20, "UnicodeEncodeError")):
+            record = await store.get_flow(f"01F{i:03d}")
+            assert record is not None and record.tags == ["store-error"] and cause in record.error
+            assert record.request.method == "GET" and record.response is not None
+            assert record.response.status_code == 200 and record.session_id == session["id"]
+        record = await store.get_flow("01F020")
+        assert record is not None and record.request.url == "http://h/caf\\udcff"
+        await store.close()
+
+    asyncio.run(scenario())
 
 
 def test_the_writer_process_outlives_ctrl_c_and_sigterm_until_its_pipe_closes(tmp_path) -> None:

@@ -267,3 +267,27 @@ async def test_work_cancelled_by_someone_else_counts_as_failed_and_the_lane_goes
     await asyncio.wait_for(ghost.flow_writer.lanes.idle(), 5)
     lane = ghost.flow_writer.lanes.report()["lanes"]["waits"]
     assert lane["failed"] == 1 and lane["done"] == 1
+
+
+async def test_flows_that_cannot_be_stored_are_announced_as_stored_and_counted(ghost: Ghost) -> None:
+    """An error record goes out as stored (escaped, so the event's JSON holds it); a flow
+    refused even as an error record is counted in the monitor; the others go on as usual."""
+    async with aiohttp.ClientSession() as http, http.ws_connect(
+            f"{ghost.api_url.replace('http://', 'ws://')}/api/v1/ws?token={TOKEN}") as ws:
+        await until(lambda: len(ghost.events.clients) == 1)
+        good = flows_for(ghost, 3)
+        odd = make_flow(new_id(), session_id=ghost.active_session_id, url="http://h/caf\udcff")
+        orphan = make_flow(new_id(), session_id="no-such-session")
+        for flow in (good[0], odd, good[1], orphan, good[2]):
+            await capture(ghost, flow)
+        seen: dict[str, dict[str, Any]] = {}
+        while len(seen) < 4:
+            message = await asyncio.wait_for(ws.receive_json(), 5)
+            if message["type"] == "flow.created":
+                seen[message["data"]["id"]] = message["data"]
+    assert set(seen) == {good[0].id, good[1].id, good[2].id, odd.id}
+    assert seen[odd.id]["url"] == "http://h/caf\\udcff" and seen[odd.id]["tags"] == ["store-error"]
+    stored = await ghost.store.get_flow(odd.id)
+    assert stored is not None and stored.request.url == "http://h/caf\\udcff" and stored.error
+    assert (ghost.flow_writer.error_records, ghost.flow_writer.skipped) == (1, 1)
+    assert orphan.id in ghost.flow_writer.last_skip_reason

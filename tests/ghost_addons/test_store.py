@@ -15,11 +15,19 @@ def test_flow_round_trips_through_sqlite(tmp_path) -> None:
     original = make_flow("01A", method="POST", body=b"\x00\xffbinary", response_body=b'{"ok":1}', tags=["t"])
     original.metadata = {"k": "v"}
     original.interaction_id = "int-1"
+    # header bytes that are not UTF-8, held as mitmproxy holds them (surrogateescape)
+    original.request.headers.append(("X-Bad-\udcff", "caf\udce9 \udcff"))
+    assert original.response is not None
+    original.response.headers.append(("X-Hostile", "\udcff"))
     conn.execute("BEGIN")
     flows.insert_flows(conn, [original])
     conn.execute("COMMIT")
     assert flows.get_flow(conn, "01A") == original
     assert Flow.from_dict(original.to_dict()) == original   # the JSON shape is lossless too
+    shown = original.to_dict()["request"]["headers"][-1]
+    assert shown == {"name": "X-Bad-\ufffd", "value": "caf\ufffd \ufffd",
+                     "name_base64": "WC1CYWQt/w==", "value_base64": "Y2Fm6SD/"}
+    assert original.to_dict()["request"]["headers"][0] == {"name": "Host", "value": "example.com"}
     summary = flows.list_flow_summaries(conn, "1", [], 10, 0)[0]
     assert summary["status_code"] == 200 and "headers" not in summary
 
@@ -81,3 +89,24 @@ def test_purge_by_age_and_count(tmp_path) -> None:
     assert flows.purge_flows(conn, None, 2) == 3
     assert [r[0] for r in conn.execute("SELECT id FROM flows ORDER BY id")] == ["013", "014"]
     assert flows.purge_flows(conn, "2030-01-01T00:00:00.000000Z", 0) == 2
+
+
+def test_export_batches_end_at_a_byte_budget_so_large_bodies_are_read_a_few_at_a_time(tmp_path) -> None:
+    """Seen failing before: one read took 5,000 full flows whatever their bodies weighed
+    (a session of 200 MB bodies ran the export out of memory)."""
+
+    async def scenario() -> list[list[str]]:
+        store = Store(tmp_path / "g.db")
+        await store.open([])
+        session = await store.write(sessions.create_session, "s")
+        big = b"x" * (1 << 20)
+        await store.insert_flows([make_flow(f"01B{i}", session_id=session["id"], response_body=big)
+                                  for i in range(10)])
+        ids = [[f.id for f in batch]
+               async for batch in store.iter_session_flows(session["id"], max_bytes=3 << 20)]
+        await store.close()
+        return ids
+
+    ids = asyncio.run(scenario())
+    assert [len(b) for b in ids] == [3, 3, 3, 1]
+    assert sum(ids, []) == [f"01B{i}" for i in range(10)]

@@ -101,3 +101,20 @@ def test_postman_omits_binary_request_bodies() -> None:
     flow = make_flow("POST", "https://h/up", body=b"\xff\xfe\x00")
     doc = orjson.loads(run(POSTMAN_EXPORTER, [flow]))
     assert "body" not in doc["item"][0]["request"]
+
+
+def test_header_bytes_that_are_not_utf8_export_in_every_format() -> None:
+    """Seen failing before: orjson refused the lone surrogates and the export died."""
+    flow = make_flow("01A")
+    flow.request.headers.append(("X-Bad", "caf\udce9 \udcff"))
+    flow.request.headers.append(("Cookie", "sid=\udcff"))
+    assert flow.response is not None
+    flow.response.headers.append(("Set-Cookie", "t=\udcfe; Path=/"))
+    har = orjson.loads(run(HAR_EXPORTER, [flow]))
+    header = [h for h in har["log"]["entries"][0]["request"]["headers"] if h["name"] == "X-Bad"][0]
+    assert header == {"name": "X-Bad", "value": "caf\ufffd \ufffd", "_value_base64": "Y2Fm6SD/"}
+    ghost = orjson.loads(run(GHOST_JSON_EXPORTER, [flow]))
+    assert Flow.from_dict(ghost[0]).request.headers == flow.request.headers   # the exact bytes
+    assert orjson.loads(run(POSTMAN_EXPORTER, [flow]))["item"]
+    for exporter in (CSV_EXPORTER, REPORT_EXPORTER):
+        run(exporter, [flow]).decode("utf-8")
