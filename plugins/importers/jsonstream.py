@@ -34,8 +34,8 @@ import ijson.backends.python as slow_ijson
 from plugins.importers.contract import ImportRejected
 
 MAX_DEPTH = 100  # HAR entries nest < 10 deep; a Ghost JSON flow's metadata at most 64
-MAX_ITEM_VALUES = 500_000  # JSON values in one entry or flow (a HAR entry has ~100)
-EVENTS_PER_YIELD = 20_000  # the scan hands the loop back at least this often
+MAX_ITEM_VALUES = 100_000  # JSON values in one entry or flow (a HAR entry has ~100-1,000)
+EVENTS_PER_YIELD = 5_000  # the scan hands the loop back at least this often (~3 ms)
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD]([89a-fA-F])[0-9a-fA-F]{2}")
 _JSON_ERRORS = (ijson.JSONError, ijson.IncompleteJSONError, slow_ijson.UnexpectedSymbol)
