@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
-from ghost_addons.api.http import ApiError, field, json_response, read_json, read_json_object
+from ghost_addons.api.http import ApiError, field, json_response, parse_json, read_json, read_json_object
 from ghost_addons.api.lookups import outbound_guard
 from ghost_addons.settings_schema import SettingsError
 from ghost_addons.ssrf import check_reachable
@@ -31,13 +31,12 @@ async def _import_payload(request: web.Request) -> object:
             raise ApiError(400, f"the multipart upload is malformed: {e}") from None
         async for part in reader:
             if getattr(part, "name", None) == "file":
-                data = await part.read(decode=True)  # type: ignore[union-attr]
-                if len(data) > 1 << 20:
-                    raise ApiError(413, "settings file is larger than 1 MB")
-                try:
-                    return orjson.loads(data)
-                except orjson.JSONDecodeError as e:
-                    raise ApiError(400, f"settings file is not valid JSON: {e}") from None
+                data = bytearray()
+                while chunk := await part.read_chunk(64 * 1024):  # type: ignore[union-attr]
+                    data += chunk
+                    if len(data) > 1 << 20:  # read no further: part.read() would take it all
+                        raise ApiError(413, "settings file is larger than 1 MB")
+                return parse_json(bytes(data), "settings file")
         raise ApiError(400, "multipart upload has no field named 'file'")
     return await read_json(request)
 

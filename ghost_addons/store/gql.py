@@ -13,6 +13,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+MAX_QUERY_LENGTH = 4096  # characters
+MAX_TERMS = 200  # SQLite refuses an expression more than 1,000 deep; each term is one level
+MAX_WILDCARDS = 8  # per term: SQLite's LIKE backtracks on every %
+
 FIELDS = ("method", "status", "host", "path", "url", "tag", "source", "type", "duration",
           "size", "error", "interaction", "id")
 
@@ -46,6 +50,8 @@ def tokenize(query: str) -> list[str]:
 
 
 def _like(value: str) -> str:
+    if value.count("*") > MAX_WILDCARDS:
+        raise GqlError(f"{value[:40]!r} has {value.count('*')} wildcards; a term takes at most {MAX_WILDCARDS}")
     escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return escaped.replace("*", "%")
 
@@ -130,9 +136,14 @@ BUILDERS: dict[str, Callable[[str], tuple[str, list[Any]]]] = {
 
 def compile_query(query: str) -> tuple[str, list[Any]]:
     """SQL condition (over table `flows`) and its parameters; "1" for an empty query."""
+    if len(query) > MAX_QUERY_LENGTH:
+        raise GqlError(f"the query is {len(query):,} characters long; the limit is {MAX_QUERY_LENGTH:,}")
+    tokens = tokenize(query)
+    if len(tokens) > MAX_TERMS:
+        raise GqlError(f"the query has {len(tokens):,} terms; the limit is {MAX_TERMS}")
     clauses: list[str] = []
     params: list[Any] = []
-    for token in tokenize(query):
+    for token in tokens:
         negate = token.startswith("-") and len(token) > 1
         body = token[1:] if negate else token
         field, sep, value = body.partition(":")

@@ -199,7 +199,33 @@ def apply_response_edits(response: http.Response, res: Resolution) -> None:
 
 
 def _headers_json(headers: http.Headers) -> list[dict[str, str]]:
-    return [{"name": k, "value": v} for k, v in headers.items(multi=True)]
+    """Header fields as text. A field that is not UTF-8 (a byte 0xff, legal on the wire)
+    shows U+FFFD where the bad bytes were and carries its exact bytes in
+    ``name_base64``/``value_base64``: JSON cannot hold the raw bytes."""
+    out: list[dict[str, str]] = []
+    for raw_name, raw_value in headers.fields:
+        field: dict[str, str] = {"name": _text(raw_name), "value": _text(raw_value)}
+        for key, raw in (("name", raw_name), ("value", raw_value)):
+            if not _is_utf8(raw):
+                field[f"{key}_base64"] = base64.b64encode(raw).decode()
+        out.append(field)
+    return out
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _text(raw: bytes | str) -> str:
+    """Text JSON can carry: bytes decoded as UTF-8, and mitmproxy's surrogate escapes for
+    undecodable bytes (in paths and URLs), each shown as U+FFFD."""
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", errors="surrogateescape")
+    return raw.decode("utf-8", errors="replace")
 
 
 def _body_json(message: http.Message) -> tuple[str, str]:
@@ -213,13 +239,13 @@ def held_flow_data(flow: http.HTTPFlow, phase: str) -> dict[str, Any]:
     body, body_encoding = _body_json(req)
     data: dict[str, Any] = {
         "phase": phase,
-        "method": req.method,
-        "url": req.pretty_url,
+        "method": _text(req.method),
+        "url": _text(req.pretty_url),
         "scheme": req.scheme,
-        "host": req.host,
+        "host": _text(req.host),
         "port": req.port,
-        "path": req.path.split("?", 1)[0],
-        "http_version": req.http_version,
+        "path": _text(req.path.split("?", 1)[0]),
+        "http_version": _text(req.http_version),
         "headers": _headers_json(req.headers),
         "body": body,
         "body_encoding": body_encoding,
@@ -229,7 +255,7 @@ def held_flow_data(flow: http.HTTPFlow, phase: str) -> dict[str, Any]:
         rbody, rencoding = _body_json(resp)
         data.update(
             status_code=resp.status_code,
-            status_text=resp.reason,
+            status_text=_text(resp.reason),
             response_headers=_headers_json(resp.headers),
             response_body=rbody,
             response_body_encoding=rencoding,

@@ -5,16 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import ijson
+import orjson
 
 from ghost_addons.model import Flow
 from plugins.importers.contract import Importer, ImportRejected, SkippedEntry
-from plugins.importers.har import json_error_text
+from plugins.importers.jsonstream import Shape, iter_items, scan_items
 
 MAX_JSON_FLOWS = 50_000
 PROBE_BYTES = 4096
-PROGRESS_EVERY = 200
 _HAR_LOG = re.compile(rb'"log"\s*:\s*(?!null)[\[{"0-9tf-]')
 
 
@@ -41,25 +41,38 @@ def probe_ghost_json(head: bytes) -> None:
 def scan_ghost_json(path: Path) -> Iterator[int]:
     with open(path, "rb") as fh:
         probe_ghost_json(fh.read(PROBE_BYTES))
-    count = 0
-    with open(path, "rb") as fh:
-        try:
-            for _item in ijson.items(fh, "item", use_float=True):
-                count += 1
-                if count > MAX_JSON_FLOWS:
-                    raise ImportRejected(
-                        f"the file holds more than {MAX_JSON_FLOWS:,} flows; "
-                        "split it into smaller files", status=413)
-                if count % PROGRESS_EVERY == 0:
-                    yield count
-        except (ijson.JSONError, ijson.IncompleteJSONError) as exc:
-            raise ImportRejected(f"the file is not complete, valid JSON ({json_error_text(exc)}); "
-                                 "was it truncated?") from None
-    yield count
+    for count in scan_items(path, (), "flow", Shape()):
+        if count > MAX_JSON_FLOWS:
+            raise ImportRejected(
+                f"the file holds more than {MAX_JSON_FLOWS:,} flows; "
+                "split it into smaller files", status=413)
+        yield count
+
+
+_STRINGS = ("id", "started_at", "error", "client_addr", "server_addr", "source", "interaction_id")
+_NUMBERS = ("duration_ms",)
+
+
+def _check_types(raw: dict[str, Any]) -> None:
+    """What ``Flow.from_dict`` would trip over, named: ``started_at: 5`` is a wrong type,
+    not a crash."""
+    for name in _STRINGS:
+        value = raw.get(name)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{name} must be a string, got {str(value)[:40]!r}")
+    for name in _NUMBERS:
+        value = raw.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ValueError(f"{name} must be a number, got {str(value)[:40]!r}")
+    try:
+        orjson.dumps(raw)  # what the store will write: no lone surrogates, 64-bit integers
+    except orjson.JSONEncodeError as exc:
+        raise ValueError(f"holds a value Ghost cannot store: {exc}") from None
 
 
 def ghost_json_to_flow(raw: object) -> Flow:
-    """A flow object as exported; ValueError when it lacks a request method or URL."""
+    """A flow object as exported; ValueError (the flow is skipped with that reason) when it
+    lacks a request method or URL or holds a field of the wrong type or range."""
     if not isinstance(raw, dict):
         raise ValueError("not a JSON object")
     request = raw.get("request")
@@ -69,19 +82,19 @@ def ghost_json_to_flow(raw: object) -> Flow:
         raise ValueError("missing request method")
     if not request.get("url"):
         raise ValueError("missing request URL")
+    _check_types(raw)
     try:
         return Flow.from_dict(raw)
-    except (TypeError, KeyError) as exc:
+    except (TypeError, KeyError, AttributeError, OverflowError) as exc:
         raise ValueError(f"bad field: {exc}") from None
 
 
 def ghost_json_entries(path: Path) -> Iterator[Flow | SkippedEntry]:
-    with open(path, "rb") as fh:
-        for index, raw in enumerate(ijson.items(fh, "item", use_float=True)):
-            try:
-                yield ghost_json_to_flow(raw)
-            except ValueError as exc:
-                yield SkippedEntry(index, str(exc))
+    for index, raw in enumerate(iter_items(path, "item")):
+        try:
+            yield ghost_json_to_flow(raw)
+        except ValueError as exc:
+            yield SkippedEntry(index, str(exc))
 
 
 GHOST_JSON_IMPORTER = Importer(

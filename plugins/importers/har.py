@@ -1,12 +1,13 @@
 """HAR 1.2 import: each entry becomes a flow, bad entries are skipped with a reason.
 
-The file is read incrementally (ijson, C backend), never loaded whole.
+The file is read incrementally and within limits (``jsonstream``), never loaded whole.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,58 +26,49 @@ from ghost_addons.model import (
     parse_time,
 )
 from plugins.importers.contract import Importer, ImportRejected, SkippedEntry
+from plugins.importers.jsonstream import MAX_DEPTH, Shape, iter_items, scan_items
 
-PROGRESS_EVERY = 200
-_STRUCTURE_EVENTS_MAX = 100_000  # events read while looking for log.entries
-
-
-def json_error_text(exc: Exception) -> str:
-    """ijson's (yajl's) message without its multi-line ASCII-art pointer."""
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+_STRUCTURE_EVENTS_MAX = 10_000  # events read (on the loop, ~5 ms) while checking what "log" is
 
 
-def _json_error(exc: Exception) -> ImportRejected:
-    return ImportRejected(f"the file is not complete, valid JSON ({json_error_text(exc)}); "
-                          "was it truncated or cut off during download?")
+def _check_log(path: Path) -> None:
+    """The document is an object whose "log" (if it comes early) is an object."""
+    with open(path, "rb") as fh:
+        depth = 0
+        log_next = False
+        for n, (event, value) in enumerate(ijson.basic_parse(fh, use_float=True)):
+            if n == 0 and event != "start_map":
+                kind = event.replace("start_", "") if event.startswith("start_") else "value"
+                raise ImportRejected(
+                    f"a HAR file is a JSON object with a \"log\" key; this file starts with a "
+                    f"JSON {kind}")
+            if log_next:
+                if event != "start_map":
+                    raise ImportRejected("\"log\" must be an object holding \"entries\"")
+                return
+            if event in ("start_map", "start_array"):
+                depth += 1
+            elif event in ("end_map", "end_array"):
+                depth -= 1
+            elif event == "map_key" and depth == 1 and value == "log":
+                log_next = True
+            if n > _STRUCTURE_EVENTS_MAX or depth > MAX_DEPTH:
+                return  # the full scan decides
 
 
 def scan_har(path: Path) -> Iterator[int]:
-    """Check that the file is a complete HAR document; yield the entry count as it grows."""
+    """Check that the file is a complete HAR document within the limits; yield the entry
+    count as it grows."""
     if path.stat().st_size == 0:
         raise ImportRejected("the file is empty")
-    with open(path, "rb") as fh:
-        events = ijson.parse(fh, use_float=True)
-        try:
-            first = next(events, None)
-            if first is None:
-                raise ImportRejected("the file is empty")
-            if first[1] != "start_map":
-                raise ImportRejected(
-                    f"a HAR file is a JSON object with a \"log\" key; this file starts with a "
-                    f"JSON {first[1].replace('start_', '')}")
-            found = False
-            for n, (prefix, event, _value) in enumerate(events):
-                if prefix == "log.entries" and event == "start_array":
-                    found = True
-                    break
-                if prefix == "log" and event not in ("start_map", "map_key", "end_map"):
-                    raise ImportRejected("\"log\" must be an object holding \"entries\"")
-                if n > _STRUCTURE_EVENTS_MAX:
-                    break
-            if not found:
-                raise ImportRejected("not a HAR file: no \"log\".\"entries\" array found")
-        except (ijson.JSONError, ijson.IncompleteJSONError) as exc:
-            raise _json_error(exc) from None
-    with open(path, "rb") as fh:
-        count = 0
-        try:
-            for _entry in ijson.items(fh, "log.entries.item", use_float=True):
-                count += 1
-                if count % PROGRESS_EVERY == 0:
-                    yield count
-        except (ijson.JSONError, ijson.IncompleteJSONError) as exc:
-            raise _json_error(exc) from None
-        yield count
+    try:
+        _check_log(path)
+    except (UnicodeDecodeError, ijson.JSONError):
+        pass  # the full scan reports it (or reads it with the slow parser)
+    shape = Shape()
+    yield from scan_items(path, ("log", "entries"), "entry", shape)
+    if not shape.found:
+        raise ImportRejected("not a HAR file: no \"log\".\"entries\" array found")
 
 
 def parse_started(value: Any) -> datetime:
@@ -105,15 +97,45 @@ def _headers(raw: Any, where: str) -> Headers:
     return pairs
 
 
-def _size(value: Any) -> int:
+MAX_MS = 10**12  # a duration or timing beyond ~31 years is no measurement
+MAX_SIZE = 2**53  # bytes
+
+
+def _number(value: Any, where: str, limit: float) -> float | None:
+    """A number (or numeric string) as a float; None when it is not one; ValueError, which
+    skips the entry, when it is one beyond ``limit``: a 400-digit ``time`` is no duration."""
+    if value is None or isinstance(value, bool):
+        return None
     try:
-        return max(int(value), 0)
+        number = float(value)
+    except OverflowError:
+        number = math.inf
     except (TypeError, ValueError):
-        return 0
+        return None
+    if not math.isfinite(number) or abs(number) > limit:
+        text = str(value)
+        shown = text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
+        raise ValueError(f"{where} {shown} is out of range (the limit is {limit:.0f})")
+    return number
+
+
+def _size(value: Any, where: str) -> int:
+    number = _number(value, where, MAX_SIZE)
+    return 0 if number is None else max(int(number), 0)
 
 
 def _b64(text: str) -> bytes:
     return base64.b64decode(text, validate=True)
+
+
+def _text_bytes(text: str, where: str) -> bytes:
+    """Body text as bytes; ``\\udc80``-``\\udcff`` (Python's escapes for undecodable
+    bytes) become those bytes, any other lone surrogate skips the entry."""
+    try:
+        return text.encode("utf-8", errors="surrogateescape")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{where} holds a lone UTF-16 surrogate ({text[exc.start]!r}), "
+                         "which is not valid Unicode") from None
 
 
 def _request_body(post: Any) -> bytes:
@@ -129,7 +151,7 @@ def _request_body(post: Any) -> bytes:
             return _b64(text)
         except (binascii.Error, ValueError):
             pass
-    return text.encode("utf-8", errors="surrogateescape")
+    return _text_bytes(text, "request.postData.text")
 
 
 def _response_body(content: Any) -> bytes:
@@ -143,15 +165,12 @@ def _response_body(content: Any) -> bytes:
             return _b64(text)
         except (binascii.Error, ValueError):
             pass
-    return text.encode("utf-8", errors="surrogateescape")
+    return _text_bytes(text, "response.content.text")
 
 
-def _ms_to_us(value: Any) -> int:
-    try:
-        ms = float(value)
-    except (TypeError, ValueError):
-        return -1
-    return -1 if ms < 0 else round(ms * 1000)
+def _ms_to_us(value: Any, where: str) -> int:
+    ms = _number(value, where, MAX_MS)
+    return -1 if ms is None or ms < 0 else round(ms * 1000)
 
 
 def parse_timings(raw: Any, total_ms: Any = None) -> Timings | None:
@@ -161,12 +180,12 @@ def parse_timings(raw: Any, total_ms: Any = None) -> Timings | None:
     if not isinstance(raw, dict):
         return None
     timings = Timings(
-        dns_us=_ms_to_us(raw.get("dns")),
-        connect_us=_ms_to_us(raw.get("connect")),
-        tls_us=_ms_to_us(raw.get("ssl")),
-        send_us=_ms_to_us(raw.get("send")),
-        wait_us=_ms_to_us(raw.get("wait")),
-        receive_us=_ms_to_us(raw.get("receive")),
+        dns_us=_ms_to_us(raw.get("dns"), "timings.dns"),
+        connect_us=_ms_to_us(raw.get("connect"), "timings.connect"),
+        tls_us=_ms_to_us(raw.get("ssl"), "timings.ssl"),
+        send_us=_ms_to_us(raw.get("send"), "timings.send"),
+        wait_us=_ms_to_us(raw.get("wait"), "timings.wait"),
+        receive_us=_ms_to_us(raw.get("receive"), "timings.receive"),
     )
     values = (timings.dns_us, timings.connect_us, timings.tls_us, timings.send_us,
               timings.wait_us, timings.receive_us)
@@ -175,7 +194,7 @@ def parse_timings(raw: Any, total_ms: Any = None) -> Timings | None:
     others = (timings.dns_us, timings.connect_us, timings.tls_us, timings.send_us,
               timings.receive_us)
     if all(v < 0 for v in others) and total_ms is not None and \
-            timings.wait_us == _ms_to_us(total_ms):
+            timings.wait_us == _ms_to_us(total_ms, "time"):
         return None
     return timings
 
@@ -211,20 +230,21 @@ def har_entry_to_flow(entry: Any) -> Flow:
         http_version=str(req.get("httpVersion") or "HTTP/1.1"),
         headers=_headers(req.get("headers"), "request"),
         body=body,
-        body_size=max(_size(req.get("bodySize")), len(body)),
+        body_size=max(_size(req.get("bodySize"), "request.bodySize"), len(body)),
     )
     resp_raw = entry.get("response")
     response = None
     error = str(entry.get("_error") or "")
     if isinstance(resp_raw, dict):
-        try:
-            status = int(resp_raw.get("status") or 0)
-        except (TypeError, ValueError):
-            raise ValueError(f"response status {resp_raw.get('status')!r} is not a number") from None
+        raw_status = resp_raw.get("status") or 0
+        number = _number(raw_status, "response.status", 999)
+        if number is None:
+            raise ValueError(f"response status {str(raw_status)[:40]!r} is not a number")
+        status = int(number)
         if status > 0:
             content = resp_raw.get("content")
             rbody = _response_body(content)
-            size = _size(content.get("size")) if isinstance(content, dict) else 0
+            size = _size(content.get("size"), "response.content.size") if isinstance(content, dict) else 0
             response = Response(
                 status_code=status,
                 status_text=str(resp_raw.get("statusText") or ""),
@@ -236,12 +256,10 @@ def har_entry_to_flow(entry: Any) -> Flow:
         elif not error:
             text = str(resp_raw.get("statusText") or "")
             error = "" if text == "No Response" else text
-    try:
-        duration_us = max(round(float(entry.get("time") or 0) * 1000), 0)
-    except (TypeError, ValueError):
-        duration_us = 0
+    ms = _number(entry.get("time"), "time", MAX_MS)
+    duration_us = 0 if ms is None else max(round(ms * 1000), 0)
     server_ip = entry.get("serverIPAddress")
-    return Flow(
+    flow = Flow(
         id="",
         session_id="",
         started_at=parse_started(entry.get("startedDateTime")),
@@ -253,15 +271,35 @@ def har_entry_to_flow(entry: Any) -> Flow:
         server_addr=str(server_ip) if isinstance(server_ip, str) else "",
         source="import",
     )
+    _check_unicode(flow)
+    return flow
+
+
+def _check_unicode(flow: Flow) -> None:
+    """A lone UTF-16 surrogate (``"\\ud800"``) is valid JSON but not Unicode: the store
+    cannot keep it, so the entry is skipped with the field named."""
+    texts = [("request.method", flow.request.method), ("request.url", flow.request.url),
+             ("request.httpVersion", flow.request.http_version), ("_error", flow.error),
+             ("serverIPAddress", flow.server_addr)]
+    texts += [("request.headers", text) for pair in flow.request.headers for text in pair]
+    if flow.response is not None:
+        texts += [("response.statusText", flow.response.status_text),
+                  ("response.httpVersion", flow.response.http_version)]
+        texts += [("response.headers", text) for pair in flow.response.headers for text in pair]
+    for where, text in texts:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"{where} holds a lone UTF-16 surrogate "
+                             f"({text[exc.start]!r}), which is not valid Unicode") from None
 
 
 def har_entries(path: Path) -> Iterator[Flow | SkippedEntry]:
-    with open(path, "rb") as fh:
-        for index, entry in enumerate(ijson.items(fh, "log.entries.item", use_float=True)):
-            try:
-                yield har_entry_to_flow(entry)
-            except ValueError as exc:
-                yield SkippedEntry(index, str(exc))
+    for index, entry in enumerate(iter_items(path, "log.entries.item")):
+        try:
+            yield har_entry_to_flow(entry)
+        except ValueError as exc:
+            yield SkippedEntry(index, str(exc))
 
 
 HAR_IMPORTER = Importer(name="har", title="HAR", scan=scan_har, entries=har_entries)

@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from ghost_addons.api.http import MAX_JSON_DEPTH, nests_deeper
 from ghost_addons.model import Flow, format_time, parse_time
 
 STEP_TYPES = ("action", "flow", "interaction")
@@ -105,6 +106,18 @@ def clean_attributes(raw: Any) -> dict[str, str]:
     return out
 
 
+def _data_json(data: Any) -> str:
+    """An interaction's structured ``data`` as JSON text, as deep as a request body may be
+    (the extension's messages do not pass through the API's body reader)."""
+    try:
+        encoded = orjson.dumps(data)
+    except orjson.JSONEncodeError as e:  # e.g. nested past orjson's 254 levels
+        raise ValueError(f"interaction data cannot be stored: {e}") from None
+    if nests_deeper(encoded, MAX_JSON_DEPTH):
+        raise ValueError(f"interaction data nests JSON deeper than {MAX_JSON_DEPTH} levels, the limit")
+    return encoded.decode()
+
+
 @dataclass(slots=True)
 class Interaction:
     id: str
@@ -162,7 +175,7 @@ class Interaction:
             )
         data = raw.get("data")
         if data is not None and not isinstance(data, str):
-            data = orjson.dumps(data).decode()
+            data = _data_json(data)
         interaction_id = _text(raw, "id") or id
         if len(interaction_id) > 200:
             raise ValueError("interaction id is longer than 200 characters")

@@ -279,3 +279,40 @@ def test_shutdown_releases_held_flows(ghost, target: Target, pool: ThreadPoolExe
     except httpx.HTTPError:
         return  # the proxy closed the connection while stopping: the client is not left hanging
     assert reply.status_code in (200, 502)
+
+
+def test_a_held_request_with_a_non_utf8_header_is_listed(ghost, target: Target, pool: ThreadPoolExecutor) -> None:
+    # before: GET /breakpoints/pending was a 500 (orjson refuses mitmproxy's surrogate escapes)
+    import base64
+    import socket
+
+    add_rule(ghost, path_pattern="/echo/raw-bytes*")
+
+    def raw_request() -> bytes:
+        with socket.create_connection(("127.0.0.1", ghost.proxy_port), timeout=40) as sock:
+            sock.sendall(f"GET {target.http_url}/echo/raw-bytes HTTP/1.1\r\n".encode()
+                         + f"Host: 127.0.0.1:{target.http_url.rsplit(':', 1)[1]}\r\n".encode()
+                         + b"X-Raw: caf\xff\r\nX-Fine: ok\r\nConnection: close\r\n\r\n")
+            reply = b""
+            while chunk := sock.recv(65536):
+                reply += chunk
+            return reply
+
+    pending = pool.submit(raw_request)
+    r = ghost.api("GET", "/api/v1/breakpoints/pending")
+    deadline = time.monotonic() + WAIT
+    while r.status_code == 200 and not r.json() and time.monotonic() < deadline:
+        time.sleep(0.05)
+        r = ghost.api("GET", "/api/v1/breakpoints/pending")
+    assert r.status_code == 200, r.text
+    assert r.json(), pending.result(WAIT)
+    held = r.json()[0]
+    raw = next(h for h in held["headers"] if h["name"] == "X-Raw")
+    assert raw["value"] == "caf\ufffd"
+    assert base64.b64decode(raw["value_base64"]) == b"caf\xff"
+    assert {"name": "X-Fine", "value": "ok"} in held["headers"]
+    assert held["path"] == "/echo/raw-bytes"
+    one = ghost.api("GET", f"/api/v1/breakpoints/pending/{held['flow_id']}")
+    assert one.status_code == 200 and one.json()["headers"] == held["headers"]
+    assert resume(ghost, held["flow_id"]).status_code == 200
+    assert pending.result(WAIT).startswith(b"HTTP/1.1 200")

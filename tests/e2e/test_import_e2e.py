@@ -156,3 +156,27 @@ def test_uploads_left_by_a_killed_import_are_removed_at_start(ghost_factory, tmp
     ghost_factory(home=home)
     assert not stale.exists()
     assert keep.exists()
+
+
+def peak_rss_mb(pid: int) -> float:
+    status = open(f"/proc/{pid}/status").read()
+    return int(status.split("VmHWM:")[1].split()[0]) / 1024
+
+
+@pytest.mark.parametrize("fmt,doc", [
+    ("har", b'{"log": {"entries": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}}"),
+    ("json", b"[" * 100_000 + b"]" * 100_000),
+])
+def test_100000_nested_brackets_are_a_400_in_flat_memory(ghost, fmt: str, doc: bytes) -> None:  # type: ignore[no-untyped-def]
+    # before: memory quadratic in the depth (a 200 KB HAR reached 23.8 GB, the OOM killer
+    # ended Ghost)
+    session = new_session(ghost)
+    before = peak_rss_mb(ghost.proc.pid)
+    r = post(ghost, session, fmt, content=doc)
+    assert r.status_code == 400
+    assert r.json()["error"].startswith("the file nests JSON deeper than 100 levels")
+    growth = peak_rss_mb(ghost.proc.pid) - before
+    print(f"{fmt}: peak RSS grew {growth:.1f} MB")
+    assert growth < 100
+    assert count(ghost, session) == 0
+    assert ghost.api("GET", "/api/v1/health").status_code == 200
