@@ -24,8 +24,8 @@ matches (measured: a 1 s timeout took 6.6 s of wall-clock time with four busy lo
 cores), and the flow waits for the worker at most ``limit`` of wall-clock time. A rewrite
 not done by then is skipped for that flow (listed under ``map_rules_skipped``), counted in
 the rule's ``timeouts``, kept as its ``last_error`` and logged, while its worker goes on to
-its own CPU limit. Only when the regex then runs out of CPU time is the regex to blame (not
-a busy machine or a queue of work): that counts towards ``max_timeouts`` in a row, after
+its own CPU limit (one still queued is dropped). Only when the regex then runs out of CPU
+time is the regex to blame (not a busy machine or a queue of work): that counts towards ``max_timeouts`` in a row, after
 which the rule is switched off and ``on_disabled`` is told (the plugin stores and announces
 it). A rewrite that succeeds ends the run.
 """
@@ -270,8 +270,8 @@ class MapRulesEngine:
         config = rule.config
         assert isinstance(config, RewriteConfig)
         limit = self.limit
-        work = asyncio.get_running_loop().run_in_executor(self._workers(), plan_timed, flow, config, limit,
-                                                          self.refused)
+        job = self._workers().submit(plan_timed, flow, config, limit, self.refused)
+        work = asyncio.wrap_future(job)
         try:
             change, cpu = await asyncio.wait_for(asyncio.shield(work), limit)
         except RegexTimeout as e:  # out of CPU time before the flow's wait was over
@@ -281,6 +281,8 @@ class MapRulesEngine:
         except TimeoutError:  # the flow goes on; the worker's own limit tells whose fault it was
             self._skipped(flow, rule, f"the regex {config.match!r} did not finish within its "
                                       f"{limit * 1000:g} ms limit on the {config.target}")
+            if job.cancel():
+                return  # still queued behind other work: it never ran, so nothing to blame
             self._late.add(work)
             work.add_done_callback(lambda done: self._verdict(rule, done))
             return

@@ -214,8 +214,7 @@ async def test_a_flow_waits_the_limit_in_wall_clock_time_but_only_a_regex_that_o
         assert flow.request.content == b"aaa" and flow.metadata[METADATA_KEY] == {"map_rules_skipped": ["r"]}
         assert cheap.timeouts == 1 and "did not finish within its 50 ms limit" in cheap.last_error
         await engine.settled()
-        assert all(h.done() for h in hogs)
-        assert engine.rules["r"] is cheap and cheap.enabled  # it ran, late, and quickly: not its fault
-        assert cheap.timeouts_in_a_row == 0
+        assert not hogs[0].done()  # its job was dropped from the queue: it never ran, so no blame
+        assert engine.rules["r"] is cheap and cheap.enabled and cheap.timeouts_in_a_row == 0
     finally:
         engine.close()
