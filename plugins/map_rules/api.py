@@ -82,11 +82,13 @@ def register(ghost: Ghost, routes: RouteTable, engine_of: Callable[[], MapRulesE
         eng = engine()
         async with lock:
             current = rule_or_404(request.match_info["id"])
+            # switched on again: a fresh start (the timeouts and why Ghost switched it off go)
             rule = MapRule(
                 id=current.id, type=current.type, config=current.config, name=current.name,
                 enabled=not current.enabled, priority=current.priority, host_pattern=current.host_pattern,
                 path_pattern=current.path_pattern, method=current.method, created_at=current.created_at,
                 updated_at=format_time(datetime.now(UTC)),
+                last_error="" if not current.enabled else current.last_error,
             )
             await ghost.store.write(store.update_rule, rule)
             eng.set_rules([rule if r.id == rule.id else r for r in eng.ordered()])

@@ -11,12 +11,20 @@
   (Content-Encoding undone and redone, charset kept); Content-Length follows.
 
 ``replace`` is a Python ``re.sub`` template: ``\\1`` or ``\\g<name>`` insert groups.
+
+A user's regex can backtrack for ever (``(a|a)+$`` on 40 bytes). So a rewrite is split in
+two: ``plan_rewrite`` reads the flow and runs the regex under a time limit (the ``regex``
+package stops a match at its ``timeout``, counted in the thread's CPU time, and releases the
+GIL while matching, so it can run in a worker thread while the event loop goes on), and the
+change it returns is applied to the flow on the event loop. Over the limit, ``RegexTimeout``
+is raised and nothing changes.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -28,20 +36,62 @@ from plugins.map_rules.rules import RewriteConfig
 log = logging.getLogger("ghost.map_rules")
 
 MAX_REWRITE_BODY = 16 * 1024 * 1024
+DEFAULT_LIMIT = 0.1  # seconds a rewrite's regex may run on one flow
 
 Refused = Callable[[str, int], bool]  # (host, port) -> True for addresses never to send to
+Change = Callable[[], bool]  # applies a planned rewrite to its flow; True when something changed
+
+
+class RegexTimeout(Exception):
+    """A rewrite's regex ran out of time; the flow was left as it was."""
+
+    def __init__(self, config: RewriteConfig, limit: float) -> None:
+        super().__init__(f"the regex {config.match!r} did not finish within its {limit * 1000:g} ms limit on the {config.target}")
+        self.limit = limit
+
+
+class Budget:
+    """The time left for one rewrite: every regex call gets what the calls before it left.
+
+    It is CPU time of the calling thread, the clock the ``regex`` package's ``timeout``
+    counts in: a busy machine slows a regex down without making it time out."""
+
+    __slots__ = ("config", "deadline", "limit")
+
+    def __init__(self, config: RewriteConfig, limit: float) -> None:
+        self.config = config
+        self.limit = limit
+        self.deadline = time.thread_time() + limit
+
+    def sub(self, text: str) -> str:
+        pattern = self.config.pattern
+        assert pattern is not None
+        left = self.deadline - time.thread_time()
+        try:
+            if left <= 0:
+                raise TimeoutError
+            return pattern.sub(self.config.replace, text, timeout=left)
+        except TimeoutError:
+            raise RegexTimeout(self.config, self.limit) from None
 
 
 def _never(host: str, port: int) -> bool:
     return False
 
 
-def rewrite_url(request: http.Request, config: RewriteConfig, refused: Refused = _never) -> bool:
-    assert config.pattern is not None
+def plan_url(request: http.Request, budget: Budget, refused: Refused) -> Change | None:
     url = request.url
-    new_url = config.pattern.sub(config.replace, url)
+    new_url = budget.sub(url)
     if new_url == url:
-        return False
+        return None
+
+    def change() -> bool:
+        return set_url(request, url, new_url, refused)
+
+    return change
+
+
+def set_url(request: http.Request, url: str, new_url: str, refused: Refused) -> bool:
     try:
         parts = urlsplit(new_url)
         parts.port  # noqa: B018 - raises ValueError for a bad port
@@ -57,32 +107,38 @@ def rewrite_url(request: http.Request, config: RewriteConfig, refused: Refused =
     return True
 
 
-def rewrite_headers(headers: http.Headers, config: RewriteConfig) -> bool:
-    pattern = config.pattern
+def set_header(headers: http.Headers, config: RewriteConfig) -> bool:
+    """`header_name` without `match`: set the header to `replace`, or remove it when empty."""
+    name = config.header_name
+    if config.replace:
+        if headers.get_all(name) == [config.replace]:
+            return False
+        headers[name] = config.replace
+        return True
+    if name not in headers:
+        return False
+    del headers[name]
+    return True
+
+
+def plan_headers(headers: http.Headers, config: RewriteConfig, budget: Budget) -> Change | None:
     if config.header_name:
         name = config.header_name
         values = headers.get_all(name)
-        if pattern is None:
-            if config.replace:
-                if values == [config.replace]:
-                    return False
-                headers[name] = config.replace
-                return True
-            if not values:
-                return False
-            del headers[name]
-            return True
-        new_values = [v for v in (pattern.sub(config.replace, value) for value in values) if v]
+        new_values = [v for v in (budget.sub(value) for value in values) if v]
         if new_values == values:
-            return False
-        headers.set_all(name, new_values)
-        return True
-    assert pattern is not None
+            return None
+
+        def set_values() -> bool:
+            headers.set_all(name, new_values)
+            return True
+
+        return set_values
     changed = False
     fields: list[tuple[bytes, bytes]] = []
     for key, value in headers.fields:
         line = f"{key.decode('utf-8', 'surrogateescape')}: {value.decode('utf-8', 'surrogateescape')}"
-        new_line = pattern.sub(config.replace, line)
+        new_line = budget.sub(line)
         if new_line == line:
             fields.append((key, value))
             continue
@@ -97,9 +153,15 @@ def rewrite_headers(headers: http.Headers, config: RewriteConfig) -> bool:
             continue
         changed = True
         fields.append((new_key.encode(), new_value.strip().encode("utf-8", "surrogateescape")))
-    if changed:
-        headers.fields = tuple(fields)
-    return changed
+    if not changed:
+        return None
+    new_fields = tuple(fields)
+
+    def set_fields() -> bool:
+        headers.fields = new_fields
+        return True
+
+    return set_fields
 
 
 def message_text(message: http.Message) -> tuple[str, str] | None:
@@ -128,34 +190,54 @@ def set_message_text(message: http.Message, text: str, charset: str) -> None:
     message.content = data
 
 
-def rewrite_body(message: http.Message, config: RewriteConfig) -> bool:
-    assert config.pattern is not None
+def plan_body(message: http.Message, budget: Budget) -> Change | None:
     if message.raw_content is None or len(message.raw_content) > MAX_REWRITE_BODY:
-        return False
+        return None
     decoded = message_text(message)
     if decoded is None:
-        return False
+        return None
     text, charset = decoded
-    new_text = config.pattern.sub(config.replace, text)
+    new_text = budget.sub(text)
     if new_text == text:
-        return False
-    set_message_text(message, new_text, charset)
-    return True
+        return None
+
+    def change() -> bool:
+        set_message_text(message, new_text, charset)
+        return True
+
+    return change
 
 
-def apply_rewrite(flow: http.HTTPFlow, config: RewriteConfig, refused: Refused = _never) -> bool:
-    """Apply one rewrite to the part of `flow` it targets; True when something changed.
+def plan_rewrite(flow: http.HTTPFlow, config: RewriteConfig, limit: float = DEFAULT_LIMIT,
+                 refused: Refused = _never) -> Change | None:
+    """Run the rewrite's regex over the part of `flow` it targets, within `limit` seconds.
 
-    A URL rewrite never sends the request to an address `refused` names (Ghost's own API)."""
+    Only reads the flow, so it may run in a worker thread while the flow waits; returns the
+    change to apply on the event loop, or None when there is nothing to change. Raises
+    `RegexTimeout` when the regex overruns. A header rule without `match` needs no regex:
+    its change is returned at once."""
     target = config.target
     if target == "url":
-        return rewrite_url(flow.request, config, refused)
-    if target == "request_header":
-        return rewrite_headers(flow.request.headers, config)
-    if target == "request_body":
-        return rewrite_body(flow.request, config)
-    if flow.response is None:
-        return False
-    if target == "response_header":
-        return rewrite_headers(flow.response.headers, config)
-    return rewrite_body(flow.response, config)
+        return plan_url(flow.request, Budget(config, limit), refused)
+    if target.startswith("request_"):
+        message: http.Message = flow.request
+    elif flow.response is None:
+        return None
+    else:
+        message = flow.response
+    if target.endswith("_header"):
+        headers = message.headers
+        if config.pattern is None:
+            return lambda: set_header(headers, config)
+        return plan_headers(headers, config, Budget(config, limit))
+    return plan_body(message, Budget(config, limit))
+
+
+def apply_rewrite(flow: http.HTTPFlow, config: RewriteConfig, refused: Refused = _never,
+                  limit: float = DEFAULT_LIMIT) -> bool:
+    """Plan and apply one rewrite here and now; True when something changed.
+
+    A URL rewrite never sends the request to an address `refused` names (Ghost's own API).
+    Raises `RegexTimeout` when the regex overruns `limit` seconds (the flow is unchanged)."""
+    change = plan_rewrite(flow, config, limit, refused)
+    return change() if change is not None else False

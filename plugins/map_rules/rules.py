@@ -15,6 +15,13 @@ JSON shape (one object per rule; the fields after ``method`` depend on ``type``)
      "created_at": "...", "updated_at": "..."}
 
 Rules run in ``priority`` order (lower first, then oldest first).
+
+Read-only status fields follow: ``timeouts`` (how often the rule's regex overran its time
+limit since Ghost started or the rule last changed), ``last_error`` and ``disabled_reason``
+(set when Ghost switched the rule off after too many timeouts in a row).
+
+A rewrite's ``match`` is compiled by the ``regex`` package (Python ``re`` syntax) so that
+every run can carry a time limit: see ``rewrite.py``.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+import regex
 
 from ghost_addons.matching import Matcher, check_host_pattern, check_method, check_pattern
 from plugins.map_rules.local import MAX_INLINE_BODY, check_local_path
@@ -45,7 +54,7 @@ TYPE_FIELDS: dict[str, tuple[str, ...]] = {
     "remote": ("remote_url", "preserve_path", "preserve_query"),
     "rewrite": ("target", "match", "replace", "header_name"),
 }
-READ_ONLY = ("id", "created_at", "updated_at")
+READ_ONLY = ("id", "created_at", "updated_at", "timeouts", "last_error", "disabled_reason")
 ALL_FIELDS = {*COMMON_FIELDS, *READ_ONLY, *(f for fs in TYPE_FIELDS.values() for f in fs)}
 
 
@@ -93,12 +102,12 @@ class RewriteConfig:
     match: str = ""
     replace: str = ""
     header_name: str = ""
-    pattern: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
+    pattern: regex.Pattern[str] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.match:
-            flags = re.DOTALL if self.target.endswith("_body") else 0
-            self.pattern = re.compile(self.match, flags)
+            flags = regex.DOTALL if self.target.endswith("_body") else 0
+            self.pattern = regex.compile(self.match, flags)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -125,6 +134,11 @@ class MapRule:
     method: str = ""
     created_at: str = ""
     updated_at: str = ""
+    last_error: str = ""
+    disabled_reason: str = ""
+    timeouts: int = field(default=0, compare=False)  # since loaded; not stored
+    timeouts_in_a_row: int = field(default=0, repr=False, compare=False)
+    slow: bool = field(default=False, repr=False, compare=False)  # a rewrite took over 1 ms of CPU
     matcher: Matcher = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -150,6 +164,9 @@ class MapRule:
             **self.config.to_dict(),
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "timeouts": self.timeouts,
+            "last_error": self.last_error,
+            "disabled_reason": self.disabled_reason,
         }
 
     def summary(self) -> dict[str, str]:
@@ -289,14 +306,25 @@ def _rewrite_config(raw: dict[str, Any]) -> RewriteConfig:
         )
     try:
         config = RewriteConfig(target=target, match=match, replace=replace, header_name=header_name)
-    except re.error as e:
+    except regex.error as e:
         raise ValueError(f"match {match!r} is not a valid regular expression: {e}") from None
+    except RecursionError:
+        raise ValueError(f"match is nested too deeply to compile ({len(match)} characters)") from None
     if config.pattern is not None:
         try:
-            config.pattern.sub(replace, "")
-        except (re.error, IndexError) as e:
+            same_groups(config.pattern).sub(replace, "")
+        except (regex.error, IndexError) as e:
             raise ValueError(f"replace {replace!r} is not a valid replacement for {match!r}: {e}") from None
     return config
+
+
+def same_groups(pattern: regex.Pattern[str]) -> regex.Pattern[str]:
+    """A pattern of empty groups numbered and named as `pattern`'s, which matches "".
+
+    The regex package checks a replacement template only when something matched, so a
+    template is tried on this instead (``\\2`` with one group is refused at creation)."""
+    names = {index: name for name, index in pattern.groupindex.items()}
+    return regex.compile("".join(f"(?P<{names[i]}>)" if i in names else "()" for i in range(1, pattern.groups + 1)))
 
 
 def validate_rule(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import base64
 import logging
-import re
 from typing import Any
 
 import orjson
+import regex
 
 from ghost_addons.store.db import Connection
 from plugins.map_rules.rules import Config, LocalConfig, MapRule, RemoteConfig, RewriteConfig
@@ -30,6 +30,11 @@ MIGRATIONS = [
         updated_at TEXT NOT NULL
     );
     CREATE INDEX idx_map_rules_order ON map_rules(priority, created_at, id);
+    """,
+    # why Ghost switched a rule off (regex timeouts), and the error that led there
+    """
+    ALTER TABLE map_rules ADD COLUMN last_error TEXT NOT NULL DEFAULT '';
+    ALTER TABLE map_rules ADD COLUMN disabled_reason TEXT NOT NULL DEFAULT '';
     """,
 ]
 
@@ -77,6 +82,8 @@ def rule_from_row(row: Any) -> MapRule:
         method=row["method"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        last_error=row["last_error"],
+        disabled_reason=row["disabled_reason"],
     )
 
 
@@ -85,7 +92,7 @@ def load_rules(conn: Connection) -> list[MapRule]:
     for row in conn.execute(f"SELECT * FROM map_rules {ORDER}"):
         try:
             rules.append(rule_from_row(row))
-        except (KeyError, ValueError, TypeError, re.error) as e:
+        except (KeyError, ValueError, TypeError, RecursionError, regex.error) as e:
             log.error("map rule %s in the database cannot be read and is skipped: %s", row["id"], e)
     return rules
 
@@ -102,13 +109,15 @@ def _values(rule: MapRule) -> tuple[Any, ...]:
         orjson.dumps(rule.config.to_dict()).decode(),
         rule.created_at,
         rule.updated_at,
+        rule.last_error,
+        rule.disabled_reason,
     )
 
 
 def insert_rule(conn: Connection, rule: MapRule) -> None:
     conn.execute(
         "INSERT INTO map_rules (name, type, enabled, priority, host_pattern, path_pattern, method, config,"
-        " created_at, updated_at, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " created_at, updated_at, last_error, disabled_reason, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (*_values(rule), rule.id),
     )
 
@@ -116,7 +125,8 @@ def insert_rule(conn: Connection, rule: MapRule) -> None:
 def update_rule(conn: Connection, rule: MapRule) -> bool:
     cursor = conn.execute(
         "UPDATE map_rules SET name = ?, type = ?, enabled = ?, priority = ?, host_pattern = ?,"
-        " path_pattern = ?, method = ?, config = ?, created_at = ?, updated_at = ? WHERE id = ?",
+        " path_pattern = ?, method = ?, config = ?, created_at = ?, updated_at = ?, last_error = ?,"
+        " disabled_reason = ? WHERE id = ?",
         (*_values(rule), rule.id),
     )
     return cursor.rowcount > 0

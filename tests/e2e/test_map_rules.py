@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import gzip
 import subprocess
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import httpx
 import pytest
 
 from tests.support.target import Target, TargetServer
@@ -181,6 +184,7 @@ def test_bad_rules_are_400(ghost) -> None:
         ({"type": "remote", "remote_url": f"http://127.0.0.1:{ghost.api_port}/"}, "Ghost's own API"),
         ({"type": "remote", "remote_url": f"http://localhost:{ghost.api_port}/x"}, "Ghost's own API"),
         ({"type": "rewrite", "target": "url", "match": "(unclosed"}, "regular expression"),
+        ({"type": "rewrite", "target": "url", "match": "(" * 3000 + ")" * 3000}, "nested too deeply"),
         ({"type": "rewrite", "target": "cookies", "match": "a"}, "target"),
         ({"type": "local", "status_code": 1000}, "status_code"),
         ({"type": "local", "headers": {"Bad Name": "x"}}, "header name"),
@@ -235,3 +239,64 @@ async def test_rules_persist_toggle_and_announce(ghost_factory, target: Target, 
             return client.get(f"{target.http_url}/json").text
 
     assert await asyncio.to_thread(fetch) == "mocked"
+
+
+def test_a_backtracking_rewrite_freezes_neither_proxy_nor_api(ghost, target: Target, second_target: Target) -> None:
+    # Python's re spends 12 s on "(a+)+$" over 31 bytes, and far longer on "(a|a)+$" over 40
+    body = "a" * 31 + "!"
+    evil_body = "a" * 40 + "!"
+    on_echo = {"type": "rewrite", "target": "request_body", "host_pattern": f"127.0.0.1:{target.http_port}",
+               "path_pattern": "/echo/*"}
+    brief = add_rule(ghost, **on_echo, match="(a+)+$", replace="b")
+    evil = add_rule(ghost, **{**on_echo, "path_pattern": "/echo/evil"}, match="(a|a)+$", replace="x", priority=1)
+    # a long limit, so there is time to see the API and the proxy answer while the regex runs
+    r = ghost.api("PUT", "/api/v1/settings", json={"rules": {"regex_timeout_ms": 1000}})
+    assert r.status_code == 200, r.text
+
+    with ghost.client() as client:
+        started = time.monotonic()
+        assert client.post(f"{target.http_url}/echo/brief", content=body.encode()).json()["body"] == body
+        assert time.monotonic() - started < 1.5  # "(a+)+$" no longer backtracks (regex package)
+
+        def trigger() -> tuple[float, str]:
+            began = time.monotonic()
+            with ghost.client() as own:
+                answer = own.post(f"{target.http_url}/echo/evil", content=evil_body.encode())
+            return time.monotonic() - began, answer.json()["body"]
+
+        with (ThreadPoolExecutor(1) as pool,
+              httpx.Client(base_url=ghost.api_url, headers={"Authorization": f"Bearer {ghost.token}"}) as api):
+            assert api.get("/api/v1/health").json() == {"ok": True}  # connected: time the answer alone
+            triggered = pool.submit(trigger)
+            time.sleep(0.2)  # the regex is running now
+            began = time.monotonic()
+            assert api.get("/api/v1/health").json() == {"ok": True}
+            health = time.monotonic() - began
+            began = time.monotonic()
+            assert client.get(f"{second_target.http_url}/json").json()["ok"] is True
+            other = time.monotonic() - began
+            assert not triggered.done()  # all that happened while the regex ran
+            took, echoed = triggered.result(timeout=10)
+    assert health < 0.2 and other < 1.0, (health, other)
+    assert 1.0 <= took < 2.5, took  # the rule was skipped at its limit ...
+    assert echoed == evil_body  # ... and the body left as it was
+    rule = ghost.api("GET", f"/api/v1/rules/{evil['id']}").json()
+    assert rule["enabled"] is True and rule["timeouts"] == 1
+    assert "did not finish within its 1000 ms limit on the request_body" in rule["last_error"]
+    flow = ghost.api("GET", f"/api/v1/flows/{ghost.wait_flows(1, q='path:/echo/evil')[0]['id']}").json()
+    assert flow["metadata"]["map_rules_skipped"] == [evil["id"]]
+    assert flow["metadata"]["map_rules"] == [brief["id"]]
+
+    # five timeouts in a row switch the rule off (a timeout on a starved thread does not count)
+    assert ghost.api("PUT", "/api/v1/settings", json={"rules": {"regex_timeout_ms": 100}}).status_code == 200
+    with ghost.client() as client:
+        for _ in range(12):
+            assert client.post(f"{target.http_url}/echo/evil", content=evil_body.encode()).status_code == 200
+            rule = ghost.api("GET", f"/api/v1/rules/{evil['id']}").json()
+            if not rule["enabled"]:
+                break
+    assert rule["enabled"] is False and rule["timeouts"] >= 5
+    assert rule["disabled_reason"].startswith("switched off after 5 regex timeouts in a row")
+    assert ghost.api("GET", "/api/v1/rules").json()[1] == rule
+    toggled = ghost.api("POST", f"/api/v1/rules/{evil['id']}/toggle").json()
+    assert toggled["enabled"] is True and toggled["disabled_reason"] == "" and toggled["timeouts"] == 0

@@ -1,10 +1,12 @@
 import gzip
+import time
 from pathlib import Path
 
+import pytest
 from mitmproxy import http
 from mitmproxy.test import tflow
 
-from plugins.map_rules.rewrite import apply_rewrite
+from plugins.map_rules.rewrite import RegexTimeout, apply_rewrite
 from plugins.map_rules.rules import RewriteConfig, validate_rule
 
 
@@ -111,3 +113,31 @@ def test_url_rewrite_never_targets_a_refused_address():
     assert not apply_rewrite(flow, rule, refused)
     assert flow.request.url == "http://app.example/x"
     assert apply_rewrite(flow, config(target="url", match=r"app\.example", replace="127.0.0.1:5566"), refused)
+
+
+@pytest.mark.parametrize("target", ["url", "request_header", "request_body", "response_header", "response_body"])
+def test_a_regex_that_backtracks_for_ever_stops_at_its_limit(target: str):
+    # Python's re takes about 4 s here, and doubles with every "a" more
+    flow = tflow.tflow(resp=True)
+    evil = "a" * 24 + "!"
+    flow.request.url = f"http://h/{evil}"
+    flow.request.headers["x-evil"] = evil
+    flow.request.content = evil.encode()
+    flow.response.headers["x-evil"] = evil
+    flow.response.content = evil.encode()
+    before = flow.get_state()
+    started = time.monotonic()
+    with pytest.raises(RegexTimeout, match="50 ms limit"):
+        apply_rewrite(flow, config(target=target, match="(a|a)+$", replace="x"), limit=0.05)
+    assert time.monotonic() - started < 0.5
+    assert flow.get_state() == before  # nothing half-done
+
+
+def test_the_limit_covers_all_header_lines_together():
+    flow = tflow.tflow()
+    for n in range(20):
+        flow.request.headers.add(f"x-{n}", "a" * 22 + "!")
+    started = time.monotonic()
+    with pytest.raises(RegexTimeout):
+        apply_rewrite(flow, config(target="request_header", match="(a|a)+$", replace="x"), limit=0.05)
+    assert time.monotonic() - started < 0.5

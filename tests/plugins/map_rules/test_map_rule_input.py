@@ -72,6 +72,8 @@ def test_rewrite(home: Path):
         ({"type": "rewrite", "target": "url"}, "match .* is required"),
         ({"type": "rewrite", "target": "url", "match": "("}, "not a valid regular expression"),
         ({"type": "rewrite", "target": "url", "match": "a", "replace": r"\2"}, "not a valid replacement"),
+        ({"type": "rewrite", "target": "url", "match": "(a)", "replace": r"\g<nope>"}, "not a valid replacement"),
+        ({"type": "rewrite", "target": "url", "match": "(" * 3000 + ")" * 3000}, "nested too deeply"),
         ({"type": "rewrite", "target": "url", "match": "a", "header_name": "X"}, "header_name is only used"),
         ({"type": "rewrite", "target": "request_header", "header_name": "bad name"}, "not a valid header name"),
         ({"type": "local", "status_code": 42}, "status_code must be an integer from 100 to 999"),
@@ -101,3 +103,16 @@ def test_merge_for_update(home: Path):
     assert make(switched, home).type == "remote"
     with pytest.raises(ValueError, match="does not match"):
         merged_input(rule, {"id": "other"})
+
+
+def test_replacement_checked_against_the_patterns_groups(home: Path):
+    rule = make({"type": "rewrite", "target": "url", "match": r"(?P<v>v\d+)/(x)?", "replace": r"\g<v>\2\1"}, home)
+    assert rule.config.replace == r"\g<v>\2\1"
+
+
+def test_status_fields_are_read_only(home: Path):
+    rule = make({"type": "rewrite", "target": "url", "match": "a", "timeouts": 9, "last_error": "x",
+                 "disabled_reason": "y"}, home)
+    data = rule.to_dict()
+    assert (data["timeouts"], data["last_error"], data["disabled_reason"]) == (0, "", "")
+    assert {"timeouts", "last_error", "disabled_reason"}.isdisjoint(merged_input(rule, data))
