@@ -4,39 +4,25 @@ Ghost stores it decoded only up to store.max_flow_body_size and does not inflate
 from __future__ import annotations
 
 import gzip
-import socketserver
-import threading
 from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.test_header_bytes_e2e import send_raw
+from tests.support.rawhttp import raw_server, send_raw
 
 BOMBS = 1
 BOMB = gzip.compress(b"\0" * (256 << 20), compresslevel=9)   # about 255 KB on the wire
 
 
-class BombHandler(socketserver.BaseRequestHandler):
-    def handle(self) -> None:
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = self.request.recv(65536)
-            if not chunk:
-                return
-            data += chunk
-        self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
-                             b"Content-Encoding: gzip\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
-                             % len(BOMB) + BOMB)
+def answer_bomb(head: bytes) -> bytes:
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+            b"Content-Encoding: gzip\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(BOMB) + BOMB)
 
 
 @pytest.fixture
 def bomb_server() -> Iterator[int]:
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), BombHandler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    with raw_server(answer_bomb) as port:
+        yield port
 
 
 def rss(pid: int) -> int:

@@ -4,51 +4,34 @@
 from __future__ import annotations
 
 import base64
-import socket
-import socketserver
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.support.rawhttp import raw_server, send_raw
+
 FLOWS = 400
 
 
-class RawHandler(socketserver.BaseRequestHandler):
-    """Answers one request per connection; /bad-response/... carries a 0xff in a header."""
+def answer_hostile(head: bytes) -> bytes:
+    """/bad-response/... carries a 0xff in a header."""
+    path = head.split(b" ", 2)[1]
+    bad = b"X-Hostile: caf\xe9-\xff\r\n" if path.startswith(b"/bad-response/") else b""
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
+            + bad + b"Connection: close\r\n\r\nok")
 
-    def handle(self) -> None:
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = self.request.recv(65536)
-            if not chunk:
-                return
-            data += chunk
-        path = data.split(b" ", 2)[1]
-        bad = b"X-Hostile: caf\xe9-\xff\r\n" if path.startswith(b"/bad-response/") else b""
-        self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
-                             + bad + b"Connection: close\r\n\r\nok")
+
+def echo_head(head: bytes) -> bytes:
+    """The request head as the body, so a test sees the bytes that arrived."""
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(head) + head)
 
 
 @pytest.fixture
-def raw_server() -> Iterator[int]:
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), RawHandler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
-
-
-def send_raw(proxy_port: int, request: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", proxy_port), timeout=20) as sock:
-        sock.sendall(request)
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
-    return answer
+def hostile_server() -> Iterator[int]:
+    with raw_server(answer_hostile) as port:
+        yield port
 
 
 def header_bytes(message: dict, name: str) -> bytes | None:
@@ -58,12 +41,12 @@ def header_bytes(message: dict, name: str) -> bytes | None:
     return None
 
 
-def test_non_utf8_header_bytes_lose_no_flow_and_come_back_intact(ghost, raw_server: int) -> None:
+def test_non_utf8_header_bytes_lose_no_flow_and_come_back_intact(ghost, hostile_server: int) -> None:
     def one(i: int) -> None:
         kind = ("ok", "bad-request", "bad-response")[i % 3]
         extra = b"X-Client: \xff\xfe-%d\r\n" % i if kind == "bad-request" else b""
         request = (b"GET http://127.0.0.1:%d/%s/%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n" % (
-            raw_server, kind.encode(), i, raw_server) + extra + b"Connection: close\r\n\r\n")
+            hostile_server, kind.encode(), i, hostile_server) + extra + b"Connection: close\r\n\r\n")
         answer = send_raw(ghost.proxy_port, request)
         assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
         if kind == "bad-response":
@@ -89,27 +72,8 @@ def test_non_utf8_header_bytes_lose_no_flow_and_come_back_intact(ghost, raw_serv
     assert monitor["flows_not_stored"] == 0 and monitor["flows_stored_as_error_records"] == 0
 
 
-class EchoHeadersHandler(socketserver.BaseRequestHandler):
-    """Answers with the raw request head as the body, so a test sees the bytes that arrived."""
-
-    def handle(self) -> None:
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = self.request.recv(65536)
-            if not chunk:
-                return
-            data += chunk
-        head = data.split(b"\r\n\r\n", 1)[0]
-        self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
-                             b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(head) + head)
-
-
 def test_a_replayed_flow_sends_the_header_bytes_it_captured(ghost) -> None:
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), EchoHeadersHandler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        port = server.server_address[1]
+    with raw_server(echo_head) as port:
         request = (b"GET http://127.0.0.1:%d/echo HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
                    b"X-Client: caf\xe9-\xff\r\nConnection: close\r\n\r\n" % (port, port))
         assert send_raw(ghost.proxy_port, request).startswith(b"HTTP/1.1 200")
@@ -119,10 +83,7 @@ def test_a_replayed_flow_sends_the_header_bytes_it_captured(ghost) -> None:
         replayed = ghost.api("POST", f"/api/v1/flows/{original['id']}/replay")
         assert replayed.status_code in (200, 201), replayed.text
         flow = ghost.api("GET", f"/api/v1/flows/{replayed.json()['id']}").json()
-        body = flow["response"]["body"]
-        raw = base64.b64decode(body) if flow["response"].get("body_encoding") == "base64" else body.encode(
-            "utf-8", "surrogateescape")
-        assert b"X-Client: caf\xe9-\xff" in raw, raw
-    finally:
-        server.shutdown()
-        server.server_close()
+    body = flow["response"]["body"]
+    raw = base64.b64decode(body) if flow["response"].get("body_encoding") == "base64" else body.encode(
+        "utf-8", "surrogateescape")
+    assert b"X-Client: caf\xe9-\xff" in raw, raw
