@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ghost_addons.core import Ghost
     from ghost_addons.extension import BrowserExtension
     from ghost_addons.model import Flow
+    from ghost_addons.report_sections import ReportSection
 
 hookspec = pluggy.HookspecMarker("ghost")
 hookimpl = pluggy.HookimplMarker("ghost")
@@ -224,6 +225,35 @@ def ghost_journey_exporters(register: Register) -> None:
     ``extension`` (``".sh"``: the file is ``journey-{id8}.sh``) and optionally ``needs``
     (``"flows"``, the default, or ``"interactions"``: what the journey must have, else 422).
     Called when the journeys plugin starts; nothing is registered while it is disabled.
+    """
+
+
+@hookspec
+def ghost_security_checks(register: Register) -> None:
+    """Register passive security checks: ``register(name, check)``; ``name`` is the check's
+    id (``check`` in findings, ``ruleId`` in SARIF). Called when the security plugin starts.
+
+    ``check`` is any object with these attributes (the built-ins use
+    ``plugins/security/checks.py``'s ``Check``; a dataclass or ``SimpleNamespace`` of your own
+    does as well): ``title`` (str), ``severity`` (``high``/``medium``/``low``/``info``),
+    ``confidence`` (``high``/``medium``/``low``), ``remediation`` (str), ``scope``
+    (``"endpoint"``: one finding per method + host + path template; ``"site"``: one finding
+    per host, counting the endpoints it was seen on) and ``run``, a pure function
+    ``run(flow: Flow) -> Iterable[tuple[str, str]]`` giving ``(where, snippet)`` evidence
+    for each problem in the stored flow (nothing when it is clean). ``run`` is called off
+    the event loop, on flows whose host matches ``security.target_hosts``; it must be quick,
+    bounded, and must not raise on odd input (a check that raises is logged and skipped).
+    """
+
+
+@hookspec
+def ghost_report_sections(ghost: Ghost, session_id: str) -> Awaitable[list[ReportSection]] | list[ReportSection] | None:
+    """Extra sections for a session's HTML report (``GET /api/v1/sessions/{id}/export/report``).
+
+    Return (or return an awaitable of) a list of ``ghost_addons.report_sections.ReportSection``
+    (a title, a summary line, column names and rows of text, autoescaped when rendered); the
+    report shows them after its statistics, in plugin order. The security plugin adds its
+    findings this way. Keep it bounded: the report waits for it before it starts.
     """
 
 

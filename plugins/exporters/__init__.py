@@ -20,6 +20,8 @@ from aiohttp import web
 
 from ghost_addons.api.lookups import registered, session_or_404
 from ghost_addons.hookspecs import Register, hookimpl
+from ghost_addons.plugins import settle
+from ghost_addons.report_sections import ReportSection
 from ghost_addons.slicing import Slicer
 from plugins.exporters.contract import (
     EXPORT_BATCH,
@@ -76,10 +78,24 @@ def abort_download(request: web.Request) -> None:
         transport.abort()
 
 
+async def report_sections(ghost: Ghost, session_id: str) -> tuple[ReportSection, ...]:
+    """What plugins add to the report (``ghost_report_sections``), in plugin order."""
+    results = await settle(ghost.pm.hook.ghost_report_sections(ghost=ghost, session_id=session_id))
+    sections: list[ReportSection] = []
+    for result in results:
+        for section in result or ():
+            if not isinstance(section, ReportSection):
+                raise TypeError(f"ghost_report_sections returned {type(section).__name__}, not a ReportSection")
+            sections.append(section)
+    return tuple(sections)
+
+
 async def stream_export(ghost: Ghost, request: web.Request, exporter: Exporter,
                         session: dict) -> web.StreamResponse:
     total = await ghost.store.read(_count_flows, session["id"])
-    info = ExportInfo(session_id=session["id"], session_name=session["name"], total_flows=total)
+    sections = await report_sections(ghost, session["id"]) if exporter.wants_sections else ()
+    info = ExportInfo(session_id=session["id"], session_name=session["name"], total_flows=total,
+                      sections=sections)
     limit = exporter.max_flows
     if total > limit:
         log.warning("session %s has %d flows; the %s export holds the first %d",

@@ -24,6 +24,7 @@ from typing import Protocol
 import orjson
 
 from ghost_addons.model import Flow, without_surrogates
+from ghost_addons.report_sections import ReportSection
 
 EXPORT_BATCH = 5_000
 EXPORT_MAX_FLOWS = 100_000
@@ -46,6 +47,8 @@ class ExportInfo:
     session_name: str
     exported_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     total_flows: int = 0  # flows in the session, which may be more than the format's cap
+    # Sections other plugins add (ghost_report_sections), for exporters with wants_sections.
+    sections: tuple[ReportSection, ...] = ()
 
 
 class ExportWriter(Protocol):
@@ -71,6 +74,7 @@ class Exporter:
     open: Callable[[ExportInfo], ExportWriter]
     filename_suffix: str = ""  # "_postman_collection" for Postman
     max_flows: int = EXPORT_MAX_FLOWS
+    wants_sections: bool = False  # ask plugins for ghost_report_sections before exporting
 
 
 def export_chunks(exporter: Exporter, info: ExportInfo, flows: Iterable[Flow],

@@ -120,6 +120,7 @@ def report_context(info: ExportInfo, stats: dict[str, Any], rows: list[ReportRow
         "rows": rows,
         "capped": capped,
         "max_flows": REPORT_MAX_FLOWS,
+        "sections": info.sections,
     }
 
 
@@ -184,4 +185,5 @@ REPORT_EXPORTER = Exporter(
     artifact_format="html",
     open=ReportWriter,
     max_flows=REPORT_MAX_FLOWS,
+    wants_sections=True,
 )

@@ -5,7 +5,10 @@ from html.parser import HTMLParser
 from itertools import chain
 from pathlib import Path
 
+import pytest
+
 from ghost_addons.model import Flow, format_time
+from ghost_addons.report_sections import ReportSection
 from plugins.exporters.contract import ExportInfo, export_chunks
 from plugins.exporters.report import (
     RENDER_CHUNK_CHARS,
@@ -114,7 +117,7 @@ def old_render(info: ExportInfo, flows: list[Flow], capped: bool) -> bytes:
         session_name=info.session_name or "Ghost session",
         generated_at=format_time(info.exported_at)[:19].replace("T", " ") + " UTC",
         stats=report_stats(flows), rows=[report_row(f) for f in flows], capped=capped,
-        max_flows=REPORT_MAX_FLOWS,
+        max_flows=REPORT_MAX_FLOWS, sections=info.sections,
     ).encode("utf-8")
 
 
@@ -155,3 +158,17 @@ def test_rendering_is_cut_into_short_steps() -> None:
         last = now
     assert len(gaps) >= 2_000 // ROWS_PER_YIELD + 20
     assert statistics.median(gaps) < 0.02 and max(gaps) < 0.25
+
+
+def test_sections_from_plugins_are_shown_escaped_after_the_statistics() -> None:
+    section = ReportSection("Security findings", "2 findings", ("Severity", "Check"),
+                            (("high", "<script>alert(1)</script>"), ("low", "hsts-missing")))
+    html = render([make_flow()], ExportInfo("s", "n", sections=(section,)))
+    assert html.index("<h2>Security findings</h2>") < html.index('<table id="flows">')
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert(1)" not in html
+    assert "<td class=\"path\">hsts-missing</td>" in html
+
+
+def test_a_section_row_must_fit_its_columns() -> None:
+    with pytest.raises(ValueError, match="2 cells for 1 columns"):
+        ReportSection("x", columns=("a",), rows=(("1", "2"),))
