@@ -86,12 +86,13 @@ def run_checks(checks: Mapping[str, Any], flow: Flow) -> list[Hit]:
 
 
 def sample_key(flow: Flow) -> tuple[Any, ...]:
-    """What makes two flows the same for sampling: an endpoint answering the same way."""
+    """What makes two flows the same for sampling: a path answering the same way. Cheap
+    on purpose (no template, no parsing): it is computed for every stored flow of a target."""
     resp = flow.response
     query = flow.request.url.partition("?")[2]
-    names = tuple(sorted({part.partition("=")[0] for part in query.split("&") if part})) if query else ()
-    return (flow.session_id, flow.request.method, flow.request.host, path_template(flow.request.path), names,
-            resp.status_code if resp else 0, resp.content_type if resp else "")
+    names = tuple(part.partition("=")[0] for part in query.split("&")) if query else ()
+    return (flow.session_id, flow.request.method, flow.request.host, flow.request.path, names,
+            resp.status_code if resp else 0)
 
 
 def parse_finding_query(query: Mapping[str, str], checks: Sequence[str]) -> tuple[FindingQuery, str]:
@@ -145,6 +146,7 @@ class SecurityPlugin:
         self.targets: HostList = compile_hosts(())
         self.pending: list[Hit] = []
         self.recent: dict[tuple[Any, ...], float] = {}
+        self.wanted_hosts: dict[tuple[str, int], bool] = {}  # targets' answer per host, as hosts repeat
         self.scanned = 0
         self.sampled_out = 0
         self.dropped_hits = 0
@@ -190,11 +192,20 @@ class SecurityPlugin:
     def apply_settings(self, ghost: Ghost) -> None:
         self.targets = compile_hosts(ghost.settings.get("security.target_hosts"))
         self.recent.clear()
+        self.wanted_hosts.clear()
 
     @hookimpl
     def ghost_flow_stored(self, ghost: Ghost, flow: Flow) -> Any:
         # Synchronous and quick for flows it skips: no coroutine unless there is work.
-        if not self.targets or not self.targets(flow.request.host, flow.request.port):
+        if not self.targets:
+            return None
+        where = (flow.request.host, flow.request.port)
+        wanted = self.wanted_hosts.get(where)
+        if wanted is None:
+            if len(self.wanted_hosts) >= RECENT_MAX:
+                self.wanted_hosts.clear()
+            wanted = self.wanted_hosts[where] = self.targets(*where)
+        if not wanted:
             return None
         key = sample_key(flow)
         now = time.monotonic()

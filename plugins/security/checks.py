@@ -280,23 +280,43 @@ def cors_reflects_origin(flow: Flow) -> Iterator[Evidence]:
 
 # --- bodies ----------------------------------------------------------------------------------
 
-_STACK_TRACE_RE = re.compile(
-    r"Traceback \(most recent call last\)|Exception in thread \"|\n\s+at [\w$.]+\([\w$]+\.java:\d+\)"
-    r"|\n\s+at [\w$.<>]+ in [^\n]+:line \d+|(?:Fatal|Parse) error: .{1,200} on line \d+"
-    r"|You have an error in your SQL syntax|SQLSTATE\[|ORA-\d{5}:|Microsoft OLE DB Provider"
-    r"|Warning: \w+\(\): .{1,200} on line \d+|<b>Warning</b>: ",
+# (literal that must be present, pattern): the literal is looked for first (a fast
+# substring search), so a body without it costs no regular-expression scan at all.
+_ERROR_PATTERNS = (
+    ("Traceback", re.compile(r"Traceback \(most recent call last\)")),
+    ("Exception in thread", re.compile(r"Exception in thread \"")),
+    (".java:", re.compile(r"\n\s+at [\w$.]+\([\w$]+\.java:\d+\)")),
+    (":line ", re.compile(r"\n\s+at [\w$.<>]+ in [^\n]+:line \d+")),
+    (" error: ", re.compile(r"(?:Fatal|Parse) error: .{1,200} on line \d+")),
+    ("SQL syntax", re.compile(r"You have an error in your SQL syntax")),
+    ("SQLSTATE[", re.compile(r"SQLSTATE\[")),
+    ("ORA-", re.compile(r"ORA-\d{5}:")),
+    ("OLE DB", re.compile(r"Microsoft OLE DB Provider")),
+    ("Warning", re.compile(r"Warning: \w+\(\): .{1,200} on line \d+|<b>Warning</b>: ")),
 )
 
 
 def verbose_error(flow: Flow) -> Iterator[Evidence]:
     text = response_text(flow)
-    m = _STACK_TRACE_RE.search(text) if text else None
-    if m:
-        yield ("response body", snippet(text, m.start(), m.end()))
+    for literal, pattern in _ERROR_PATTERNS:
+        if literal in text and (m := pattern.search(text)):
+            yield ("response body", snippet(text, m.start(), m.end()))
+            return
 
 
-_PRIVATE_IP_RE = re.compile(r"(?<![\d.])(10(?:\.\d{1,3}){3}|172\.(?:1[6-9]|2\d|3[01])(?:\.\d{1,3}){2}"
-                            r"|192\.168(?:\.\d{1,3}){2})(?![\d.])")
+_PRIVATE_IP_RES = (re.compile(r"10(?:\.\d{1,3}){3}"), re.compile(r"172\.(?:1[6-9]|2\d|3[01])(?:\.\d{1,3}){2}"),
+                    re.compile(r"192\.168(?:\.\d{1,3}){2}"))
+_IP_NEIGHBOURS = frozenset("0123456789.")
+
+
+def private_ips(text: str) -> Iterator[re.Match[str]]:
+    """Private IPv4 addresses in text, not parts of longer numbers or dotted strings."""
+    for pattern in _PRIVATE_IP_RES:
+        for m in pattern.finditer(text):
+            before = text[m.start() - 1] if m.start() else ""
+            after = text[m.end()] if m.end() < len(text) else ""
+            if before not in _IP_NEIGHBOURS and after not in _IP_NEIGHBOURS:
+                yield m
 
 
 def private_ip_disclosure(flow: Flow) -> Iterator[Evidence]:
@@ -305,8 +325,8 @@ def private_ip_disclosure(flow: Flow) -> Iterator[Evidence]:
     own = flow.request.host
     sources = [(f"response header {k}", v) for k, v in flow.response.headers] + [("response body", response_text(flow))]
     for where, text in sources:
-        for m in _PRIVATE_IP_RE.finditer(text):
-            address = m.group(1)
+        for m in private_ips(text):
+            address = m.group(0)
             if address == own:
                 continue
             try:
@@ -317,19 +337,29 @@ def private_ip_disclosure(flow: Flow) -> Iterator[Evidence]:
                 continue
 
 
-_EMAIL_RE = re.compile(r"(?<![\w.%+-])[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,24}(?![\w-])")
+_EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,24}(?![\w-])")
 _EXAMPLE_DOMAINS = ("example.com", "example.org", "example.net", "domain.com", "email.com")
 
 
+def emails(text: str) -> Iterator[str]:
+    """E-mail addresses in text, found from each "@" (so text without one costs a find)."""
+    at = text.find("@")
+    while at != -1:
+        start = max(0, at - 64)
+        m = _EMAIL_RE.search(text, start, at + 300)
+        if m is not None and m.start() <= at < m.end():
+            yield m.group(0)
+        at = text.find("@", at + 1)
+
+
 def email_disclosure(flow: Flow) -> Iterator[Evidence]:
-    text = response_text(flow)
-    for m in _EMAIL_RE.finditer(text):
-        if not m.group(0).lower().endswith(_EXAMPLE_DOMAINS):
-            yield ("response body", m.group(0))
+    for address in emails(response_text(flow)):
+        if not address.lower().endswith(_EXAMPLE_DOMAINS):
+            yield ("response body", address)
             return
 
 
-_CARD_RE = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
+_CARD_RE = re.compile(r"[2-6]\d{3}(?:[ -]?\d){9,15}")
 _CARD_PREFIXES = re.compile(r"^(?:4\d{12}(?:\d{3}){0,2}|5[1-5]\d{14}|2(?:2[2-9]|[3-6]\d|7[01])\d{13}"
                             r"|3[47]\d{13}|6(?:011|5\d\d)\d{12,15})$")
 
@@ -347,7 +377,11 @@ def luhn_valid(digits: str) -> bool:
 def credit_card_disclosure(flow: Flow) -> Iterator[Evidence]:
     text = response_text(flow)
     for m in _CARD_RE.finditer(text):
-        digits = re.sub(r"[ -]", "", m.group(0))
+        before = text[m.start() - 1:m.start()]
+        after = text[m.end():m.end() + 1]
+        if (before and before in "0123456789-") or (after and after in "0123456789-"):
+            continue  # part of a longer number
+        digits = m.group(0).replace(" ", "").replace("-", "")
         if _CARD_PREFIXES.match(digits) and luhn_valid(digits):
             yield ("response body", f"{digits[:6]}…{digits[-4:]}")
             return
@@ -431,11 +465,14 @@ def source_map_exposed(flow: Flow) -> Iterator[Evidence]:
             yield ("response body", m.group(0)[:SNIPPET_CHARS])
 
 
+# (kind, literals one of which must be present, pattern): the literals gate the scan.
 SECRET_PATTERNS = (
-    ("AWS access key id", re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])")),
-    ("GitHub token", re.compile(r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})(?![A-Za-z0-9_])")),
-    ("Stripe secret key", re.compile(r"(?<![A-Za-z0-9_])[sr]k_live_[0-9A-Za-z]{24,99}(?![A-Za-z0-9])")),
-    ("private key", re.compile(r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY( BLOCK)?-----")),
+    ("AWS access key id", ("AKIA", "ASIA"), re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])")),
+    ("GitHub token", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+     re.compile(r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})(?![A-Za-z0-9_])")),
+    ("Stripe secret key", ("k_live_",), re.compile(r"(?<![A-Za-z0-9_])[sr]k_live_[0-9A-Za-z]{24,99}(?![A-Za-z0-9])")),
+    ("private key", ("PRIVATE KEY-----",),
+     re.compile(r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY( BLOCK)?-----")),
 )
 
 
@@ -443,7 +480,9 @@ def secret_patterns(flow: Flow) -> Iterator[Evidence]:
     text = response_text(flow)
     if not text:
         return
-    for kind, pattern in SECRET_PATTERNS:
+    for kind, literals, pattern in SECRET_PATTERNS:
+        if not any(literal in text for literal in literals):
+            continue
         m = pattern.search(text)
         if m:
             found = m.group(0)

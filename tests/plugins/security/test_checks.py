@@ -9,14 +9,18 @@ import pytest
 
 from plugins.security import run_checks, sample_key
 from plugins.security.checks import (
+    _CARD_RE,
     BUILTIN_CHECKS,
     check_entry,
     cookie_attributes,
+    credit_card_disclosure,
     csp_directives,
+    emails,
     luhn_valid,
+    private_ips,
     weak_jwt_secret,
 )
-from tests.plugins.security.catalogue import CASES, EXP, HS256, flow_of, jwt
+from tests.plugins.security.catalogue import CASES, EXP, HS256, Case, flow_of, jwt
 
 
 def test_every_builtin_check_has_a_flaw_and_a_clean_twin() -> None:
@@ -94,3 +98,13 @@ def test_sampling_tells_endpoints_and_answers_apart() -> None:
     b = flow_of(CASES["session-id-in-url"][1])
     assert sample_key(a) != sample_key(b)  # other query parameter names
     assert sample_key(a) == sample_key(flow_of(CASES["session-id-in-url"][0], flow_id="01HWFLOWY00000000000000000"))
+
+
+def test_body_scanners_respect_boundaries() -> None:
+    assert [m.group(0) for m in private_ips("a 10.1.2.3, 110.1.2.3, 10.1.2.3.4, v192.168.0.1x")] == \
+        ["10.1.2.3", "192.168.0.1"]
+    assert list(emails("mail bob@shop.io or @someone or a@b")) == ["bob@shop.io"]
+    text = '{"id": "41111111111111110", "n": "4111-1111-1111-1111", "m": "x4111111111111111"}'
+    assert [m.group(0) for m in _CARD_RE.finditer(text) if True][-2:] == ["4111-1111-1111-1111", "4111111111111111"]
+    flow = flow_of(Case(path="/p", content_type="application/json", body='{"id": "41111111111111110"}'))
+    assert list(credit_card_disclosure(flow)) == []

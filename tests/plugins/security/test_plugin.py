@@ -69,16 +69,19 @@ async def test_site_wide_issues_are_one_finding_with_a_count_endpoint_issues_one
     xcto = CASES["xcto-missing"][0]
     cookie = CASES["cookie-no-httponly"][0]
     await store(api, *(moved(xcto, f"/page{n}") for n in ("a", "b", "c")),
-                moved(cookie, "/users/17/profile"), moved(cookie, "/users/18/profile"), moved(cookie, "/login"))
+                moved(cookie, "/users/17/profile"), moved(cookie, "/users/18/profile"), moved(cookie, "/login"),
+                moved(cookie, "/login"))
     by_check: dict[str, list[dict]] = {}
     for f in await findings(api):
         by_check.setdefault(f["check"], []).append(f)
     [site] = by_check["xcto-missing"]
     assert site["count"] == 3 and (site["method"], site["path"]) == ("*", "*")
-    assert sorted(f["path"] for f in by_check["cookie-no-httponly"]) == ["/login", "/users/{id}/profile"]
+    cookies = {f["path"]: f for f in by_check["cookie-no-httponly"]}
+    assert sorted(cookies) == ["/login", "/users/{id}/profile"]
+    assert cookies["/users/{id}/profile"]["occurrences"] == 2 and cookies["/users/{id}/profile"]["count"] == 1
     assert set(by_check) == {"xcto-missing", "cookie-no-httponly"}
     monitor = await api.ok("GET", "/api/v1/monitor")
-    assert monitor["security"]["flows_sampled_out"] == 1  # /users/18/profile: same endpoint, same answer
+    assert monitor["security"]["flows_sampled_out"] == 1  # the second /login: same path, same answer
 
 
 async def test_filters_and_bad_queries(ghost_app) -> None:
