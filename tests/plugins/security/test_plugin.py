@@ -158,3 +158,16 @@ async def test_the_report_says_when_there_are_no_findings(ghost_app, plugins) ->
     api = await ghost_app(plugins)
     status, html = await api.call("GET", f"/api/v1/sessions/{api.ghost.active_session_id}/export/report")
     assert status == 200 and "No findings" in html.decode()
+
+
+async def test_findings_go_with_their_session(ghost_app) -> None:
+    api = await ghost_app(PLUGINS)
+    await targets(api, ["shop.test"])
+    old = api.ghost.active_session_id
+    await store(api, CASES["xcto-missing"][0])
+    new = await api.ok("POST", "/api/v1/sessions", status=201, json={"name": "second"})
+    await api.ok("POST", f"/api/v1/sessions/{new['id']}/activate")
+    await store(api, CASES["csp-missing"][0])
+    assert [f["check"] for f in await findings(api, f"?session_id={new['id']}")] == ["csp-missing"]
+    await api.ok("DELETE", f"/api/v1/sessions/{old}", status=204)
+    assert [f["session_id"] for f in await findings(api)] == [new["id"]]
