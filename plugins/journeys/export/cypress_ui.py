@@ -11,6 +11,7 @@ page is visited; later ones are awaited with `cy.url().should('include', path)`.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from plugins.journeys.export.model import JourneyExport
@@ -23,6 +24,7 @@ from plugins.journeys.export.pom.analysis import (
     analyze_pom,
 )
 from plugins.journeys.export.pom.multifile import FileEntry, join_files
+from plugins.journeys.export.pom.naming import is_id_segment
 from plugins.journeys.export.pom.selectors import Locator, cypress_locator
 from plugins.journeys.export.pom.text import js_string, slug
 
@@ -124,7 +126,7 @@ def spec_file(model: PomModel) -> str:
         if index == 0:
             body.append(f"    {visit.page.variable}.visit();")
         else:
-            body += ["", f"    cy.url().should('include', {js_string(visit.page.path)});"]
+            body += ["", f"    {url_check(visit.page.path)}"]
         for step in visit.steps:
             body += step_lines(visit.page, step)
     constants = model.constants_in_steps()
@@ -135,6 +137,16 @@ def spec_file(model: PomModel) -> str:
     lines += [f"  const {p.variable} = new {p.class_name}();" for p in model.pages]
     lines += ["", "  it('follows the recorded journey', () => {", *body, "  });", "});"]
     return "\n".join(lines) + "\n"
+
+
+def url_check(path: str) -> str:
+    """Wait for a later page: its path, or a pattern when the path holds record ids (another
+    id on replay)."""
+    segments = path.split("/")
+    if not any(s and is_id_segment(s) for s in segments):
+        return f"cy.url().should('include', {js_string(path)});"
+    pattern = "\\/".join("[^/]+" if s and is_id_segment(s) else re.escape(s) for s in segments)
+    return f"cy.location('pathname').should('match', /^{pattern}$/);"
 
 
 def value_code(action: Action) -> str:

@@ -150,13 +150,16 @@ class PomModel:
 
 def ui_interactions(export: JourneyExport) -> list[UIInteraction]:
     """The journey's interactions in step order, each once (a click that triggered two
-    requests is on two action steps), navigations and events without a selector left out."""
+    requests is on two action steps); navigations, events without a selector and events on
+    pages that are not http(s) left out."""
     seen: set[str] = set()
     out = []
     for step in export.steps:
         i = step.interaction
         if i is None or i.id in seen or i.type not in ACTION_TYPES or not (i.selector or i.attributes):
             continue
+        if urlsplit(i.page_url).scheme not in ("http", "https"):
+            continue  # a browser page (chrome://, about:blank): no test can open it
         seen.add(i.id)
         out.append(UIInteraction(i.id, i.type, i.selector, i.element_type, i.element_text, i.page_url,
                                  i.page_title, dict(i.attributes)))

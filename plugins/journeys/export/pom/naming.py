@@ -81,16 +81,16 @@ def derive_element_name(attributes: dict[str, str], tag: str, selector: str, tex
     # A form field's text is what was typed into it, never a label.
     shown = "" if form_field else (attributes.get("visible_text") or text)
     usable = shown if shown and not is_dynamic_text(shown) and not is_container_text(shown) else ""
-    candidates = [
-        (attributes.get("test_id", ""), True),
-        (attributes.get("name", ""), True),
-        (attributes.get("aria_label", ""), True),
-        (usable if tag in ("button", "a") or is_button_input else "", True),
-        (_data_attribute(selector), True),
-        (usable, False),
-    ]
+    candidates = (
+        (lambda: attributes.get("test_id", ""), True),
+        (lambda: attributes.get("name", ""), True),
+        (lambda: attributes.get("aria_label", ""), True),
+        (lambda: usable if tag in ("button", "a") or is_button_input else "", True),
+        (lambda: _data_attribute(selector), True),
+        (lambda: usable, False),
+    )
     for source, suffixed in candidates:
-        name = identifier(camel(source))
+        name = identifier(camel(source()))
         if name:
             return with_suffix(name, suffix) if suffixed else name
     return ""

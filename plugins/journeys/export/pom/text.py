@@ -15,13 +15,16 @@ TRANSLITERATION = str.maketrans({
     "ż": "z", "Ś": "S", "Ź": "Z", "Ż": "Z", "đ": "d", "Đ": "D", "þ": "th", "Þ": "Th", "œ": "oe", "Œ": "OE",
 })
 
+_NON_WORD = re.compile(r"[^A-Za-z0-9]+")
+_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 MAX_CONTAINS_TEXT = 80  # characters (code points, not bytes) of text a text selector may use
 
 _DATE = re.compile(r"\b(\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{4}[-/.]\d{1,2}[-/.]\d{1,2})\b")
 _TIME = re.compile(r"\b\d{1,2}:\d{2}(:\d{2})?\b")
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{1,2}")
-_CURRENCY = r"[$€£¥₺₹₽¢]|\b(?:USD|EUR|GBP|TRY|TL)\b"
-_NUMBER = re.compile(rf"^\s*(?:{_CURRENCY})?\s*[-+]?\d[\d.,\s]*%?\s*(?:{_CURRENCY})?\s*$")
+_CURRENCY = re.compile(r"[$€£¥₺₹₽¢]|\b(?:USD|EUR|GBP|TRY|TL)\b")
+_NUMBER = re.compile(r"[-+]?\d[\d.,\s]*")
+MAX_NUMBER_TEXT = 40  # longer text is no price or count, whatever it holds
 
 
 def transliterate(text: str) -> str:
@@ -35,11 +38,8 @@ def transliterate(text: str) -> str:
 def words(text: str) -> list[str]:
     """The ASCII words of a text: split on anything not a letter or digit, and between a
     lowercase letter and an uppercase one ("loginButton" -> login, Button)."""
-    ascii_text = transliterate(text)
-    out: list[str] = []
-    for chunk in re.split(r"[^A-Za-z0-9]+", ascii_text):
-        out += [w for w in re.split(r"(?<=[a-z0-9])(?=[A-Z])", chunk) if w]
-    return out
+    ascii_text = text if text.isascii() else transliterate(text)
+    return [w for chunk in _NON_WORD.split(ascii_text) if chunk for w in _CAMEL_HUMP.split(chunk) if w]
 
 
 def camel(text: str, *, max_words: int = 6) -> str:
@@ -61,7 +61,15 @@ def is_dynamic_text(text: str) -> bool:
     line = text.strip()
     if not line:
         return False
-    return bool(_ISO.search(line) or _DATE.search(line) or _TIME.search(line) or _NUMBER.match(line))
+    return bool(_ISO.search(line) or _DATE.search(line) or _TIME.search(line) or is_number_text(line))
+
+
+def is_number_text(line: str) -> bool:
+    """A number, price or percentage: 1234, $99.99, ₺1.250,50, 100%, €500, 12 USD."""
+    if len(line) > MAX_NUMBER_TEXT:
+        return False
+    bare = _CURRENCY.sub("", line).strip().removesuffix("%").strip()
+    return bool(_NUMBER.fullmatch(bare))
 
 
 def is_container_text(text: str) -> bool:

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from plugins.journeys.export import BUILTIN
+from plugins.journeys.export.model import ExportStep, JourneyExport
+from plugins.journeys.export.pom.analysis import analyze_pom
 from plugins.journeys.export.pom.multifile import (
     FileEntry,
     is_multi_file_export,
@@ -22,8 +24,10 @@ from plugins.journeys.export.pom.multifile import (
     split_multi_file_export,
     write_files,
 )
+from plugins.journeys.model import Journey, Step
 
-from .ui_journeys import ui_journey
+from .journeys import JOURNEY_ID, START
+from .ui_journeys import interaction, ui_journey
 
 GOLDEN = Path(__file__).resolve().parents[3] / "data" / "golden" / "journey_export" / "ui"
 REPO = Path(__file__).resolve().parents[4]
@@ -108,3 +112,36 @@ def test_the_split_command_writes_the_folder(tmp_path: Path) -> None:
                              str(tmp_path / "no")], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "not a multi-file export" in result.stderr
     assert write_files("", tmp_path / "empty") == []
+
+
+def small_journey(*pages: str) -> JourneyExport:
+    steps = []
+    for n, page in enumerate(pages, start=1):
+        i = interaction(n, "click", page, f"#b{n}", f"Button {n}", "button", id=f"b{n}")
+        steps.append(ExportStep(Step(f"S{n:04d}", JOURNEY_ID, n, "interaction", i.id, None, "{}", START), None, i))
+    return JourneyExport(Journey(JOURNEY_ID, "S", "Edit", "completed", START, START), steps)
+
+
+def test_a_later_page_with_a_record_id_is_awaited_by_pattern() -> None:
+    export = small_journey("/products", "/products/123/edit")
+    cypress = BUILTIN["cypress-ui"].generate(export)
+    assert "cy.location('pathname').should('match', /^\\/products\\/[^/]+\\/edit$/);" in cypress
+    assert "await page.waitForURL('**/products/*/edit*');" in BUILTIN["playwright-ui"].generate(export)
+
+
+def test_one_page_without_api_calls_imports_only_what_it_uses() -> None:
+    files = {f.path: f.content for f in split_multi_file_export(BUILTIN["playwright-ui"].generate(
+        small_journey("/settings")))}
+    spec = files["edit.spec.ts"]
+    assert "import { test } from '@playwright/test';" in spec and "expect" not in spec
+    assert "async () => {" in spec and "./constants" not in spec
+    cypress = {f.path: f.content for f in split_multi_file_export(BUILTIN["cypress-ui"].generate(
+        small_journey("/settings")))}
+    assert "cy.wait(" not in cypress["edit.cy.js"] and "./constants" not in cypress["edit.cy.js"]
+
+
+def test_pages_that_are_not_http_are_left_out() -> None:
+    export = small_journey("/a")
+    browser_page = dataclasses.replace(export.steps[0].interaction, id="other", page_url="chrome://newtab/")
+    export.steps.append(dataclasses.replace(export.steps[0], interaction=browser_page))
+    assert [p.class_name for p in analyze_pom(export).pages] == ["APage"]
