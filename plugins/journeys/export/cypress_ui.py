@@ -111,10 +111,12 @@ def page_file(page: PageObject, model: PomModel) -> str:
 
 
 def method_code(method: BusinessMethod) -> list[str]:
-    lines = [f"  {method.name}({', '.join(method.params)}) {{"]
+    lines = [f"  {method.name}({', '.join(method.arguments)}) {{"]
     for param, action in zip(method.params, method.fills, strict=True):
-        lines += ["    " + line for line in action_lines(action, f"this.{getter(action.element.name)}()", param,
-                                                           action.value or param)]
+        # A field the run empties is cleared (cy.type('') is an error); `action.value` says
+        # whether the recorded value needs parseSpecialCharSequences off.
+        lines += ["    " + line for line in action_lines(action, f"this.{getter(action.element.name)}()",
+                                                           param or "''", action.value)]
     lines += ["    " + line for line in action_lines(method.submit, f"this.{getter(method.submit.element.name)}()", "", "")]
     lines += ["    return this;", "  }"]
     return lines
@@ -157,7 +159,7 @@ def step_lines(page: PageObject, step: Action | MethodCall) -> list[str]:
     waits = step.waits
     lines = [f"    cy.intercept({js_string(w.method)}, {js_string(w.glob)}).as({js_string(w.alias)});" for w in waits]
     if isinstance(step, MethodCall):
-        args = ", ".join(value_code(a) for a in step.actions[:-1])
+        args = ", ".join(value_code(a) for a in step.arguments)
         lines.append(f"    {page.variable}.{step.method.name}({args});")
     else:
         element = f"{page.variable}.{getter(step.element.name)}()"

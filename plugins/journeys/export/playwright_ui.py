@@ -114,10 +114,10 @@ def page_file(page: PageObject, model: PomModel, test_id_attribute: str) -> str:
 
 
 def method_code(method: BusinessMethod) -> list[str]:
-    params = ", ".join(f"{p}: string" for p in method.params)
+    params = ", ".join(f"{p}: string" for p in method.arguments)
     lines = [f"  async {method.name}({params}) {{"]
     for param, action in zip(method.params, method.fills, strict=True):
-        lines.append("    " + action_code(action, f"this.{action.element.name}", param))
+        lines.append("    " + action_code(action, f"this.{action.element.name}", param or "''"))
     lines.append("    " + action_code(method.submit, f"this.{method.submit.element.name}", ""))
     lines.append("  }")
     return lines
@@ -160,7 +160,7 @@ def step_code(page: PageObject, step: Action | MethodCall) -> list[str]:
     waits = step.waits
     lines = [f"    const {w.alias} = page.waitForResponse({js_string(w.glob)});" for w in waits]
     if isinstance(step, MethodCall):
-        args = ", ".join(value_code(a) for a in step.actions[:-1])
+        args = ", ".join(value_code(a) for a in step.arguments)
         lines.append(f"    await {page.variable}.{step.method.name}({args});")
     else:
         lines.append("    " + action_code(step, f"{page.variable}.{step.element.name}", value_code(step)))

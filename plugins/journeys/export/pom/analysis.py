@@ -84,10 +84,16 @@ class Action:
 
 @dataclass(slots=True)
 class BusinessMethod:
+    """`params[i]` is the parameter of `fills[i]`, "" for a fill that empties its field."""
+
     name: str
     params: list[str]
     fills: list[Action]
     submit: Action
+
+    @property
+    def arguments(self) -> list[str]:
+        return [p for p in self.params if p]
 
 
 @dataclass(slots=True)
@@ -98,6 +104,11 @@ class MethodCall:
     @property
     def waits(self) -> list[ApiWait]:
         return [w for a in self.actions for w in a.waits]
+
+    @property
+    def arguments(self) -> list[Action]:
+        """The fills whose values the call passes (not those that empty a field)."""
+        return [a for a in self.actions[:-1] if a.value]
 
 
 @dataclass(slots=True)
@@ -384,15 +395,17 @@ def group_business_methods(page: PageObject, steps: list[Action | MethodCall]) -
 
 
 def business_method(page: PageObject, fills: list[Action], submit: Action) -> BusinessMethod:
-    signature = [a.element.name for a in fills] + [submit.element.name]
+    """The page's method for this run of fills and its submit (the same fields, emptied or
+    filled alike, reuse it). A fill that empties a field takes no parameter."""
+    signature = [(a.element.name, bool(a.value)) for a in fills] + [(submit.element.name, True)]
     for method in page.methods:
-        if [a.element.name for a in method.fills] + [method.submit.element.name] == signature:
+        if [(a.element.name, bool(a.value)) for a in method.fills] + [(method.submit.element.name, True)] == signature:
             return method
     taken = {e.name for e in page.elements} | {m.name for m in page.methods}
     name = _unique(method_name(submit.element.name), taken)
     params: list[str] = []
     for action in fills:
-        params.append(_unique(param_name(action.element.name), set(params)))
+        params.append(_unique(param_name(action.element.name), set(params)) if action.value else "")
     method = BusinessMethod(name, params, fills, submit)
     page.methods.append(method)
     return method

@@ -176,3 +176,20 @@ def test_the_recorded_journey_model() -> None:
     assert names == ["tagType", "tagType2", "countrySelect", "agreeField", "girisYapButton", "p1"]
     kinds = [s.kind for s in model.visits[2].steps if isinstance(s, Action)]
     assert kinds == ["click", "click", "select", "check", "click", "click"]  # Shire clicked twice: once
+
+
+def test_a_fill_that_empties_a_field_takes_no_parameter() -> None:
+    export = journey(
+        (interaction(1, "input", "/f", "#q", "", "input", name="query"), None),
+        (interaction(2, "input", "/f", "#c", "Ankara", "input", name="city"), None),
+        (interaction(3, "click", "/f", "#s", "Search", "button", id="s"), None),
+        (interaction(4, "input", "/f", "#q", "x", "input", name="query"), None),
+        (interaction(5, "input", "/f", "#c", "Izmir", "input", name="city"), None),
+        (interaction(6, "click", "/f", "#s", "Search", "button", id="s"), None),
+    )
+    model = analyze_pom(export)
+    first, second = model.pages[0].methods  # emptied or filled: another method
+    assert (first.name, first.params, first.arguments) == ("search", ["", "city"], ["city"])
+    assert (second.name, second.arguments) == ("search2", ["query", "city"])
+    call = model.visits[0].steps[0]
+    assert isinstance(call, MethodCall) and [a.value for a in call.arguments] == ["Ankara"]
