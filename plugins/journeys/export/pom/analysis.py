@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from plugins.journeys.export.model import JourneyExport
 from plugins.journeys.export.pom.naming import (
+    RESERVED,
     ElementNames,
     api_alias,
     api_glob,
@@ -401,7 +402,7 @@ def business_method(page: PageObject, fills: list[Action], submit: Action) -> Bu
     for method in page.methods:
         if [(a.element.name, bool(a.value)) for a in method.fills] + [(method.submit.element.name, True)] == signature:
             return method
-    taken = {e.name for e in page.elements} | {m.name for m in page.methods}
+    taken = {e.name for e in page.elements} | {m.name for m in page.methods} | RESERVED
     name = _unique(method_name(submit.element.name), taken)
     params: list[str] = []
     for action in fills:

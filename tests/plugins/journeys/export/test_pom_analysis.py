@@ -193,3 +193,13 @@ def test_a_fill_that_empties_a_field_takes_no_parameter() -> None:
     assert (second.name, second.arguments) == ("search2", ["query", "city"])
     call = model.visits[0].steps[0]
     assert isinstance(call, MethodCall) and [a.value for a in call.arguments] == ["Ankara"]
+
+
+def test_a_method_never_takes_the_name_of_the_page_objects_own_methods() -> None:
+    export = journey(
+        (interaction(1, "input", "/f", "#a", "1", "input", name="a"), None),
+        (interaction(2, "input", "/f", "#b", "2", "input", name="b"), None),
+        (interaction(3, "click", "/f", "#go", "Go to", "button", test_id="goto"), None),
+    )
+    (method,) = analyze_pom(export).pages[0].methods
+    assert method.name == "goto2"
