@@ -12,7 +12,6 @@ page is visited; later ones are awaited with `cy.url().should('include', path)`.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 from plugins.journeys.export.model import JourneyExport
 from plugins.journeys.export.pom.analysis import (
@@ -63,11 +62,8 @@ def getter(name: str) -> str:
 
 
 def page_url_code(page: PageObject, model: PomModel) -> str:
-    parts = urlsplit(page.url)
-    if f"{parts.scheme}://{parts.netloc}" != model.base_url:
-        return js_string(page.url.split("#", 1)[0])
-    rest = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return f"BASE_URL + {js_string(rest)}"
+    address, relative = page.address(model.base_url)
+    return f"BASE_URL + {js_string(address)}" if relative else js_string(address)
 
 
 def type_options(value: str) -> str:

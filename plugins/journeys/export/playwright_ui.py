@@ -11,8 +11,6 @@ the glob the Cypress intercepts use) and checks its status; a later page is awai
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from plugins.journeys.export.model import JourneyExport
 from plugins.journeys.export.pom.analysis import (
     Action,
@@ -66,13 +64,8 @@ def locator_code(locator: Locator) -> str:
 
 
 def page_url_code(page: PageObject, model: PomModel) -> str:
-    parts = urlsplit(page.url)
-    if f"{parts.scheme}://{parts.netloc}" != model.base_url:
-        return js_string(page.url.split("#", 1)[0])
-    rest = parts.path or "/"
-    if parts.query:
-        rest += "?" + parts.query
-    return f"BASE_URL + {js_string(rest)}"
+    address, relative = page.address(model.base_url)
+    return f"BASE_URL + {js_string(address)}" if relative else js_string(address)
 
 
 def action_code(action: Action, target: str, value: str) -> str:

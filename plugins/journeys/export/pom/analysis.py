@@ -124,6 +124,14 @@ class PageObject:
     def variable(self) -> str:
         return self.class_name[:1].lower() + self.class_name[1:]
 
+    def address(self, base_url: str) -> tuple[str, bool]:
+        """Where goto()/visit() goes: the path and query after BASE_URL (True), or the whole
+        URL of a page on another origin (False)."""
+        parts = urlsplit(self.url)
+        if f"{parts.scheme}://{parts.netloc}" != base_url:
+            return self.url.split("#", 1)[0], False
+        return (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), True
+
 
 @dataclass(slots=True)
 class Visit:
