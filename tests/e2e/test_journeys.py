@@ -562,6 +562,14 @@ COUNT_JS = """([kind, a, b]) => {
 }"""
 
 
+def playwright_test_modules() -> Path:
+    """A node_modules holding @playwright/test: GHOST_PLAYWRIGHT_TEST_MODULES, or tests/node's."""
+    for candidate in (os.environ.get("GHOST_PLAYWRIGHT_TEST_MODULES", ""), str(REPO / "tests" / "node" / "node_modules")):
+        if candidate and (Path(candidate) / "@playwright" / "test").is_dir():
+            return Path(candidate)
+    pytest.skip("@playwright/test is not installed (tests/node or GHOST_PLAYWRIGHT_TEST_MODULES)")
+
+
 def js_literal(text: str) -> str:
     return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t", "r": "\r"}.get(m.group(1), m.group(1)), text)
 
@@ -650,9 +658,7 @@ def test_ui_exports_pass_against_the_restarted_app_and_fail_on_a_changed_test_id
     which shows another date and hands out other tokens; once the save button's test id
     changes it fails at that step. The cypress-ui selectors each find one element on the
     real pages, and the renamed test id is caught."""
-    modules = REPO / "tests" / "node" / "node_modules"
-    if not (modules / "@playwright" / "test").is_dir():
-        pytest.skip("@playwright/test is not installed in tests/node")
+    modules = playwright_test_modules()
     app = restartable_app.state
     journey = record_pick_journey(ghost, app, browser)
     token, = app.tokens
