@@ -14,10 +14,12 @@ import logging
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
-from ghost_addons.hookspecs import Register, RegisterEvent, hookimpl
+from ghost_addons.hookspecs import Register, RegisterEvent, RegisterSettings, hookimpl
 from ghost_addons.plugins import declare
 from ghost_addons.registry import Registry
+from ghost_addons.settings_schema import Setting
 from plugins.journeys import api, export, tables
+from plugins.journeys.model import TEST_ID_ATTRIBUTES
 from plugins.journeys.recorder import Recorder
 
 if TYPE_CHECKING:
@@ -85,6 +87,14 @@ class JourneysPlugin:
     @hookimpl
     def ghost_journey_exporters(self, register: Register) -> None:
         export.register_builtin(register)
+
+    @hookimpl
+    def ghost_settings(self, register: RegisterSettings) -> None:
+        register("journeys", Setting(
+            "test_id_attribute", "data-testid",
+            "The attribute the playwright-ui export's getByTestId() reads (Playwright's testIdAttribute); "
+            "elements whose test ID is in another attribute get a CSS locator.",
+            choices=TEST_ID_ATTRIBUTES))
 
     @hookimpl
     def ghost_monitor(self, ghost: Ghost, report: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -217,6 +218,8 @@ def register(ghost: Ghost, routes: RouteTable, recorder: Recorder, exporters: Re
                 raise ApiError(422, "journey has no interactions")
         elif not journey_export.flows():
             raise ApiError(422, "journey has no exportable flows")
+        journey_export = dataclasses.replace(
+            journey_export, test_id_attribute=str(ghost.settings.get("journeys.test_id_attribute")))
         text = await asyncio.to_thread(exporter.generate, journey_export)
         charset = "" if exporter.content_type.endswith("charset=utf-8") else "; charset=utf-8"
         return web.Response(body=text.encode(), headers={

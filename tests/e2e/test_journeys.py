@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -525,3 +527,170 @@ def test_what_the_content_script_captures(ghost: GhostProcess, journey_app: Jour
     kinds = [s["data"]["interaction_type"] for s in steps if s["type"] == "interaction"]
     in_order = sorted(got, key=lambda i: (i["timestamp"], int(i["id"].rsplit("-", 2)[1])))
     assert kinds == [i["type"] for i in in_order]
+
+
+# --- UI exports: the Page Object Model formats run against the restarted app ---------------------
+
+PLAYWRIGHT_CONFIG = """import { defineConfig } from '@playwright/test';
+
+export default defineConfig({
+  timeout: 60000,
+  use: { headless: true, actionTimeout: 10000, launchOptions: { executablePath: '%s' } },
+});
+"""
+CREDENTIAL_ENV = ("BASE_URL", "USERNAME", "PASSWORD", "EMAIL")
+_JS = r"'((?:[^'\\]|\\.)*)'"
+_GETTER = re.compile(r"^  (get\w+)\(\) \{\n    return (cy\..*);$", re.MULTILINE)
+_CHAINS = [
+    ("get_contains", re.compile(rf"^cy\.get\({_JS}\)\.contains\({_JS}\)(\.first\(\))?$")),
+    ("contains_tag", re.compile(rf"^cy\.contains\({_JS}, {_JS}\)(\.first\(\))?$")),
+    ("contains", re.compile(rf"^cy\.contains\({_JS}\)(\.first\(\))?$")),
+    ("get", re.compile(rf"^cy\.get\({_JS}\)(\.first\(\))?$")),
+]
+# What cy.get / cy.contains find, as DOM queries: `contains` yields the deepest elements
+# whose text holds the text (within the roots `get` found, or matching the tag).
+COUNT_JS = """([kind, a, b]) => {
+  const deepest = (elements, text) => {
+    const holding = elements.filter((el) => el.textContent.includes(text));
+    return holding.filter((el) => !holding.some((other) => other !== el && el.contains(other)));
+  };
+  const all = (root) => [root, ...root.querySelectorAll('*')];
+  if (kind === 'get') return document.querySelectorAll(a).length;
+  if (kind === 'contains') return deepest(all(document.body), a).length;
+  if (kind === 'contains_tag') return deepest([...document.querySelectorAll(a)], b).length;
+  return [...document.querySelectorAll(a)].flatMap((root) => deepest(all(root), b)).length;
+}"""
+
+
+def playwright_test_modules() -> Path:
+    """A node_modules holding @playwright/test: GHOST_PLAYWRIGHT_TEST_MODULES, or tests/node's."""
+    for candidate in (os.environ.get("GHOST_PLAYWRIGHT_TEST_MODULES", ""), str(REPO / "tests" / "node" / "node_modules")):
+        if candidate and (Path(candidate) / "@playwright" / "test").is_dir():
+            return Path(candidate)
+    pytest.skip("@playwright/test is not installed (tests/node or GHOST_PLAYWRIGHT_TEST_MODULES)")
+
+
+def js_literal(text: str) -> str:
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t", "r": "\r"}.get(m.group(1), m.group(1)), text)
+
+
+def cypress_selectors(folder: Path) -> dict[str, tuple[str, list[tuple[str, str, list[str], bool]]]]:
+    """Each page object's visit path and its getters as (getter, kind, arguments, first)."""
+    pages = {}
+    for path in sorted((folder / "pages").glob("*.js")):
+        text = path.read_text()
+        visit = re.search(rf"cy\.visit\(BASE_URL \+ {_JS}\)", text)
+        assert visit, path
+        getters = []
+        for name, chain in _GETTER.findall(text):
+            kind, match = next((k, m) for k, pattern in _CHAINS if (m := pattern.match(chain)))
+            *args, first = match.groups()
+            getters.append((name, kind, [js_literal(a) for a in args], bool(first)))
+        pages[path.stem] = (js_literal(visit.group(1)), getters)
+    return pages
+
+
+def check_cypress_selectors(browser: Any, base: str, folder: Path) -> list[str]:
+    """The getters whose selector finds nothing, or several elements without .first()."""
+    wrong = []
+    page = browser.new_page()
+    try:
+        for class_name, (path, getters) in cypress_selectors(folder).items():
+            page.goto(base + path)
+            for name, kind, args, first in getters:
+                found = page.evaluate(COUNT_JS, [kind, *args, ""][:3])
+                if found == 0 or (found > 1 and not first):
+                    wrong.append(f"{class_name}.{name}: {found} elements")
+    finally:
+        page.close()
+    return wrong
+
+
+def record_pick_journey(ghost: GhostProcess, app: JourneyApp, browser: Any) -> dict:
+    """Sign in, add a note, follow the link to the pick page, choose two realms of one
+    dropdown, click the date and the Turkish-labelled button, save the pick."""
+    wait_connected(ghost)
+    session_id = active_session(ghost)
+    started = ghost.api("POST", "/api/v1/journeys/start", json={"session_id": session_id, "name": "Pick a realm"})
+    assert started.status_code == 200, started.text
+    time.sleep(0.3)  # the extension sets its rule
+    page = browser.new_page()
+    page.goto(f"{app.url}/")
+    page.click("[data-testid=username]")
+    page.keyboard.type("ann")
+    page.fill("[data-testid=password]", "secret")
+    page.click("[data-testid=login-button]")
+    page.wait_for_url("**/dashboard", timeout=15_000)
+    page.click("[data-testid=add-note]")
+    page.wait_for_function("document.getElementById('note').textContent === 'Buy milk'", timeout=15_000)
+    page.click("text=Pick a realm")
+    page.wait_for_url("**/pick", timeout=15_000)
+    page.click("text=Shire")
+    page.click("text=Mordor")
+    page.click(f"text={app.today}")
+    page.click("text=Giriş Yap")
+    page.click("text=Save pick")
+    page.wait_for_function("document.getElementById('saved').textContent === 'Saved Mordor'", timeout=15_000)
+    time.sleep(1.0)
+    stopped = ghost.api("POST", "/api/v1/journeys/stop", json={"session_id": session_id})
+    assert stopped.status_code == 200, stopped.text
+    page.close()
+    return stopped.json()
+
+
+def export_files(ghost: GhostProcess, journey_id: str, fmt: str, folder: Path) -> str:
+    """The export saved and split into `folder` with the documented split command."""
+    response = ghost.api("GET", f"/api/v1/journeys/{journey_id}/export", params={"format": fmt})
+    assert response.status_code == 200, response.text
+    saved = folder.parent / f"{folder.name}.export"
+    saved.write_bytes(response.content)
+    split = subprocess.run([sys.executable, "-m", "plugins.journeys.export.pom.multifile", str(saved), str(folder)],
+                           cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert split.returncode == 0, split.stderr
+    return response.text
+
+
+def test_ui_exports_pass_against_the_restarted_app_and_fail_on_a_changed_test_id(
+    ghost: GhostProcess, restartable_app: JourneyAppServer, browser: Any, tmp_path: Path
+) -> None:
+    """Recorded through Chromium with the extension. The playwright-ui export, split into a
+    folder, passes under @playwright/test (Debian's Chromium) against the restarted app,
+    which shows another date and hands out other tokens; once the save button's test id
+    changes it fails at that step. The cypress-ui selectors each find one element on the
+    real pages, and the renamed test id is caught."""
+    modules = playwright_test_modules()
+    app = restartable_app.state
+    journey = record_pick_journey(ghost, app, browser)
+    token, = app.tokens
+    playwright_dir, cypress_dir = tmp_path / "playwright", tmp_path / "cypress"
+    texts = {fmt: export_files(ghost, journey["id"], fmt, folder)
+             for fmt, folder in (("playwright-ui", playwright_dir), ("cypress-ui", cypress_dir))}
+    for fmt, text in texts.items():
+        assert token not in text and text.count("'secret'") == 1, fmt  # the password once, as a default
+        assert app.today not in text, fmt  # a date is never a selector
+    assert "page.waitForResponse('**/api/picks*')" in texts["playwright-ui"]
+    assert "cy.intercept('POST', '**/api/picks*').as('picksReq');" in texts["cypress-ui"]
+    assert "girisYapButton" in texts["playwright-ui"] and "getGirisYapButton" in texts["cypress-ui"]
+
+    (playwright_dir / "playwright.config.ts").write_text(PLAYWRIGHT_CONFIG % CHROMIUM)
+    (playwright_dir / "node_modules").symlink_to(modules)
+    command = [str(modules / ".bin" / "playwright"), "test", "--reporter=line"]
+    env = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_ENV}
+
+    restartable_app.stop()
+    restarted = JourneyAppServer(port=app.port)
+    fresh = restarted.start()
+    fresh.today = "04-12-2026"
+    try:
+        result = subprocess.run(command, cwd=playwright_dir, capture_output=True, text=True, timeout=180, env=env)
+        assert result.returncode == 0, (result.stdout[-4000:], result.stderr[-4000:])
+        assert fresh.picks == ["Mordor"] and len(fresh.tokens) == len(fresh.notes) == 1
+        assert check_cypress_selectors(browser, fresh.url, cypress_dir) == []
+
+        fresh.save_pick_test_id = "store-pick"
+        result = subprocess.run(command, cwd=playwright_dir, capture_output=True, text=True, timeout=180, env=env)
+        assert result.returncode != 0 and "getByTestId('save-pick')" in result.stdout, result.stdout[-4000:]
+        assert fresh.picks == ["Mordor"]  # it stopped at the renamed button
+        assert check_cypress_selectors(browser, fresh.url, cypress_dir) == ["PickPage.getSavePickButton: 0 elements"]
+    finally:
+        restarted.stop()

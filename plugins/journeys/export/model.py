@@ -26,10 +26,12 @@ class ExportStep:
 
 @dataclass(frozen=True, slots=True)
 class JourneyExport:
-    """A journey and its steps in `step_order`."""
+    """A journey and its steps in `step_order`. `test_id_attribute` is the attribute the UI
+    formats' test-ID locators read (the `journeys.test_id_attribute` setting)."""
 
     journey: Journey
     steps: list[ExportStep] = field(default_factory=list)
+    test_id_attribute: str = "data-testid"
 
     def flows(self) -> list[Flow]:
         """The flows API formats export, in step order: those with a response and an absolute

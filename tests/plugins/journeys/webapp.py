@@ -14,6 +14,10 @@
                        it back; an unknown token is 401, an unknown id 404
     /api/items         GET -> [{id, name}]; `items_status` forces a status, `items_redirect`
                        answers 302 to that URL instead
+    /pick              (linked from the dashboard) a dropdown of realms under one test-id
+                       container, a Turkish-labelled button without a test id, today's date
+                       (`today`), and a "Save pick" button whose test id is `save_pick_test_id`
+    /api/picks         POST {"realm"} with the sign-in token -> 201 {"realm"}
     /static/...        CSS, JS, a font, images; /favicon.ico, /manifest.json
     analytics          both pages post a beacon to www.google-analytics.com (answered by
                        the analytics stub plugin inside Ghost, never by the network)
@@ -27,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -88,6 +93,7 @@ DASHBOARD = f"""<!doctype html>
   <button id="toggle" data-testid="toggle-details">Toggle details</button>
   <button id="refresh" data-testid="refresh">Refresh</button>
   <button id="add-note" data-testid="add-note">Add note</button>
+  <a href="/pick" data-testid="pick-link">Pick a realm</a>
   <p id="note"></p>
   <div id="details" hidden>Details are shown</div>
   <ul id="items"></ul>
@@ -158,6 +164,9 @@ class JourneyApp:
     items_redirect: str = ""
     tokens: set[str] = field(default_factory=set)
     notes: dict[str, str] = field(default_factory=dict)
+    picks: list[str] = field(default_factory=list)
+    today: str = "03-12-2026"
+    save_pick_test_id: str = "save-pick"
 
     @property
     def url(self) -> str:
@@ -238,6 +247,7 @@ def make_app(state: JourneyApp) -> web.Application:
         return web.json_response({"name": "Journey App"})
 
     app = web.Application(middlewares=[remember])
+    add_pick_routes(app, state, signed_in)
     app.router.add_get("/", login)
     app.router.add_get("/dashboard", dashboard)
     app.router.add_get("/widgets", widgets)
@@ -249,6 +259,60 @@ def make_app(state: JourneyApp) -> web.Application:
     app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/manifest.json", manifest)
     return app
+
+
+def pick_page(state: JourneyApp) -> str:
+    """The page the UI export proofs record on: its date and the save button's test id come
+    from the app's state, so a restarted app can show another date or rename the test id."""
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>Pick - Journey App</title></head>
+<body>
+  <h1>Pick a realm</h1>
+  <p>{state.today}</p>
+  <div data-testid="realm">
+    <div class="option">Shire</div><div class="option">Mordor</div><div class="option">Rohan</div>
+  </div>
+  <p id="chosen"></p>
+  <button type="button" id="greet">Giriş Yap</button>
+  <p id="greeting"></p>
+  <button type="button" data-testid="{state.save_pick_test_id}">Save pick</button>
+  <p id="saved"></p>
+  <script>
+    let realm = "";
+    for (const option of document.querySelectorAll("[data-testid=realm] .option")) {{
+      option.addEventListener("click", () => {{
+        realm = option.textContent;
+        document.getElementById("chosen").textContent = realm;
+      }});
+    }}
+    document.getElementById("greet").addEventListener("click", () => {{
+      document.getElementById("greeting").textContent = "Hoş geldiniz";
+    }});
+    document.querySelector("button:last-of-type").addEventListener("click", async () => {{
+      const response = await fetch("/api/picks", {{
+        method: "POST",
+        headers: {{"Authorization": "Bearer " + sessionStorage.getItem("token"), "Content-Type": "application/json"}},
+        body: JSON.stringify({{realm}}),
+      }});
+      document.getElementById("saved").textContent = response.ok ? "Saved " + realm : "Not saved";
+    }});
+  </script>
+</body></html>
+"""
+
+
+def add_pick_routes(app: web.Application, state: JourneyApp, signed_in: Callable[[web.Request], None]) -> None:
+    async def pick(request: web.Request) -> web.Response:
+        return web.Response(text=pick_page(state), content_type="text/html")
+
+    async def save_pick(request: web.Request) -> web.Response:
+        signed_in(request)
+        realm = str((await request.json()).get("realm", ""))
+        state.picks.append(realm)
+        return web.json_response({"realm": realm}, status=201)
+
+    app.router.add_get("/pick", pick)
+    app.router.add_post("/api/picks", save_pick)
 
 
 class JourneyAppServer:
