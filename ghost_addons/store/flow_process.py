@@ -11,7 +11,8 @@ plugin left something in its metadata JSON cannot hold) goes as an error record 
 `flows.error_rows`). When the batch's transaction fails, the child rolls it back and
 inserts flow by flow, each under a savepoint: a flow SQLite refuses is stored as an error
 record instead, and only when that is refused too (its session is gone, its id is taken)
-is it skipped. The answer is `ok`, or `partial` and a pickled `BatchResult` that says
+is it skipped. Each stored flow is indexed for full-text search in the same transaction
+(`search.index_flows`), so a flow is searchable as soon as it is announced. The answer is `ok`, or `partial` and a pickled `BatchResult` that says
 which flows became error records or were skipped, and why.
 
     python -c "$CHILD_MAIN" DB_PATH     (CHILD_MAIN below)
@@ -37,6 +38,9 @@ log = logging.getLogger("ghost.store")
 HEADER = struct.Struct("!I")
 PIPE_SIZE = 4 << 20  # Linux caps it at /proc/sys/fs/pipe-max-size (1 MiB unless raised)
 OK = b"ok"
+# The query planner's statistics are refreshed (bounded, see db.connect) every this many
+# stored flows, so filters keep choosing the right index as a session grows.
+OPTIMIZE_EVERY = 50_000
 PARTIAL = b"partial"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Not `-m ghost_addons.store.flow_process`: the package imports this module first, so -m
@@ -115,6 +119,7 @@ def _insert_one_by_one(conn: Any, flow_rows: list[tuple[Any, ...]], body_rows: l
     """Insert each flow under its own savepoint (inside the caller's transaction); a flow
     SQLite refuses becomes an error record, or is skipped when that is refused too."""
     from ghost_addons.store.flows import INSERT_BODIES, INSERT_FLOW, error_rows
+    from ghost_addons.store.search import index_flows
 
     result = BatchResult()
     for flow_row, body_row in zip(flow_rows, body_rows, strict=True):
@@ -123,6 +128,7 @@ def _insert_one_by_one(conn: Any, flow_rows: list[tuple[Any, ...]], body_rows: l
             conn.execute("SAVEPOINT flow")
             conn.execute(INSERT_FLOW, flow_row)
             conn.execute(INSERT_BODIES, body_row)
+            index_flows(conn, [flow_id])
             conn.execute("RELEASE flow")
             continue
         except Exception as e:
@@ -134,6 +140,7 @@ def _insert_one_by_one(conn: Any, flow_rows: list[tuple[Any, ...]], body_rows: l
             error_row, error_body = error_rows(flow_row, reason)
             conn.execute(INSERT_FLOW, error_row)
             conn.execute(INSERT_BODIES, error_body)
+            index_flows(conn, [flow_id])
             conn.execute("RELEASE flow")
             result.error_records[flow_id] = reason
         except Exception as e:
@@ -147,19 +154,23 @@ def serve(db_path: Path, inp: IO[bytes], out: IO[bytes]) -> None:
     """The child's loop: one transaction per batch, one answer per batch."""
     from ghost_addons.store import db
     from ghost_addons.store.flows import INSERT_BODIES, INSERT_FLOW
+    from ghost_addons.store.search import index_flows
 
     conn = db.connect(db_path)
+    since_optimize = 0
     try:
         while header := read_exact(inp, HEADER.size):
             if len(header) < HEADER.size:
                 return
             payload = read_exact(inp, HEADER.unpack(header)[0])
+            flow_rows: list[Any] = []
             try:
                 flow_rows, body_rows = pickle.loads(payload)
                 try:
                     conn.execute("BEGIN IMMEDIATE")
                     conn.executemany(INSERT_FLOW, flow_rows)
                     conn.executemany(INSERT_BODIES, body_rows)
+                    index_flows(conn, [str(row[0]) for row in flow_rows])
                     conn.execute("COMMIT")
                     reply = OK
                 except Exception:  # one bad flow: go flow by flow, so it takes no other with it
@@ -175,6 +186,13 @@ def serve(db_path: Path, inp: IO[bytes], out: IO[bytes]) -> None:
                 reply = _reason(e).encode()
             out.write(frame(reply))
             out.flush()
+            since_optimize += len(flow_rows)
+            if since_optimize >= OPTIMIZE_EVERY:  # after the answer: the proxy does not wait for it
+                since_optimize = 0
+                try:
+                    conn.execute("PRAGMA optimize")
+                except Exception as e:  # stale statistics only slow queries; storing goes on
+                    print(f"ghost flow writer: refreshing query statistics failed: {_reason(e)}", file=sys.stderr)
     finally:
         conn.close()
 
@@ -200,6 +218,15 @@ class FlowProcess:
         assert proc.stdin is not None
         widen_pipe(proc.stdin.get_extra_info("pipe").fileno())
         return proc
+
+    async def start(self) -> None:
+        """Start the writer process and wait until it answers (an empty batch), so the
+        first captured flow does not wait for a Python to start and open the database (a
+        second or more on a busy machine)."""
+        async with self._lock:
+            reply = await self._exchange(pickle.dumps(([], []), protocol=5))
+        if reply != OK:
+            raise FlowStoreError(f"the flow writer process did not start: {reply.decode(errors='replace')}")
 
     async def _exchange(self, payload: bytes) -> bytes:
         if self.proc is None or self.proc.returncode is not None:

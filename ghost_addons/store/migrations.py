@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ghost_addons.store import search
 from ghost_addons.store.db import Connection
 
 CORE = "core"
@@ -74,6 +75,19 @@ CORE_MIGRATIONS: list[str] = [
     );
     CREATE INDEX idx_artifacts_session ON artifacts(session_id, created_at);
     CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+    # 2: the full-text index of headers and bodies (see store/search.py), existing flows included
+    search.INDEX_TABLES_SQL + search.INDEX_EXISTING_SQL,
+    # 3: the fields GQL filters on most, per session; each index ends in the flow id (SQLite
+    # appends the key), so `host:x` or `method:DELETE` is read newest first without a sort.
+    # Host and path fold case as GQL does, so a glob's fixed prefix becomes a range.
+    """
+    CREATE INDEX idx_flows_session_host ON flows(session_id, host COLLATE NOCASE);
+    CREATE INDEX idx_flows_session_path ON flows(session_id, path COLLATE NOCASE);
+    CREATE INDEX idx_flows_session_method ON flows(session_id, method);
+    CREATE INDEX idx_flows_session_status ON flows(session_id, status_code);
+    CREATE INDEX idx_flows_session_duration ON flows(session_id, duration_us);
+    ANALYZE;
     """,
 ]
 
