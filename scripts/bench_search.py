@@ -102,7 +102,7 @@ def build(path: Path) -> None:
         conn.execute("COMMIT")
         if first and first % 100_000 == 0:
             print(f"  {first:,} flows, {time.perf_counter() - began:.0f} s", flush=True)
-    conn.execute("PRAGMA optimize")
+    conn.execute("ANALYZE")  # what the flow writer's PRAGMA optimize will have done by now
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
     tmp.rename(path)

@@ -41,9 +41,6 @@ def connect(path: Path, *, readonly: bool = False) -> Connection:
     if not readonly:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
-        # ANALYZE (and PRAGMA optimize) sample this many rows per index instead of reading
-        # a million-flow table whole: the query planner's statistics stay cheap to refresh.
-        conn.execute("PRAGMA analysis_limit = 1000")
     else:
         conn.execute("PRAGMA query_only = ON")
     return conn

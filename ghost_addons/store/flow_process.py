@@ -38,9 +38,12 @@ log = logging.getLogger("ghost.store")
 HEADER = struct.Struct("!I")
 PIPE_SIZE = 4 << 20  # Linux caps it at /proc/sys/fs/pipe-max-size (1 MiB unless raised)
 OK = b"ok"
-# The query planner's statistics are refreshed (bounded, see db.connect) every this many
-# stored flows, so filters keep choosing the right index as a session grows.
-OPTIMIZE_EVERY = 50_000
+# The query planner's statistics (ANALYZE) are refreshed whenever the flows stored since the
+# last refresh reach this many, or as many as the table then held: at 50,000 flows, 100,000,
+# 200,000... so the cost (seconds of this process at a million flows, never the proxy's) stays
+# about twice one final analysis. Without them a filter may read a million rows through the
+# wrong index; SQLite's own `PRAGMA optimize` samples too few rows to tell the indexes apart.
+ANALYZE_AFTER = 50_000
 PARTIAL = b"partial"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Not `-m ghost_addons.store.flow_process`: the package imports this module first, so -m
@@ -150,6 +153,34 @@ def _insert_one_by_one(conn: Any, flow_rows: list[tuple[Any, ...]], body_rows: l
     return result
 
 
+class PlannerStatistics:
+    """When to refresh the planner's statistics (see ANALYZE_AFTER), and doing it."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.since = 0
+        row = conn.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = 'flows' AND idx = 'idx_flows_session_id'"
+                           ).fetchone() if _has_stat_table(conn) else None
+        self.analysed_rows = int(row[0].split()[0]) if row else 0
+
+    def stored(self, count: int) -> None:
+        self.since += count
+        if self.since < max(ANALYZE_AFTER, self.analysed_rows):
+            return
+        self.analysed_rows += self.since
+        self.since = 0
+        try:
+            self.conn.execute("ANALYZE flows")
+            self.conn.execute("ANALYZE flow_tags")
+        except Exception as e:  # stale statistics only slow some queries; storing goes on
+            print(f"ghost flow writer: refreshing the query planner's statistics failed: {_reason(e)}",
+                  file=sys.stderr)
+
+
+def _has_stat_table(conn: Any) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone() is not None
+
+
 def serve(db_path: Path, inp: IO[bytes], out: IO[bytes]) -> None:
     """The child's loop: one transaction per batch, one answer per batch."""
     from ghost_addons.store import db
@@ -157,7 +188,7 @@ def serve(db_path: Path, inp: IO[bytes], out: IO[bytes]) -> None:
     from ghost_addons.store.search import index_flows
 
     conn = db.connect(db_path)
-    since_optimize = 0
+    statistics = PlannerStatistics(conn)
     try:
         while header := read_exact(inp, HEADER.size):
             if len(header) < HEADER.size:
@@ -186,13 +217,7 @@ def serve(db_path: Path, inp: IO[bytes], out: IO[bytes]) -> None:
                 reply = _reason(e).encode()
             out.write(frame(reply))
             out.flush()
-            since_optimize += len(flow_rows)
-            if since_optimize >= OPTIMIZE_EVERY:  # after the answer: the proxy does not wait for it
-                since_optimize = 0
-                try:
-                    conn.execute("PRAGMA optimize")
-                except Exception as e:  # stale statistics only slow queries; storing goes on
-                    print(f"ghost flow writer: refreshing query statistics failed: {_reason(e)}", file=sys.stderr)
+            statistics.stored(len(flow_rows))  # after the answer: no batch waits for it
     finally:
         conn.close()
 

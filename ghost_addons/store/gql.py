@@ -102,9 +102,8 @@ def _numeric(column: str, field: str, scale: float = 1) -> Callable[[str], tuple
 
 def _tag(value: str) -> tuple[str, list[Any]]:
     if "*" in value:
-        return ("EXISTS (SELECT 1 FROM json_each(flows.tags) WHERE value LIKE ? ESCAPE '\\')",
-                [_like(value)])
-    return "EXISTS (SELECT 1 FROM json_each(flows.tags) WHERE value = ?)", [value]
+        return "flows.id IN (SELECT flow_id FROM flow_tags WHERE tag LIKE ? ESCAPE '\\')", [_like(value)]
+    return "flows.id IN (SELECT flow_id FROM flow_tags WHERE tag = ?)", [value]
 
 
 def _error(value: str) -> tuple[str, list[Any]]:
