@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -32,6 +33,13 @@ def flow_query(session_id: str, q: str) -> tuple[str, list[Any]]:
     return where, params
 
 
+def _flow_id_param(request: web.Request, name: str) -> str:
+    value = request.query.get(name, "")
+    if value and (len(value) > 64 or not re.fullmatch(r"[A-Za-z0-9-]+", value)):
+        raise ApiError(400, f"query parameter {name} must be a flow id, got {value[:40]!r}")
+    return value
+
+
 def _tags(value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(t, str) and t.strip() for t in value):
         raise ApiError(400, "field 'tags' must be a list of non-empty strings")
@@ -45,10 +53,16 @@ def register(ghost: Ghost, routes: RouteTable) -> None:
         session_id = request.query.get("session_id") or ghost.active_session_id
         limit = query_int(request, "limit", 100, 1, 10_000)
         offset = query_int(request, "offset", 0, 0, 10**9)
+        before = _flow_id_param(request, "before")
+        count = request.query.get("count", "")
+        if count not in ("", "capped", "exact"):
+            raise ApiError(400, f"query parameter count must be capped or exact, got {count[:40]!r}")
         where, params = flow_query(session_id, request.query.get("q", ""))
-        items = await ghost.store.read(flows.list_flow_summaries, where, params, limit, offset)
-        total = await ghost.store.read(flows.count_flows, where, params)
-        return json_response({"flows": items, "total": total, "limit": limit, "offset": offset})
+        try:
+            page = await ghost.store.read(flows.query_flows, where, params, limit, offset, before, count == "exact")
+        except flows.QueryError as e:
+            raise ApiError(400, f"bad query: {e}") from None
+        return json_response({**page, "limit": limit, "offset": offset})
 
     async def get(request: web.Request) -> web.Response:
         return json_response((await _existing(request.match_info["id"])).to_dict())

@@ -105,6 +105,7 @@ class Store:
         loop = asyncio.get_running_loop()
         applied = await loop.run_in_executor(self._writer, migrate)
         self._flow_process = FlowProcess(self.path)
+        await self._flow_process.start()
         return applied
 
     async def insert_flows(self, batch: list[Flow]) -> BatchResult:
@@ -142,14 +143,15 @@ class Store:
 
     async def iter_session_flows(
         self, session_id: str, batch: int = EXPORT_BATCH_SIZE, limit: int = EXPORT_FLOW_CAP,
-        max_bytes: int = EXPORT_BATCH_BYTES,
+        max_bytes: int = EXPORT_BATCH_BYTES, where: str = "1", params: tuple[Any, ...] = (),
     ) -> AsyncIterator[list[Flow]]:
         """Full flows of a session, oldest first, `batch` at a time (fewer when their bodies
-        pass `max_bytes`), at most `limit`."""
+        pass `max_bytes`), at most `limit`; with `where` (a compiled GQL query), only the
+        flows it finds."""
         after, sent = "", 0
         while sent < limit:
             chunk = await self.read(flows.session_flow_batch, session_id, after, min(batch, limit - sent),
-                                    max_bytes)
+                                    max_bytes, where, params)
             if not chunk:
                 return
             sent += len(chunk)

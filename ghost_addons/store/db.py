@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 import sqlean as sqlite3
 import sqlite_vec
 
+from ghost_addons.store import search
+
 if TYPE_CHECKING:  # sqlean mirrors the standard module's API
     import sqlite3 as _typed
 
@@ -24,7 +26,8 @@ Row = sqlite3.Row
 
 
 def connect(path: Path, *, readonly: bool = False) -> Connection:
-    """A connection with WAL, foreign keys on, NORMAL sync and sqlite-vec loaded."""
+    """A connection with WAL, foreign keys on, NORMAL sync, sqlite-vec loaded and the
+    full-text search functions registered."""
     conn = sqlite3.connect(
         str(path), isolation_level=None, check_same_thread=False, timeout=30.0
     )
@@ -32,6 +35,7 @@ def connect(path: Path, *, readonly: bool = False) -> Connection:
     conn.enable_load_extension(True)
     sqlite_vec.load(conn)
     conn.enable_load_extension(False)
+    search.register(conn)
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA busy_timeout = 30000")
     if not readonly:

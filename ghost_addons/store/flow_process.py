@@ -11,7 +11,8 @@ plugin left something in its metadata JSON cannot hold) goes as an error record 
 `flows.error_rows`). When the batch's transaction fails, the child rolls it back and
 inserts flow by flow, each under a savepoint: a flow SQLite refuses is stored as an error
 record instead, and only when that is refused too (its session is gone, its id is taken)
-is it skipped. The answer is `ok`, or `partial` and a pickled `BatchResult` that says
+is it skipped. Each stored flow is indexed for full-text search in the same transaction
+(`search.index_flows`), so a flow is searchable as soon as it is announced. The answer is `ok`, or `partial` and a pickled `BatchResult` that says
 which flows became error records or were skipped, and why.
 
     python -c "$CHILD_MAIN" DB_PATH     (CHILD_MAIN below)
@@ -37,6 +38,12 @@ log = logging.getLogger("ghost.store")
 HEADER = struct.Struct("!I")
 PIPE_SIZE = 4 << 20  # Linux caps it at /proc/sys/fs/pipe-max-size (1 MiB unless raised)
 OK = b"ok"
+# The query planner's statistics (ANALYZE) are refreshed whenever the flows stored since the
+# last refresh reach this many, or as many as the table then held: at 50,000 flows, 100,000,
+# 200,000... so the cost (seconds of this process at a million flows, never the proxy's) stays
+# about twice one final analysis. Without them a filter may read a million rows through the
+# wrong index; SQLite's own `PRAGMA optimize` samples too few rows to tell the indexes apart.
+ANALYZE_AFTER = 50_000
 PARTIAL = b"partial"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Not `-m ghost_addons.store.flow_process`: the package imports this module first, so -m
@@ -115,6 +122,7 @@ def _insert_one_by_one(conn: Any, flow_rows: list[tuple[Any, ...]], body_rows: l
     """Insert each flow under its own savepoint (inside the caller's transaction); a flow
     SQLite refuses becomes an error record, or is skipped when that is refused too."""
     from ghost_addons.store.flows import INSERT_BODIES, INSERT_FLOW, error_rows
+    from ghost_addons.store.search import index_flows
 
     result = BatchResult()
     for flow_row, body_row in zip(flow_rows, body_rows, strict=True):
@@ -123,6 +131,7 @@ def _insert_one_by_one(conn: Any, flow_rows: list[tuple[Any, ...]], body_rows: l
             conn.execute("SAVEPOINT flow")
             conn.execute(INSERT_FLOW, flow_row)
             conn.execute(INSERT_BODIES, body_row)
+            index_flows(conn, [flow_id])
             conn.execute("RELEASE flow")
             continue
         except Exception as e:
@@ -134,6 +143,7 @@ def _insert_one_by_one(conn: Any, flow_rows: list[tuple[Any, ...]], body_rows: l
             error_row, error_body = error_rows(flow_row, reason)
             conn.execute(INSERT_FLOW, error_row)
             conn.execute(INSERT_BODIES, error_body)
+            index_flows(conn, [flow_id])
             conn.execute("RELEASE flow")
             result.error_records[flow_id] = reason
         except Exception as e:
@@ -143,23 +153,55 @@ def _insert_one_by_one(conn: Any, flow_rows: list[tuple[Any, ...]], body_rows: l
     return result
 
 
+class PlannerStatistics:
+    """When to refresh the planner's statistics (see ANALYZE_AFTER), and doing it."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.since = 0
+        row = conn.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = 'flows' AND idx = 'idx_flows_session_id'"
+                           ).fetchone() if _has_stat_table(conn) else None
+        self.analysed_rows = int(row[0].split()[0]) if row else 0
+
+    def stored(self, count: int) -> None:
+        self.since += count
+        if self.since < max(ANALYZE_AFTER, self.analysed_rows):
+            return
+        self.analysed_rows += self.since
+        self.since = 0
+        try:
+            self.conn.execute("ANALYZE flows")
+            self.conn.execute("ANALYZE flow_tags")
+        except Exception as e:  # stale statistics only slow some queries; storing goes on
+            print(f"ghost flow writer: refreshing the query planner's statistics failed: {_reason(e)}",
+                  file=sys.stderr)
+
+
+def _has_stat_table(conn: Any) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone() is not None
+
+
 def serve(db_path: Path, inp: IO[bytes], out: IO[bytes]) -> None:
     """The child's loop: one transaction per batch, one answer per batch."""
     from ghost_addons.store import db
     from ghost_addons.store.flows import INSERT_BODIES, INSERT_FLOW
+    from ghost_addons.store.search import index_flows
 
     conn = db.connect(db_path)
+    statistics = PlannerStatistics(conn)
     try:
         while header := read_exact(inp, HEADER.size):
             if len(header) < HEADER.size:
                 return
             payload = read_exact(inp, HEADER.unpack(header)[0])
+            flow_rows: list[Any] = []
             try:
                 flow_rows, body_rows = pickle.loads(payload)
                 try:
                     conn.execute("BEGIN IMMEDIATE")
                     conn.executemany(INSERT_FLOW, flow_rows)
                     conn.executemany(INSERT_BODIES, body_rows)
+                    index_flows(conn, [str(row[0]) for row in flow_rows])
                     conn.execute("COMMIT")
                     reply = OK
                 except Exception:  # one bad flow: go flow by flow, so it takes no other with it
@@ -175,6 +217,7 @@ def serve(db_path: Path, inp: IO[bytes], out: IO[bytes]) -> None:
                 reply = _reason(e).encode()
             out.write(frame(reply))
             out.flush()
+            statistics.stored(len(flow_rows))  # after the answer: no batch waits for it
     finally:
         conn.close()
 
@@ -200,6 +243,15 @@ class FlowProcess:
         assert proc.stdin is not None
         widen_pipe(proc.stdin.get_extra_info("pipe").fileno())
         return proc
+
+    async def start(self) -> None:
+        """Start the writer process and wait until it answers (an empty batch), so the
+        first captured flow does not wait for a Python to start and open the database (a
+        second or more on a busy machine)."""
+        async with self._lock:
+            reply = await self._exchange(pickle.dumps(([], []), protocol=5))
+        if reply != OK:
+            raise FlowStoreError(f"the flow writer process did not start: {reply.decode(errors='replace')}")
 
     async def _exchange(self, payload: bytes) -> bytes:
         if self.proc is None or self.proc.returncode is not None:

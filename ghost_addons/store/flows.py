@@ -6,6 +6,7 @@ All functions take a connection and run on a store thread, never on the event lo
 from __future__ import annotations
 
 import base64
+import time
 from typing import Any
 
 import orjson
@@ -16,14 +17,14 @@ from ghost_addons.model import (
     Request,
     Response,
     Timings,
-    flow_summary,
     format_time,
     has_surrogates,
     header_bytes,
     header_text,
     parse_time,
 )
-from ghost_addons.store.db import Connection
+from ghost_addons.store.db import Connection, OperationalError
+from ghost_addons.store.search import REGEX_TIMEOUT, index_flows
 
 FLOW_COLUMNS = (
     "id", "session_id", "started_at", "duration_us", "method", "url", "scheme", "host",
@@ -143,8 +144,10 @@ def body_row(flow: Flow) -> tuple[str, bytes, bytes | None]:
 
 
 def insert_flows(conn: Connection, flows: list[Flow]) -> None:
+    """Store and index flows on this connection (the flow writer process does the same)."""
     conn.executemany(INSERT_FLOW, [flow_row(f) for f in flows])
     conn.executemany(INSERT_BODIES, [body_row(f) for f in flows])
+    index_flows(conn, [f.id for f in flows])
 
 
 def flow_from_row(row: Any, bodies: Any = None) -> Flow:
@@ -190,6 +193,23 @@ def get_flow(conn: Connection, flow_id: str) -> Flow | None:
     return flow_from_row(row, bodies)
 
 
+def summary_from_row(row: Any) -> dict[str, Any]:
+    """`flow_summary(flow_from_row(row))` read straight off the row: a page of a list is
+    built without making a Flow per row (stored times are already in `format_time`'s form)."""
+    answered = row["status_code"] is not None
+    return {
+        "id": row["id"], "session_id": row["session_id"], "started_at": row["started_at"],
+        "method": row["method"], "url": row["url"], "host": row["host"], "path": row["path"],
+        "status_code": row["status_code"] if answered else 0,
+        "duration_ms": round(row["duration_us"] / 1000, 3),
+        "request_size": row["request_body_size"],
+        "response_size": (row["response_body_size"] or 0) if answered else 0,
+        "content_type": row["content_type"] if answered else "",
+        "tags": orjson.loads(row["tags"]), "source": row["source"], "error": row["error"],
+        "interaction_id": row["interaction_id"],
+    }
+
+
 def list_flow_summaries(
     conn: Connection, where: str, params: list[Any], limit: int, offset: int
 ) -> list[dict[str, Any]]:
@@ -197,7 +217,59 @@ def list_flow_summaries(
         f"SELECT {SUMMARY_COLUMNS} FROM flows WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",
         [*params, limit, offset],
     ).fetchall()
-    return [flow_summary(flow_from_row(r)) for r in rows]
+    return [summary_from_row(r) for r in rows]
+
+
+# Above this many matches a page says "more than" instead of counting them all, so a page of
+# a million-flow session never waits for a count (`count=exact` asks for it).
+COUNT_CAP = 10_000
+# A flow query that runs longer than this is stopped: a regular expression or a word that
+# matches nearly every flow of a huge session must not hold a reader thread for minutes.
+QUERY_SECONDS = 10.0
+
+
+def query_flows(conn: Connection, where: str, params: list[Any], limit: int, offset: int = 0,
+                before: str = "", exact_count: bool = False, deadline: float = QUERY_SECONDS) -> dict[str, Any]:
+    """One page of flow summaries (newest first) with the count of all matches.
+
+    `before` (a flow id) pages by key: flows older than it, as fast on the ten-thousandth
+    page as on the first, where `offset` walks every row it skips. The count stops at
+    COUNT_CAP unless `exact_count`; `total_exact` says which. Raises `QueryError` when a
+    regular expression times out or the query runs past `deadline` seconds.
+    """
+    if before:
+        where, params = f"flows.id < ? AND ({where})", [before, *params]
+    stop_at = time.monotonic() + deadline
+    conn.set_progress_handler(lambda: time.monotonic() > stop_at, 10_000)
+    try:
+        items = list_flow_summaries(conn, where, params, limit, offset)
+        if exact_count:
+            total, total_exact = count_flows(conn, where, params), True
+        else:
+            counted = conn.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM flows WHERE {where} LIMIT ?)",
+                                   [*params, COUNT_CAP + 1]).fetchone()[0]
+            total, total_exact = min(counted, COUNT_CAP), counted <= COUNT_CAP
+    except OperationalError as e:
+        raise QueryError(_query_failure(e, deadline)) from None
+    finally:
+        conn.set_progress_handler(None, 0)
+    return {"flows": items, "total": total, "total_exact": total_exact,
+            "next_before": items[-1]["id"] if len(items) == limit else None}
+
+
+class QueryError(ValueError):
+    """A flow query the store stopped; the message says why and what to do."""
+
+
+def _query_failure(error: Exception, deadline: float) -> str:
+    message = str(error)
+    if "interrupted" in message:
+        return (f"the query ran longer than {deadline:.0f} s and was stopped; narrow it with more terms "
+                "(host:, path:, status:) or a more specific word")
+    if "user-defined function raised exception" in message:
+        return (f"a regular expression in the query ran longer than {REGEX_TIMEOUT} s on one value; "
+                "make it simpler (avoid nested repetition such as (a+)+)")
+    raise error
 
 
 def count_flows(conn: Connection, where: str = "1", params: list[Any] | None = None) -> int:
@@ -205,16 +277,18 @@ def count_flows(conn: Connection, where: str = "1", params: list[Any] | None = N
 
 
 def session_flow_batch(
-    conn: Connection, session_id: str, after_id: str, limit: int, max_bytes: int = 0
+    conn: Connection, session_id: str, after_id: str, limit: int, max_bytes: int = 0,
+    where: str = "1", params: tuple[Any, ...] = (),
 ) -> list[Flow]:
     """Up to `limit` full flows of a session with id > after_id, oldest first; with
     `max_bytes`, the batch ends once its bodies pass that many bytes (always at least one
-    flow), so a session of large bodies is read a few at a time, not 5,000."""
+    flow), so a session of large bodies is read a few at a time, not 5,000. `where` (over
+    `flows`, as GQL compiles it) narrows them."""
     cursor = conn.execute(
-        "SELECT f.*, b.request_body, b.response_body FROM flows f "
-        "LEFT JOIN flow_bodies b ON b.flow_id = f.id "
-        "WHERE f.session_id = ? AND f.id > ? ORDER BY f.id LIMIT ?",
-        (session_id, after_id, limit),
+        "SELECT flows.*, b.request_body, b.response_body FROM flows "
+        "LEFT JOIN flow_bodies b ON b.flow_id = flows.id "
+        f"WHERE flows.session_id = ? AND flows.id > ? AND ({where}) ORDER BY flows.id LIMIT ?",
+        (session_id, after_id, *params, limit),
     )
     batch, size = [], 0
     for r in cursor:  # rows are stepped one at a time: stopping early reads no further

@@ -1,10 +1,13 @@
 """GQL, Ghost's flow query language, compiled to a SQL WHERE clause.
 
     method:POST status:>=400 host:*.example.com path:/api/* tag:error source:import "free text"
+    body:"item-999" resp.body:token header:x-request-id header:content-type:json body~:"order-[0-9]+"
 
 Terms are separated by spaces and ANDed; `-term` negates one; a bare word or a quoted
-phrase matches the URL. Unknown fields and malformed values raise `GqlError`, which the
-API turns into a 400.
+phrase matches the URL. `body:`, `req.body:`, `resp.body:` and `header:` search words in
+the full-text index (see `search.py`); a field followed by `~` (`body~:`, `header~:`,
+`url~:`, `path~:`, `host~:`) takes a regular expression, bounded in time per value.
+Unknown fields and malformed values raise `GqlError`, which the API turns into a 400.
 """
 
 from __future__ import annotations
@@ -13,12 +16,17 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
+from ghost_addons.store import search
+
 MAX_QUERY_LENGTH = 4096  # characters
 MAX_TERMS = 200  # SQLite refuses an expression more than 1,000 deep; each term is one level
 MAX_WILDCARDS = 8  # per term: SQLite's LIKE backtracks on every %
 
 FIELDS = ("method", "status", "host", "path", "url", "tag", "source", "type", "duration",
-          "size", "error", "interaction", "id")
+          "size", "error", "interaction", "id", "body", "req.body", "resp.body", "header")
+REGEX_FIELDS = ("body", "req.body", "resp.body", "header", "url", "path", "host")
 
 
 class GqlError(ValueError):
@@ -56,11 +64,19 @@ def _like(value: str) -> str:
     return escaped.replace("*", "%")
 
 
-def _glob(column: str) -> Callable[[str], tuple[str, list[Any]]]:
+def _glob(column: str, indexed: bool = False) -> Callable[[str], tuple[str, list[Any]]]:
+    """`*` for any run of characters, case folded. On an indexed column the fixed start of
+    a pattern also becomes a range, which the index reads instead of the whole session."""
     def build(value: str) -> tuple[str, list[Any]]:
-        if "*" in value:
-            return f"{column} LIKE ? ESCAPE '\\'", [_like(value)]
-        return f"{column} = ? COLLATE NOCASE", [value]
+        if "*" not in value:
+            return f"{column} = ? COLLATE NOCASE", [value]
+        sql, params = f"{column} LIKE ? ESCAPE '\\'", [_like(value)]
+        start = value.split("*", 1)[0].lower()
+        if indexed and start and ord(start[-1]) < 0x10FFFF:
+            upper = start[:-1] + chr(ord(start[-1]) + 1)
+            sql += f" AND {column} >= ? COLLATE NOCASE AND {column} < ? COLLATE NOCASE"
+            params += [start, upper]
+        return sql, params
     return build
 
 
@@ -86,9 +102,8 @@ def _numeric(column: str, field: str, scale: float = 1) -> Callable[[str], tuple
 
 def _tag(value: str) -> tuple[str, list[Any]]:
     if "*" in value:
-        return ("EXISTS (SELECT 1 FROM json_each(flows.tags) WHERE value LIKE ? ESCAPE '\\')",
-                [_like(value)])
-    return "EXISTS (SELECT 1 FROM json_each(flows.tags) WHERE value = ?)", [value]
+        return "flows.id IN (SELECT flow_id FROM flow_tags WHERE tag LIKE ? ESCAPE '\\')", [_like(value)]
+    return "flows.id IN (SELECT flow_id FROM flow_tags WHERE tag = ?)", [value]
 
 
 def _error(value: str) -> tuple[str, list[Any]]:
@@ -117,11 +132,61 @@ def _contains(column: str) -> Callable[[str], tuple[str, list[Any]]]:
     return build
 
 
+_TEXT_MATCH = ("flows.id IN (SELECT t.flow_id FROM flow_text_ids t WHERE t.id IN "
+               "(SELECT rowid FROM flow_text WHERE flow_text MATCH ?))")
+
+
+def _words(value: str) -> tuple[list[str], bool]:
+    try:
+        return search.phrase_of(value)
+    except search.SearchError as e:
+        raise GqlError(str(e)) from None
+
+
+def _body(columns: tuple[str, ...]) -> Callable[[str], tuple[str, list[Any]]]:
+    def build(value: str) -> tuple[str, list[Any]]:
+        words, prefix = _words(value)
+        return _TEXT_MATCH, [search.match_expression(columns, words, prefix)]
+    return build
+
+
+def _header(value: str) -> tuple[str, list[Any]]:
+    """`header:NAME` (a header of that name, any case) or `header:NAME:WORDS` (its value
+    holds the words): the index finds candidates, the stored headers decide."""
+    name, _, wanted = value.partition(":")
+    name = name.strip().lower()
+    if not name or not search.tokens(name):
+        raise GqlError(f"header:{value[:40]!r} needs a header name, e.g. header:content-type:json")
+    words, prefix = _words(wanted) if wanted.strip() else ([], False)
+    candidates = (search.match_expression(search.HEADER_COLUMNS, words, prefix, also=search.tokens(name)) if words
+                  else search.match_expression(search.HEADER_COLUMNS, search.tokens(name), False))
+    exact = orjson.dumps([words, prefix]).decode()
+    return (f"{_TEXT_MATCH} AND (ghost_header_matches(flows.request_headers, ?, ?) "
+            "OR ghost_header_matches(flows.response_headers, ?, ?))",
+            [candidates, name, exact, name, exact])
+
+
+def _regex(field: str, value: str) -> tuple[str, list[Any]]:
+    try:
+        search.compile_pattern(value)
+    except search.SearchError as e:
+        raise GqlError(str(e)) from None
+    if field in search.BODY_COLUMNS:
+        sides = {"body": ("request_body", "response_body"), "req.body": ("request_body",),
+                 "resp.body": ("response_body",)}[field]
+        test = " OR ".join(f"ghost_regexp(?, b.{side})" for side in sides)
+        return f"EXISTS (SELECT 1 FROM flow_bodies b WHERE b.flow_id = flows.id AND ({test}))", [value] * len(sides)
+    if field == "header":
+        return ("(ghost_regexp(?, ghost_headers_text(flows.request_headers)) "
+                "OR ghost_regexp(?, ghost_headers_text(flows.response_headers)))", [value, value])
+    return f"ghost_regexp(?, flows.{field})", [value]
+
+
 BUILDERS: dict[str, Callable[[str], tuple[str, list[Any]]]] = {
     "method": _method,
     "status": _numeric("flows.status_code", "status"),
-    "host": _glob("flows.host"),
-    "path": _glob("flows.path"),
+    "host": _glob("flows.host", indexed=True),
+    "path": _glob("flows.path", indexed=True),
     "url": _glob("flows.url"),
     "tag": _tag,
     "source": _source,
@@ -131,6 +196,10 @@ BUILDERS: dict[str, Callable[[str], tuple[str, list[Any]]]] = {
     "error": _error,
     "interaction": _glob("flows.interaction_id"),
     "id": _glob("flows.id"),
+    "body": _body(search.BODY_COLUMNS["body"]),
+    "req.body": _body(search.BODY_COLUMNS["req.body"]),
+    "resp.body": _body(search.BODY_COLUMNS["resp.body"]),
+    "header": _header,
 }
 
 
@@ -147,13 +216,19 @@ def compile_query(query: str) -> tuple[str, list[Any]]:
         negate = token.startswith("-") and len(token) > 1
         body = token[1:] if negate else token
         field, sep, value = body.partition(":")
-        if sep and re.fullmatch(r"[a-z_]+", field):
-            builder = BUILDERS.get(field)
-            if builder is None:
-                raise GqlError(f"unknown field {field!r} in query; known fields: {', '.join(FIELDS)}")
+        if sep and re.fullmatch(r"[a-z_.]+~?", field):
+            name = field.removesuffix("~")
+            if name not in BUILDERS:
+                raise GqlError(f"unknown field {name!r} in query; known fields: {', '.join(FIELDS)}")
             if not value:
                 raise GqlError(f"field {field!r} needs a value, e.g. {field}:something")
-            sql, values = builder(value)
+            if field.endswith("~"):
+                if name not in REGEX_FIELDS:
+                    raise GqlError(f"field {name!r} takes no regular expression; these do: "
+                                   f"{', '.join(f + '~' for f in REGEX_FIELDS)}")
+                sql, values = _regex(name, value)
+            else:
+                sql, values = BUILDERS[name](value)
         else:
             sql, values = _contains("flows.url")(body)
         clauses.append(f"NOT ({sql})" if negate else f"({sql})")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ghost_addons.store import search
 from ghost_addons.store.db import Connection
 
 CORE = "core"
@@ -74,6 +75,36 @@ CORE_MIGRATIONS: list[str] = [
     );
     CREATE INDEX idx_artifacts_session ON artifacts(session_id, created_at);
     CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+    # 2: the full-text index of headers and bodies (see store/search.py), existing flows included
+    search.INDEX_TABLES_SQL + search.INDEX_EXISTING_SQL,
+    # 3: the fields GQL filters on most, per session, each ending in the flow id: `host:x` or
+    # `method:DELETE` is read newest first straight off its index, with no sort, and a count
+    # reads the index alone. Host and path fold case as GQL does, so a glob's fixed start is
+    # a range of the index.
+    """
+    CREATE INDEX idx_flows_session_host ON flows(session_id, host COLLATE NOCASE, id);
+    CREATE INDEX idx_flows_session_path ON flows(session_id, path COLLATE NOCASE, id);
+    CREATE INDEX idx_flows_session_method ON flows(session_id, method, id);
+    CREATE INDEX idx_flows_session_status ON flows(session_id, status_code, id);
+    CREATE INDEX idx_flows_session_duration ON flows(session_id, duration_us, id);
+    -- Tags, one row each, kept by triggers: `tag:x` reads its rows instead of parsing the
+    -- JSON of every flow of the session.
+    CREATE TABLE flow_tags (
+        tag TEXT NOT NULL, flow_id TEXT NOT NULL REFERENCES flows(id) ON DELETE CASCADE,
+        PRIMARY KEY (tag, flow_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX idx_flow_tags_flow ON flow_tags(flow_id);
+    CREATE TRIGGER flow_tags_insert AFTER INSERT ON flows WHEN new.tags != '[]' BEGIN
+        INSERT OR IGNORE INTO flow_tags (tag, flow_id) SELECT value, new.id FROM json_each(new.tags);
+    END;
+    CREATE TRIGGER flow_tags_update AFTER UPDATE OF tags ON flows BEGIN
+        DELETE FROM flow_tags WHERE flow_id = new.id;
+        INSERT OR IGNORE INTO flow_tags (tag, flow_id) SELECT value, new.id FROM json_each(new.tags);
+    END;
+    INSERT OR IGNORE INTO flow_tags (tag, flow_id)
+        SELECT j.value, f.id FROM flows f, json_each(f.tags) j WHERE f.tags != '[]';
+    ANALYZE;
     """,
 ]
 

@@ -13,16 +13,18 @@ failed download, never a complete-looking, silently truncated file.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from aiohttp import web
 
 from ghost_addons.api.lookups import registered, session_or_404
+from ghost_addons.errors import InvalidInput
 from ghost_addons.hookspecs import Register, hookimpl
 from ghost_addons.plugins import settle
 from ghost_addons.report_sections import ReportSection
 from ghost_addons.slicing import Slicer
+from ghost_addons.store.gql import GqlError, compile_query
 from plugins.exporters.contract import (
     EXPORT_BATCH,
     Exporter,
@@ -55,9 +57,18 @@ def ghost_exporters(register: Register) -> None:
         register(exporter.name, exporter)
 
 
-def _count_flows(conn: Connection, session_id: str) -> int:
-    return int(conn.execute("SELECT COUNT(*) FROM flows WHERE session_id = ?",
-                            (session_id,)).fetchone()[0])
+def _count_flows(conn: Connection, session_id: str, where: str = "1", params: tuple[Any, ...] = ()) -> int:
+    return int(conn.execute(f"SELECT COUNT(*) FROM flows WHERE session_id = ? AND ({where})",
+                            (session_id, *params)).fetchone()[0])
+
+
+def export_query(q: str) -> tuple[str, tuple[Any, ...]]:
+    """The flows a `?q=` export holds: the same GQL as the flow list (all flows when empty)."""
+    try:
+        where, params = compile_query(q)
+    except GqlError as e:
+        raise InvalidInput(f"bad query: {e}") from None
+    return where, tuple(params)
 
 
 def content_disposition(filename: str) -> str:
@@ -91,8 +102,9 @@ async def report_sections(ghost: Ghost, session_id: str) -> tuple[ReportSection,
 
 
 async def stream_export(ghost: Ghost, request: web.Request, exporter: Exporter,
-                        session: dict) -> web.StreamResponse:
-    total = await ghost.store.read(_count_flows, session["id"])
+                        session: dict, query: str = "") -> web.StreamResponse:
+    where, params = export_query(query)
+    total = await ghost.store.read(_count_flows, session["id"], where, params)
     sections = await report_sections(ghost, session["id"]) if exporter.wants_sections else ()
     info = ExportInfo(session_id=session["id"], session_name=session["name"], total_flows=total,
                       sections=sections)
@@ -137,7 +149,7 @@ async def stream_export(ghost: Ghost, request: web.Request, exporter: Exporter,
 
     try:
         async for batch in ghost.store.iter_session_flows(session["id"], batch=EXPORT_BATCH,
-                                                          limit=limit):
+                                                          limit=limit, where=where, params=params):
             if client_gone(request):
                 log.info("export of %s cancelled after %d flows: client went away",
                          session["id"], exported)
@@ -171,7 +183,8 @@ async def stream_export(ghost: Ghost, request: web.Request, exporter: Exporter,
             content=b"".join(keep),
             session_id=session["id"],
             metadata={"flow_count": exported, "session_name": session["name"],
-                      "export_format": exporter.name, "filename": filename},
+                      "export_format": exporter.name, "filename": filename,
+                      **({"query": query} if query else {})},
         )
     return response
 
@@ -182,9 +195,10 @@ def ghost_routes(ghost: Ghost, routes: RouteTable) -> None:
         fmt = request.match_info["format"]
         exporter = registered(ghost.exporters, fmt, "export format")
         session = await session_or_404(ghost, request.match_info["id"])
-        return await stream_export(ghost, request, exporter, session)
+        return await stream_export(ghost, request, exporter, session, request.query.get("q", ""))
 
     routes.add("GET", "/api/v1/sessions/{id}/export/{format}", export,
-               "Export a session as har, json, csv, postman or report (HTML)",
+               "Export a session as har, json, csv, postman or report (HTML); `?q=` (GQL) exports "
+               "only the flows it finds",
                responses={200: "The file, streamed", 400: "Unknown format",
                           404: "No such session"})

@@ -112,3 +112,33 @@ def test_the_pipe_to_the_writer_process_holds_a_whole_batch(tmp_path) -> None:
         return size
 
     assert asyncio.run(scenario()) >= min(1 << 20, int(Path("/proc/sys/fs/pipe-max-size").read_text()))
+
+
+def test_planner_statistics_are_refreshed_as_the_table_doubles(tmp_path, monkeypatch) -> None:
+    from ghost_addons.store import db, flow_process, flows
+    from ghost_addons.store.migrations import CORE_MIGRATIONS, apply
+    from tests.ghost_addons.factories import make_flow
+
+    monkeypatch.setattr(flow_process, "ANALYZE_AFTER", 10)
+    conn = db.connect(tmp_path / "g.db")
+    apply(conn, [("core", CORE_MIGRATIONS)])
+    conn.execute("INSERT INTO sessions VALUES ('s', 's', '', 'now', 'now')")
+    refresh = flow_process.PlannerStatistics(conn)
+
+    def analysed() -> int | None:
+        row = conn.execute("SELECT stat FROM sqlite_stat1 WHERE idx = 'idx_flows_session_id'").fetchone()
+        return int(row[0].split()[0]) if row else None
+
+    def store(count: int, start: int) -> None:
+        flows.insert_flows(conn, [make_flow(f"01T{start + i:04d}") for i in range(count)])
+        refresh.stored(count)
+
+    store(9, 0)
+    assert analysed() is None  # the migration analysed an empty table: no row for it
+    store(1, 9)
+    assert analysed() == 10
+    store(9, 10)
+    assert analysed() == 10  # not yet doubled
+    store(1, 19)
+    assert analysed() == 20
+    assert flow_process.PlannerStatistics(conn).analysed_rows == 20  # a restarted writer knows it

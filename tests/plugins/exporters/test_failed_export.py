@@ -44,8 +44,8 @@ async def test_a_failure_mid_export_aborts_the_download(ghost_app) -> None:
     # batches of one flow: the first batch's chunk goes out, the second batch fails
     original = ghost.store.iter_session_flows
 
-    def one_at_a_time(session_id, batch=1, limit=100_000, max_bytes=0):  # type: ignore[no-untyped-def]
-        return original(session_id, batch=1, limit=limit, max_bytes=max_bytes)
+    def one_at_a_time(session_id, batch=1, **kwargs):  # type: ignore[no-untyped-def]
+        return original(session_id, batch=1, **kwargs)
 
     ghost.store.iter_session_flows = one_at_a_time  # type: ignore[method-assign]
     with pytest.raises(httpx.RemoteProtocolError, match="without sending complete message body"):
