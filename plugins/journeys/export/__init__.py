@@ -1,5 +1,5 @@
 """Journey export: a recorded journey becomes files other tools run (cURL, HAR, Postman, k6,
-Playwright API).
+Playwright API, Cypress API).
 
 `GET /api/v1/journeys/{id}/export?format=NAME` loads the journey into a `JourneyExport`
 (`model.py`: the journey and its ordered steps with their full flows and interactions) and
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from ghost_addons.store.flows import get_flow
 from plugins.journeys import tables
-from plugins.journeys.export import curl, har, k6, playwright_api, postman
+from plugins.journeys.export import curl, cypress_api, har, k6, playwright_api, postman
 from plugins.journeys.export.model import ExportStep, JourneyExport, JourneyExporter, check_exporter
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ BUILTIN: dict[str, JourneyExporter] = {
     "postman": JourneyExporter(postman.generate, "application/json", ".postman_collection.json"),
     "k6": JourneyExporter(k6.generate, "application/javascript", ".k6.js"),
     "playwright-api": JourneyExporter(playwright_api.generate, "text/typescript", ".api.spec.ts"),
+    "cypress-api": JourneyExporter(cypress_api.generate, "application/javascript", ".api.cy.js"),
 }
 
 

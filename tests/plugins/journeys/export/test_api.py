@@ -21,6 +21,7 @@ EXPECTED = {
     "postman": ("application/json", ".postman_collection.json"),
     "k6": ("application/javascript", ".k6.js"),
     "playwright-api": ("text/typescript", ".api.spec.ts"),
+    "cypress-api": ("application/javascript", ".api.cy.js"),
 }
 
 
@@ -49,9 +50,9 @@ async def test_each_format_answers_a_file_to_download(api: Api, extension: FakeE
 async def test_errors_name_what_is_wrong(api: Api, extension: FakeExtension) -> None:
     journey_id = await recorded(api, extension)
     status, body = await api.call("GET", f"/api/v1/journeys/{journey_id}/export")
-    assert status == 400 and body["error"] == "query parameter format is required; use one of curl, har, k6, playwright-api, postman"
+    assert status == 400 and body["error"] == "query parameter format is required; use one of curl, cypress-api, har, k6, playwright-api, postman"
     status, body = await api.call("GET", f"/api/v1/journeys/{journey_id}/export?format=cypress-ui")
-    assert status == 400 and body["error"] == "unsupported format 'cypress-ui'; use one of curl, har, k6, playwright-api, postman"
+    assert status == 400 and body["error"] == "unsupported format 'cypress-ui'; use one of curl, cypress-api, har, k6, playwright-api, postman"
     status, body = await api.call("GET", "/api/v1/journeys/01NOSUCHJOURNEY/export?format=curl")
     assert status == 404 and "01NOSUCHJOURNEY" in body["error"]
     empty = await recorded(api, extension, with_flows=False)
@@ -66,7 +67,7 @@ async def test_a_plugin_adds_a_format_without_importing_journeys(ghost_app: Star
     sid = api.ghost.active_session_id
     created = await api.ok("POST", "/api/v1/journeys", status=201, json={"session_id": sid, "name": "x"})
     status, body = await api.call("GET", f"/api/v1/journeys/{created['id']}/export?format=nope")
-    assert "curl, har, k6, playwright-api, postman, urls" in body["error"]
+    assert "curl, cypress-api, har, k6, playwright-api, postman, urls" in body["error"]
 
 
 async def test_a_format_claimed_twice_stops_ghost_naming_both_plugins(tmp_path: Path) -> None:
