@@ -38,7 +38,8 @@ def key_assertion(check: KeyCheck, subject: str, indent: str) -> list[str]:
     """chai's `include.all.keys` on the body, or on each element of an array body."""
     keys = ", ".join(js_string(k) for k in check.keys)
     if check.each:
-        return [f"{indent}{subject}.forEach((item) => expect(item).to.include.all.keys({keys}));"]
+        return [f'{indent}expect({subject}).to.be.an("array");',
+                f"{indent}{subject}.forEach((item) => expect(item).to.include.all.keys({keys}));"]
     return [f"{indent}expect({subject}).to.include.all.keys({keys});"]
 
 

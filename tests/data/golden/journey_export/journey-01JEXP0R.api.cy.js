@@ -31,6 +31,7 @@ describe("Login and add a note", () => {
       }),
     ).then((response) => {
       expect(response.status, "step 2: GET").to.eq(200);
+      expect(response.body).to.be.an("array");
       response.body.forEach((item) => expect(item).to.include.all.keys("id", "name"));
     });
 
