@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ghost_addons.store.flows import get_flow
 from plugins.journeys import tables
 from plugins.journeys.export import curl, cypress_api, har, k6, playwright_api, postman
 from plugins.journeys.export.model import ExportStep, JourneyExport, JourneyExporter, check_exporter
@@ -41,7 +40,7 @@ def register_builtin(register: Callable[[str, JourneyExporter], None]) -> None:
 
 async def load(store: Store, journey_id: str) -> JourneyExport | None:
     """The journey with its steps, flows and interactions; None when there is no such journey.
-    One read on a reader thread, however many steps."""
+    One read on a reader thread, three queries however many steps."""
     return await store.read(read_export, journey_id)
 
 
@@ -49,9 +48,8 @@ def read_export(conn: Connection, journey_id: str) -> JourneyExport | None:
     journey = tables.get_journey(conn, journey_id)
     if journey is None:
         return None
-    steps = []
-    for step in tables.list_steps(conn, journey_id):
-        flow = get_flow(conn, step.flow_id) if step.flow_id else None
-        interaction = tables.get_interaction(conn, step.interaction_id) if step.interaction_id else None
-        steps.append(ExportStep(step, flow, interaction))
+    flows = tables.journey_flows(conn, journey_id)
+    interactions = tables.journey_interactions(conn, journey_id)
+    steps = [ExportStep(step, flows.get(step.flow_id or ""), interactions.get(step.interaction_id or ""))
+             for step in tables.list_steps(conn, journey_id)]
     return JourneyExport(journey, steps)

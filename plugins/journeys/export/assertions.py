@@ -108,4 +108,11 @@ def key_checks(exported: Sequence[Flow], observed: Sequence[Flow]) -> list[KeyCh
     by_endpoint: dict[tuple[str, str, int], list[Shape | None]] = {}
     for flow in observed:
         by_endpoint.setdefault(endpoint(flow), []).append(shape(flow))
-    return [stable_keys(by_endpoint.get(endpoint(flow)) or [shape(flow)]) for flow in exported]
+    decided: dict[tuple[str, str, int], KeyCheck | None] = {}
+    checks = []
+    for flow in exported:
+        key = endpoint(flow)
+        if key not in decided:
+            decided[key] = stable_keys(by_endpoint.get(key) or [shape(flow)])
+        checks.append(decided[key])
+    return checks
