@@ -2,6 +2,10 @@
 file parses with the TypeScript compiler API and passes ESLint with eslint-plugin-cypress's
 recommended rules (tests/node/check_cypress.mjs). Generic over files, so the cypress-api
 export and the cypress-ui multi-file export use the same check.
+
+`run_cypress_api(path)` runs a cypress-api export against a live app with
+tests/node/run_cypress_api.mjs, which implements the commands that export uses with
+Cypress's queueing semantics (arguments are taken when a command is queued).
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from pathlib import Path
 from tests.support.captured_session import NODE_DIR
 
 CHECKER = NODE_DIR / "check_cypress.mjs"
-NEEDED = ("typescript", "eslint", "eslint-plugin-cypress", "@eslint/js")
+API_RUNNER = NODE_DIR / "run_cypress_api.mjs"
+NEEDED = ("typescript", "eslint", "eslint-plugin-cypress", "@eslint/js", "chai")
 FILE_SEPARATOR = re.compile(r"^// ===== File: (?P<path>.+?) =====$", re.M)
 
 
@@ -77,3 +82,12 @@ def check_cypress_files(paths: list[Path], timeout: float = 120) -> list[Problem
     report = json.loads(result.stdout)
     assert report["files"] == len(paths)
     return [Problem(**p) for p in report["problems"]]
+
+
+def run_cypress_api(path: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run a cypress-api export's tests against the app its BASE_URL names."""
+    node = shutil.which("node")
+    assert node, "node is needed to run Cypress API exports"
+    node_modules()
+    return subprocess.run([node, str(API_RUNNER), str(path)], capture_output=True, text=True, timeout=timeout,
+                          cwd=NODE_DIR)

@@ -1,17 +1,19 @@
 """Cypress exports parse and lint clean (Cypress itself cannot be installed here): every file
 of every cypress-* format parses with the TypeScript compiler API and passes ESLint with
 eslint-plugin-cypress's recommended rules, from the fixed journey and from one recorded
-into Ghost and downloaded through the API."""
+into Ghost and downloaded through the API. The cypress-api export also runs against the
+restarted app through a small harness of the Cypress commands it uses."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from plugins.journeys.export import BUILTIN
 from plugins.journeys.export.model import filename
 from tests.plugins.journeys.conftest import Api, FakeExtension
 from tests.plugins.journeys.webapp import JourneyAppServer
-from tests.support.cypress_check import check_cypress_files, write_export
+from tests.support.cypress_check import check_cypress_files, run_cypress_api, write_export
 
 from .journeys import JOURNEY_ID, login_journey
 from .test_tools import export, record, recorded_app  # noqa: F401 (recorded_app is a fixture)
@@ -62,3 +64,34 @@ async def test_a_recorded_journey_s_cypress_api_export_parses_and_lints_clean(
     assert 'Cypress.env("PASSWORD") || "secret"' in text
     problems = check_cypress_files([path])
     assert not problems, "\n".join(map(str, problems))
+
+
+async def test_the_cypress_api_export_passes_against_the_restarted_app(
+    api: Api, extension: FakeExtension, recorded_app: tuple[JourneyAppServer, str, str], tmp_path: Path,  # noqa: F811
+) -> None:
+    server, token, note_id = recorded_app
+    port = server.state.port
+    journey_id = await record(api, extension, server.state.url, token, note_id)
+    spec = await export(api, journey_id, "cypress-api", tmp_path)
+    # What the export avoids: a request built when it is queued, before the token is read.
+    eager = tmp_path / "eager.cy.js"
+    eager.write_text(spec.read_text().replace("cy.wrap(null).then(() =>\n      cy.request(", "cy.request(").replace(
+        "      }),\n    ).then((response) => {", "    }).then((response) => {"))
+    assert "cy.wrap" not in eager.read_text()
+    server.stop()
+    restarted = JourneyAppServer(port=port)
+    app = restarted.start()
+    try:
+        result = await asyncio.to_thread(run_cypress_api, spec)
+        assert result.returncode == 0 and "passed: " in result.stdout, (result.stdout, result.stderr[-3000:])
+        assert len(app.tokens) == len(app.notes) == 1
+        result = await asyncio.to_thread(run_cypress_api, eager)
+        assert result.returncode == 1 and "answered 401" in result.stdout, result.stdout
+        app.items_status = 503  # a recorded 200 answered 503 fails cy.request itself, as in Cypress
+        result = await asyncio.to_thread(run_cypress_api, spec)
+        assert result.returncode == 1 and "/api/items answered 503" in result.stdout, result.stdout
+        app.items_status, app.items_without = 200, "name"
+        result = await asyncio.to_thread(run_cypress_api, spec)
+        assert result.returncode == 1 and "expected { id: 1 } to contain keys 'id', and 'name'" in result.stdout, result.stdout
+    finally:
+        restarted.stop()
