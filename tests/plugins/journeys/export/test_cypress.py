@@ -7,6 +7,7 @@ restarted app through a small harness of the Cypress commands it uses."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 from plugins.journeys.export import BUILTIN
@@ -15,7 +16,7 @@ from tests.plugins.journeys.conftest import Api, FakeExtension
 from tests.plugins.journeys.webapp import JourneyAppServer
 from tests.support.cypress_check import check_cypress_files, run_cypress_api, write_export
 
-from .journeys import JOURNEY_ID, login_journey
+from .journeys import JOURNEY_ID, flow, login_journey
 from .test_tools import export, record, recorded_app  # noqa: F401 (recorded_app is a fixture)
 
 CYPRESS_FORMATS = sorted(name for name in BUILTIN if name.startswith("cypress"))
@@ -50,6 +51,27 @@ def test_every_cypress_format_parses_and_lints_clean(tmp_path: Path) -> None:
         text = exporter.generate(login_journey())
         files += write_export(text, tmp_path / fmt, filename(JOURNEY_ID, exporter.extension))
     problems = check_cypress_files(files)
+    assert not problems, "\n".join(map(str, problems))
+
+
+def test_cypress_api_with_a_binary_body_a_redirect_and_a_recorded_404(tmp_path: Path) -> None:
+    journey = login_journey()
+    base = "http://127.0.0.1:8080"
+    upload = dataclasses.replace(flow(8, base, "PUT", "/api/blob", 204, {}),
+                                 request=dataclasses.replace(journey.steps[0].flow.request, method="PUT",  # type: ignore[union-attr]
+                                                             url=base + "/api/blob", body=b"\xff\x00\xfe"))
+    extra = [flow(7, base, "GET", "/old", 302, {}, response_headers=[("Location", "/new")]), upload,
+             flow(9, base, "GET", "/api/missing", 404, {"error": "no such thing"})]
+    steps = [*journey.steps, *(dataclasses.replace(journey.steps[0], flow=f) for f in extra)]
+    text = BUILTIN["cypress-api"].generate(type(journey)(journey.journey, steps))
+    assert 'body: Cypress.Buffer.from("/wD+", "base64")' in text
+    assert text.count("failOnStatusCode: false") == 1  # the recorded 404 only
+    assert 'expect(response.status, "step 7: GET").to.eq(404);' in text
+    assert 'expect(response.body).to.include.all.keys("error");' in text
+    assert text.count("followRedirect: false") == 7
+    path = tmp_path / "journey.api.cy.js"
+    path.write_text(text)
+    problems = check_cypress_files([path])
     assert not problems, "\n".join(map(str, problems))
 
 
