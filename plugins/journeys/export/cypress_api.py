@@ -1,6 +1,7 @@
 """Cypress API: a JavaScript test of the journey as a chain of `cy.request()` calls.
 
-One `describe`/`it`; each distinct method and URL is a `cy.request({...})` with its headers
+One `describe`/`it`; each flow is a `cy.request({...})` (none left out as a repeat: a second
+POST creates a second resource the next steps may read back) with its headers
 and body, then `expect(response.status).to.eq(N)` and the JSON keys the recorded response
 body had (see `assertions.py`). Redirects are not followed (`followRedirect: false`), so a
 recorded 302 is checked as a 302; `failOnStatusCode: false` is added where a 4xx or 5xx was
@@ -20,7 +21,7 @@ import orjson
 
 from plugins.journeys.export.assertions import KeyCheck, key_checks
 from plugins.journeys.export.common import banner, one_line
-from plugins.journeys.export.correlation import Part, RequestParts, Variable, dedupe, plan, render
+from plugins.journeys.export.correlation import Part, RequestParts, Variable, plan, render
 from plugins.journeys.export.model import JourneyExport
 
 
@@ -44,7 +45,7 @@ def key_assertion(check: KeyCheck, subject: str, indent: str) -> list[str]:
 
 
 def generate(export: JourneyExport) -> str:
-    p = plan(dedupe(export.flows()))
+    p = plan(export.flows())
     checks = key_checks(p.flows, export.flows())
     lines = [f"// {banner(export, len(p.flows))}",
              "// Run: npx cypress run --spec THIS_FILE (override any constant below with --env NAME=value)."]

@@ -69,6 +69,8 @@ def test_cypress_api_with_a_binary_body_a_redirect_and_a_recorded_404(tmp_path: 
     assert 'expect(response.status, "step 7: GET").to.eq(404);' in text
     assert 'expect(response.body).to.include.all.keys("error");' in text
     assert text.count("followRedirect: false") == 7
+    twice = type(journey)(journey.journey, [*journey.steps, journey.steps[2]])  # GET /api/items again
+    assert BUILTIN["cypress-api"].generate(twice).count("cy.request({") == 5  # every flow, none deduplicated
     path = tmp_path / "journey.api.cy.js"
     path.write_text(text)
     problems = check_cypress_files([path])
