@@ -438,12 +438,17 @@ def _used(current: Plan) -> set[Variable]:
 
 
 def dedupe(flows: Sequence[Flow]) -> list[Flow]:
-    """The first flow of each method and URL (the spec's pass for Postman and Playwright API)."""
+    """The first flow of each method and URL (the spec's pass for Postman and Playwright API),
+    and a repeat whose response hands out a value a later request sends back: a second
+    `POST /api/notes` creates a second note the next steps read, and without it that note's
+    recorded id would be printed, and not found tomorrow."""
+    flows = list(flows)
+    handing_out = {v.step for v in plan(flows).variables if v.kind == "response"}
     seen: set[tuple[str, str]] = set()
     out = []
-    for flow in flows:
+    for index, flow in enumerate(flows):
         key = (flow.request.method.upper(), flow.request.url)
-        if key not in seen:
+        if key not in seen or index in handing_out:
             seen.add(key)
             out.append(flow)
     return out

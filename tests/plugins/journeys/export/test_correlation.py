@@ -87,6 +87,17 @@ def test_dedupe_keeps_the_first_of_each_method_and_url() -> None:
     assert dedupe([*flows, flows[1]]) == flows
 
 
+def test_dedupe_keeps_a_repeat_that_hands_out_a_value_used_later() -> None:
+    """Two notes created by the same POST: the second POST stays, so its id is read live."""
+    first = login_flows(BASE, "tok3n-value-123456", "n0te1d")
+    second = login_flows(BASE, "tok3n-value-123456", "n0te2d", ids="01JSECONDF")
+    flows = [*first, second[2], second[3]]  # POST /api/notes again, then GET the new note
+    assert dedupe(flows) == flows
+    p = plan(dedupe(flows))
+    assert [v.name for v in p.variables if v.kind == "response"] == ["TOKEN", "LOCATION", "LOCATION_2"]
+    assert not any("n0te2d" in part for part in p.request(5).url if isinstance(part, str))
+
+
 def test_base_url_is_the_origin_most_requests_go_to() -> None:
     flows = [flow(1, "https://cdn.test", "GET", "/lib.js", 200, {}), *login_flows(BASE, "tok3n-value-123456", "n0te1d")]
     assert plan(flows).variables[0].value == BASE
