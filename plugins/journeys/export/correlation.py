@@ -342,23 +342,8 @@ def plan(flows: Sequence[Flow]) -> Plan:
         return Plan(flows)
     names = _Names()
     sent = _Sent([sent_text(f) for f in flows])
-    variables: list[Variable] = [Variable(names.claim("BASE_URL"), base_url(flows), "env")]
-    seen_values: set[str] = {variables[0].value}
-
-    parsed: dict[bytes, list[tuple[JsonPath, str]]] = {}
-    for index, flow in enumerate(flows):
-        for value, path, header in handed_out(flow, parsed):
-            if value in seen_values:
-                continue
-            sending = sent.flows_sending(value)
-            # sent back later, and by no request up to this one (an echo is no correlation)
-            if not sending or sending[0] <= index:
-                continue
-            seen_values.add(value)
-            raw = header or next((str(k) for k in reversed(path) if isinstance(k, str)), "value")
-            variables.append(Variable(names.claim(raw), value, "response", bool(SECRET_NAME.search(raw)),
-                                      index, path, header))
-
+    variables = _response_variables(flows, sent, names)
+    seen_values = {v.value for v in variables}
     response_values = [v.value for v in variables if v.kind == "response"]
     for flow in flows:
         for name, value in sent_secrets(flow):
@@ -420,6 +405,26 @@ class _Sent:
         return found
 
 
+def _response_variables(flows: list[Flow], sent: _Sent, names: _Names) -> list[Variable]:
+    """BASE_URL, then every value a response hands out that a later request sends back and
+    no request up to that response sent (an echo is no correlation)."""
+    variables: list[Variable] = [Variable(names.claim("BASE_URL"), base_url(flows), "env")]
+    seen_values: set[str] = {variables[0].value}
+    parsed: dict[bytes, list[tuple[JsonPath, str]]] = {}
+    for index, flow in enumerate(flows):
+        for value, path, header in handed_out(flow, parsed):
+            if value in seen_values:
+                continue
+            sending = sent.flows_sending(value)
+            if not sending or sending[0] <= index:
+                continue
+            seen_values.add(value)
+            raw = header or next((str(k) for k in reversed(path) if isinstance(k, str)), "value")
+            variables.append(Variable(names.claim(raw), value, "response", bool(SECRET_NAME.search(raw)),
+                                      index, path, header))
+    return variables
+
+
 def base_url(flows: Sequence[Flow]) -> str:
     """The origin most requests go to (the earliest of equals): the application's."""
     origins = Counter(f"{u.scheme}://{u.netloc}" for u in (urlsplit(f.request.url) for f in flows))
@@ -443,11 +448,15 @@ def dedupe(flows: Sequence[Flow]) -> list[Flow]:
     `POST /api/notes` creates a second note the next steps read, and without it that note's
     recorded id would be printed, and not found tomorrow."""
     flows = list(flows)
-    handing_out = {v.step for v in plan(flows).variables if v.kind == "response"}
+    keys = [(flow.request.method.upper(), flow.request.url) for flow in flows]
+    if len(set(keys)) == len(keys):
+        return flows
+    # Which responses hand out values later requests send (the first half of `plan`).
+    found = _response_variables(flows, _Sent([sent_text(f) for f in flows]), _Names())
+    handing_out = {v.step for v in found if v.kind == "response"}
     seen: set[tuple[str, str]] = set()
     out = []
-    for index, flow in enumerate(flows):
-        key = (flow.request.method.upper(), flow.request.url)
+    for index, (flow, key) in enumerate(zip(flows, keys, strict=True)):
         if key not in seen or index in handing_out:
             seen.add(key)
             out.append(flow)
