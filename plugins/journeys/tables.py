@@ -14,8 +14,9 @@ from typing import Any
 import orjson
 
 from ghost_addons.ids import new_id
-from ghost_addons.model import format_time, parse_time
+from ghost_addons.model import Flow, format_time, parse_time
 from ghost_addons.store.db import Connection
+from ghost_addons.store.flows import flow_from_row
 from plugins.journeys.correlation import StepDraft
 from plugins.journeys.model import Interaction, Journey, Step
 
@@ -252,6 +253,27 @@ def _existing(conn: Connection, table: str, ids: set[str]) -> set[str]:
         marks = ", ".join("?" for _ in chunk)
         found.update(r[0] for r in conn.execute(f"SELECT id FROM {table} WHERE id IN ({marks})", chunk))
     return found
+
+
+def journey_flows(conn: Connection, journey_id: str) -> dict[str, Flow]:
+    """The full flows (bodies included) the journey's steps point at, by id: one query
+    however many steps (an export of 500 steps is not 1,000 round trips)."""
+    rows = conn.execute(
+        "SELECT f.*, b.request_body, b.response_body FROM flows f LEFT JOIN flow_bodies b ON b.flow_id = f.id"
+        " WHERE f.id IN (SELECT flow_id FROM journey_steps WHERE journey_id = ? AND flow_id IS NOT NULL)",
+        (journey_id,),
+    ).fetchall()
+    return {r["id"]: flow_from_row(r, r if r["request_body"] is not None else None) for r in rows}
+
+
+def journey_interactions(conn: Connection, journey_id: str) -> dict[str, Interaction]:
+    """The interactions the journey's steps point at, by id, in one query."""
+    rows = conn.execute(
+        "SELECT * FROM interactions WHERE id IN"
+        " (SELECT interaction_id FROM journey_steps WHERE journey_id = ? AND interaction_id IS NOT NULL)",
+        (journey_id,),
+    ).fetchall()
+    return {r["id"]: _interaction(r) for r in rows}
 
 
 def list_steps(conn: Connection, journey_id: str) -> list[Step]:

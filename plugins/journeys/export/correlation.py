@@ -20,6 +20,8 @@ variables, longest value first, so each generator renders the parts in its own s
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +45,8 @@ NOT_VALUE_HEADERS = frozenset({
     "x-frame-options", "age", "via", "pragma", "accept-ranges", "alt-svc", "report-to", "nel",
     "referrer-policy", "permissions-policy", "x-xss-protection",
 })
+
+WORD = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")  # what a number must not touch
 
 JsonPath = tuple[str | int, ...]
 
@@ -80,6 +84,13 @@ class Plan:
 
     flows: list[Flow]
     variables: list[Variable] = field(default_factory=list)
+    # Each step's request cut into parts, computed once: generators and `plan` ask again.
+    parts_cache: dict[int, RequestParts] = field(default_factory=dict, repr=False, compare=False)
+    # Each step's `sent_text`, when `plan` has computed them already.
+    sent_texts: list[str] = field(default_factory=list, repr=False, compare=False)
+    # Each step's candidate variables, when `plan` has found them already (see `candidates`).
+    candidates_by_step: dict[int, list[Variable]] | None = field(default=None, repr=False, compare=False)
+    extracted_by_step: dict[int, list[Variable]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def env(self) -> list[Variable]:
@@ -87,21 +98,37 @@ class Plan:
 
     def extracted_after(self, step: int) -> list[Variable]:
         """The response variables taken from flow `step`'s response."""
-        return [v for v in self.variables if v.kind == "response" and v.step == step]
+        if not self.extracted_by_step:
+            for v in self.variables:
+                if v.kind == "response":
+                    self.extracted_by_step.setdefault(v.step, []).append(v)
+            self.extracted_by_step.setdefault(-1, [])  # built, even when there is none
+        return self.extracted_by_step.get(step, [])
 
     def available(self, step: int) -> list[Variable]:
         """The variables flow `step`'s request may use: env ones and earlier responses'."""
         return [v for v in self.variables if v.kind == "env" or v.step < step]
 
+    def candidates(self, step: int) -> list[Variable]:
+        """The available variables whose value occurs somewhere in flow `step`'s request."""
+        if self.candidates_by_step is not None:
+            return self.candidates_by_step.get(step, [])
+        sent = self.sent_texts[step] if self.sent_texts else sent_text(self.flows[step])
+        return [v for v in self.available(step) if v.value and v.value in sent]
+
     def request(self, step: int) -> RequestParts:
-        return request_parts(self.flows[step], self.available(step))
+        parts = self.parts_cache.get(step)
+        if parts is None:
+            parts = self.parts_cache[step] = request_parts(self.flows[step], self.candidates(step))
+        return parts
 
     def title(self, step: int) -> str:
         """`Step N — METHOD /path`, with `{NAME}` where the path holds a variable (so a
         token or id in a URL is not printed in a comment or an item name either)."""
         flow = self.flows[step]
         path = urlsplit(flow.request.url).path or "/"
-        shown = render(split(path, self.available(step)), lambda s: s, lambda v: "{" + v.name + "}")
+        used = [p for p in self.request(step).url if isinstance(p, Variable)]
+        shown = render(split(path, used), lambda s: s, lambda v: "{" + v.name + "}")
         return f"Step {step + 1} — {flow.request.method.upper()} {shown}"
 
 
@@ -122,33 +149,44 @@ def body_text(body: bytes) -> str | None:
 
 
 def split(text: str, variables: Sequence[Variable]) -> list[Part]:
-    """`text` as literal strings and the variables whose values occur in it (longest first;
-    a value occurs once per variable list, so each value maps to one variable)."""
-    by_value = {v.value: v for v in reversed(variables) if v.value}
-    if not by_value or not text:
+    """`text` as literal strings and the variables whose values occur in it: at each point
+    the leftmost occurrence, the longest value among those starting there (a value occurs
+    once per variable list, so each value maps to one variable)."""
+    by_value = {v.value: v for v in reversed(variables) if v.value and v.value in text}
+    if not by_value:
         return [text] if text else []
-    pattern = re.compile("|".join(_pattern(v) for v in sorted(by_value, key=len, reverse=True)))
+    values = sorted(by_value, key=len, reverse=True)
     parts: list[Part] = []
     at = 0
-    for match in pattern.finditer(text):
-        if match.start() > at:
-            parts.append(text[at:match.start()])
-        parts.append(by_value[match.group()])
-        at = match.end()
+    while True:
+        start, found = len(text), ""
+        for value in values:  # longest first: on a tie of starts the longer value wins
+            where = find(text, value, at)
+            if where != -1 and where < start:
+                start, found = where, value
+        if not found:
+            break
+        if start > at:
+            parts.append(text[at:start])
+        parts.append(by_value[found])
+        at = start + len(found)
     if at < len(text):
         parts.append(text[at:])
     return parts
 
 
-def _pattern(value: str) -> str:
-    """A value as a regular expression; a number only as a whole word (id 42 is not in 1420)."""
-    if value.isdigit():
-        return rf"(?<![0-9A-Za-z]){value}(?![0-9A-Za-z])"
-    return re.escape(value)
-
-
-def occurs(value: str, text: str) -> bool:
-    return (re.search(_pattern(value), text) is not None) if value.isdigit() else value in text
+def find(text: str, value: str, start: int = 0) -> int:
+    """Where `value` occurs in `text` from `start`, or -1; a number only as a whole word
+    (id 42 is not in 1420)."""
+    where = text.find(value, start)
+    if not value.isdigit():
+        return where
+    while where != -1:
+        end = where + len(value)
+        if (where == 0 or text[where - 1] not in WORD) and (end == len(text) or text[end] not in WORD):
+            return where
+        where = text.find(value, where + 1)
+    return -1
 
 
 def request_parts(flow: Flow, variables: Sequence[Variable]) -> RequestParts:
@@ -200,21 +238,36 @@ def json_leaves(value: Any, path: JsonPath = ()) -> Iterator[tuple[JsonPath, str
 ID_KEY = re.compile(r"(^|_)id$|[a-z]Id$|^uuid$", re.I)
 
 
-def json_ids(value: Any, path: JsonPath = ()) -> Iterator[tuple[JsonPath, str]]:
-    """Every integer under an id-like key (`id`, `note_id`, `userId`), as text."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(item, int) and not isinstance(item, bool) and ID_KEY.search(str(key)):
-                yield (*path, str(key)), str(item)
-            else:
-                yield from json_ids(item, (*path, str(key)))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from json_ids(item, (*path, index))
+def body_values(document: Any) -> list[tuple[JsonPath, str]]:
+    """The candidate values of a JSON document, in one walk: every string of at least
+    MIN_VALUE_LENGTH characters, then every integer under an id-like key (a created id may
+    be short: 42; not 1-9, which page=1 would match) as text."""
+    strings: list[tuple[JsonPath, str]] = []
+    ids: list[tuple[JsonPath, str]] = []
+
+    def walk(value: Any, path: JsonPath) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                name = str(key)
+                if isinstance(item, int) and not isinstance(item, bool) and ID_KEY.search(name):
+                    text = str(item)
+                    if len(text) >= 2:
+                        ids.append(((*path, name), text))
+                else:
+                    walk(item, (*path, name))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, (*path, index))
+        elif isinstance(value, str) and len(value) >= MIN_VALUE_LENGTH:
+            strings.append((path, value))
+
+    walk(document, ())
+    return strings + ids
 
 
-def handed_out(flow: Flow) -> Iterator[tuple[str, JsonPath, str]]:
-    """Candidate values of a response: (value, json_path, header)."""
+def handed_out(flow: Flow, parsed: dict[bytes, list[tuple[JsonPath, str]]] | None = None) -> Iterator[tuple[str, JsonPath, str]]:
+    """Candidate values of a response: (value, json_path, header). `parsed` remembers the
+    values of bodies already walked (a journey often gets the same body many times)."""
     response = flow.response
     if response is None:
         return
@@ -223,16 +276,16 @@ def handed_out(flow: Flow) -> Iterator[tuple[str, JsonPath, str]]:
         if low not in NOT_VALUE_HEADERS and not low.startswith("access-control-") and len(value) >= MIN_VALUE_LENGTH:
             yield value, (), low
     if "json" in response.content_type.lower() and response.body:
-        try:
-            document = orjson.loads(response.body)
-        except orjson.JSONDecodeError:
-            return
-        for path, value in json_leaves(document):
-            if len(value) >= MIN_VALUE_LENGTH:
-                yield value, path, ""
-        for path, value in json_ids(document):  # a created id may be short: 42 (not 1-9: page=1)
-            if len(value) >= 2:
-                yield value, path, ""
+        values = parsed.get(response.body) if parsed is not None else None
+        if values is None:
+            try:
+                values = body_values(orjson.loads(response.body))
+            except orjson.JSONDecodeError:
+                values = []
+            if parsed is not None:
+                parsed[response.body] = values
+        for path, value in values:
+            yield value, path, ""
 
 
 def sent_text(flow: Flow) -> str:
@@ -270,12 +323,14 @@ def sent_secrets(flow: Flow) -> Iterator[tuple[str, str]]:
 class _Names:
     def __init__(self) -> None:
         self.taken: set[str] = set()
+        self.next_suffix: dict[str, int] = {}  # where to go on trying a base: 100 ids are not 5,000 tries
 
     def claim(self, raw: str) -> str:
         base = identifier(raw)
-        name, n = base, 2
+        name, n = base, self.next_suffix.get(base, 2)
         while name in self.taken:
             name, n = f"{base}_{n}", n + 1
+        self.next_suffix[base] = n
         self.taken.add(name)
         return name
 
@@ -286,47 +341,100 @@ def plan(flows: Sequence[Flow]) -> Plan:
     if not flows:
         return Plan(flows)
     names = _Names()
-    sent = [sent_text(f) for f in flows]
-    variables: list[Variable] = [Variable(names.claim("BASE_URL"), base_url(flows), "env")]
-    seen_values: set[str] = {variables[0].value}
-
-    for index, flow in enumerate(flows):
-        earlier = "\n".join(sent[: index + 1])
-        later = sent[index + 1 :]
-        for value, path, header in handed_out(flow):
-            if value in seen_values or occurs(value, earlier) or not any(occurs(value, text) for text in later):
-                continue
-            seen_values.add(value)
-            raw = header or next((str(k) for k in reversed(path) if isinstance(k, str)), "value")
-            variables.append(Variable(names.claim(raw), value, "response", bool(SECRET_NAME.search(raw)),
-                                      index, path, header))
-
+    sent = _Sent([sent_text(f) for f in flows])
+    variables = _response_variables(flows, sent, names)
+    seen_values = {v.value for v in variables}
+    response_values = [v.value for v in variables if v.kind == "response"]
     for flow in flows:
         for name, value in sent_secrets(flow):
             if value in seen_values or len(value) < MIN_SECRET_LENGTH:
                 continue
             # A bearer token handed out by a response is already a response variable (a part
             # of this header); a recorded static one comes from the environment.
-            if any(v.kind == "response" and v.value in value for v in variables):
+            if any(handed in value for handed in response_values):
                 continue
             seen_values.add(value)
             variables.append(Variable(names.claim(name), value, "env", secret=True))
 
-    used = _used(flows, variables)
-    return Plan(flows, [v for v in variables if v.kind == "env" and v.name == "BASE_URL" or v in used])
+    # Each request's candidates from where the values were found: no scan of every
+    # variable against every request.
+    candidates: dict[int, list[Variable]] = {}
+    for variable in variables:
+        for index in sent.flows_sending(variable.value):
+            if variable.kind == "env" or variable.step < index:
+                candidates.setdefault(index, []).append(variable)
+    current = Plan(flows, variables, sent_texts=sent.texts, candidates_by_step=candidates)
+    used = _used(current)
+    # Leaving out variables no request contains changes no request's parts: reuse them.
+    return Plan(flows, [v for v in variables if v.kind == "env" and v.name == "BASE_URL" or v in used],
+                current.parts_cache, sent.texts)
+
+
+class _Sent:
+    """The text every request of the journey sends (`sent_text`), and which requests send
+    a value: one scan of the joined text per distinct value, not one per request."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+        self.joined = "\n".join(texts)
+        self.starts: list[int] = []
+        at = 0
+        for text in texts:
+            self.starts.append(at)
+            at += len(text) + 1
+        self.memo: dict[str, list[int]] = {}
+
+    def flows_sending(self, value: str) -> list[int]:
+        """The indexes of the requests whose text holds `value`, ascending."""
+        found = self.memo.get(value)
+        if found is not None:
+            return found
+        found = []
+        where = find(self.joined, value)
+        while where != -1:
+            index = bisect_right(self.starts, where) - 1
+            end = self.starts[index] + len(self.texts[index])
+            if where + len(value) <= end:  # inside one request's text, not across the joint
+                found.append(index)
+                if index + 1 == len(self.texts):
+                    break
+                where = find(self.joined, value, self.starts[index + 1])
+            else:
+                where = find(self.joined, value, where + 1)
+        self.memo[value] = found
+        return found
+
+
+def _response_variables(flows: list[Flow], sent: _Sent, names: _Names) -> list[Variable]:
+    """BASE_URL, then every value a response hands out that a later request sends back and
+    no request up to that response sent (an echo is no correlation)."""
+    variables: list[Variable] = [Variable(names.claim("BASE_URL"), base_url(flows), "env")]
+    seen_values: set[str] = {variables[0].value}
+    parsed: dict[bytes, list[tuple[JsonPath, str]]] = {}
+    for index, flow in enumerate(flows):
+        for value, path, header in handed_out(flow, parsed):
+            if value in seen_values:
+                continue
+            sending = sent.flows_sending(value)
+            if not sending or sending[0] <= index:
+                continue
+            seen_values.add(value)
+            raw = header or next((str(k) for k in reversed(path) if isinstance(k, str)), "value")
+            variables.append(Variable(names.claim(raw), value, "response", bool(SECRET_NAME.search(raw)),
+                                      index, path, header))
+    return variables
 
 
 def base_url(flows: Sequence[Flow]) -> str:
     """The origin most requests go to (the earliest of equals): the application's."""
-    origins = [f"{u.scheme}://{u.netloc}" for u in (urlsplit(f.request.url) for f in flows)]
-    return max(origins, key=lambda o: (origins.count(o), -origins.index(o)))
+    origins = Counter(f"{u.scheme}://{u.netloc}" for u in (urlsplit(f.request.url) for f in flows))
+    return max(origins, key=lambda o: origins[o])  # a Counter keeps first-seen order: ties go to the earliest
 
 
-def _used(flows: Sequence[Flow], variables: Sequence[Variable]) -> set[Variable]:
+def _used(current: Plan) -> set[Variable]:
     """The variables that some request's parts actually contain."""
-    current = Plan(list(flows), list(variables))
     used: set[Variable] = set()
-    for index in range(len(flows)):
+    for index in range(len(current.flows)):
         parts = current.request(index)
         for piece in [*parts.url, *(p for _, ps in parts.headers for p in ps), *(parts.body or [])]:
             if isinstance(piece, Variable):
@@ -335,12 +443,21 @@ def _used(flows: Sequence[Flow], variables: Sequence[Variable]) -> set[Variable]
 
 
 def dedupe(flows: Sequence[Flow]) -> list[Flow]:
-    """The first flow of each method and URL (the spec's pass for Postman and Playwright API)."""
+    """The first flow of each method and URL (the spec's pass for Postman and Playwright API),
+    and a repeat whose response hands out a value a later request sends back: a second
+    `POST /api/notes` creates a second note the next steps read, and without it that note's
+    recorded id would be printed, and not found tomorrow."""
+    flows = list(flows)
+    keys = [(flow.request.method.upper(), flow.request.url) for flow in flows]
+    if len(set(keys)) == len(keys):
+        return flows
+    # Which responses hand out values later requests send (the first half of `plan`).
+    found = _response_variables(flows, _Sent([sent_text(f) for f in flows]), _Names())
+    handing_out = {v.step for v in found if v.kind == "response"}
     seen: set[tuple[str, str]] = set()
     out = []
-    for flow in flows:
-        key = (flow.request.method.upper(), flow.request.url)
-        if key not in seen:
+    for index, (flow, key) in enumerate(zip(flows, keys, strict=True)):
+        if key not in seen or index in handing_out:
             seen.add(key)
             out.append(flow)
     return out

@@ -13,6 +13,8 @@ import base64
 
 import orjson
 
+from ghost_addons.model import Flow
+from plugins.journeys.export.assertions import KeyCheck, key_checks
 from plugins.journeys.export.common import banner, one_line
 from plugins.journeys.export.correlation import Part, Variable, plan, render
 from plugins.journeys.export.model import JourneyExport
@@ -51,6 +53,20 @@ header_value() {  # file, lowercase header name: its last value
 }
 """
 
+CHECK_KEYS = r"""
+check_keys() {  # step, file, JSON list of keys, object|each: the JSON body (or each element) has them
+  if ! python3 -c 'import json, sys
+body = json.load(open(sys.argv[1], encoding="utf-8"))
+keys = json.loads(sys.argv[2])
+items = body if sys.argv[3] == "each" else [body]
+sys.exit(0 if isinstance(items, list) and (sys.argv[3] == "each" or isinstance(body, dict))
+         and all(isinstance(i, dict) and all(k in i for k in keys) for i in items) else 1)' "$2" "$3" "$4"; then
+    echo "step $1: the response body lacks some of the keys $3" >&2
+    exit 1
+  fi
+}
+"""
+
 
 def shell_quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
@@ -65,8 +81,10 @@ def word(parts: list[Part]) -> str:
 
 def generate(export: JourneyExport) -> str:
     p = plan(export.flows())
+    checks = [None if _redirect(f) else c for f, c in zip(p.flows, key_checks(p.flows, export.flows()), strict=True)]
     lines = ["#!/usr/bin/env bash", f"# {banner(export, len(p.flows))}",
-             "# Run: bash THIS_FILE (override any variable below from the environment).", PRELUDE]
+             "# Run: bash THIS_FILE (override any variable below from the environment).",
+             PRELUDE + (CHECK_KEYS if any(checks) else "")]
     for variable in p.env:
         lines.append(_default(variable))
     for index, flow in enumerate(p.flows):
@@ -103,10 +121,23 @@ def generate(export: JourneyExport) -> str:
             lines.append(f"check_redirected {number} \"$status\"  # recorded {status}, followed with -L")
         else:
             lines.append(f'check_status {number} {status} "$status"')
+        key_check = checks[index]
+        if key_check is not None:
+            lines.append(_check_keys(key_check, number))
         for variable in p.extracted_after(index):
             lines.append(_extract(variable, number))
     lines.append('\necho "journey passed: all steps answered as recorded"')
     return "\n".join(lines) + "\n"
+
+
+def _redirect(flow: Flow) -> bool:
+    """A recorded redirect is followed (-L): the body checked would be another response's."""
+    return flow.response is not None and 300 <= flow.response.status_code < 400
+
+
+def _check_keys(check: KeyCheck, number: int) -> str:
+    keys = "[" + ", ".join(_json_key(k) for k in check.keys) + "]"
+    return f'check_keys {number} "$work/body-{number}" {shell_quote(keys)} {"each" if check.each else "object"}'
 
 
 def _extract(variable: Variable, number: int) -> str:

@@ -13,6 +13,7 @@ import base64
 
 import orjson
 
+from plugins.journeys.export.assertions import KeyCheck, key_checks
 from plugins.journeys.export.common import banner, one_line
 from plugins.journeys.export.correlation import Part, Variable, plan, render
 from plugins.journeys.export.model import JourneyExport
@@ -32,8 +33,31 @@ def expression(parts: list[Part]) -> str:
     return render(parts, js_string, lambda v: v.name, join=" + ")
 
 
+HAS_KEYS = [
+    "// The JSON keys the recorded response had (of the body, or of each element when each is true).",
+    "function hasKeys(res, keys, each) {",
+    "  let body;",
+    "  try {",
+    "    body = res.json();",
+    "  } catch (e) {",
+    "    return false;",
+    "  }",
+    "  const objects = each ? body : [body];",
+    "  return Array.isArray(objects) && (each || !Array.isArray(body)) &&",
+    '    objects.every((o) => o !== null && typeof o === "object" && keys.every((k) => k in o));',
+    "}",
+    "",
+]
+
+
+def describe_keys(check: KeyCheck) -> str:
+    keys = ", ".join(check.keys)
+    return f"keys {keys} in each element" if check.each else f"keys {keys}"
+
+
 def generate(export: JourneyExport) -> str:
     p = plan(export.flows())
+    checks = key_checks(p.flows, export.flows())
     binary = any(f.request.body and p.request(i).body is None for i, f in enumerate(p.flows))
     lines = [f"// {banner(export, len(p.flows))}", "// Run: k6 run THIS_FILE (override any constant below with -e NAME=value).",
              'import http from "k6/http";', 'import { check, sleep } from "k6";']
@@ -60,6 +84,7 @@ def generate(export: JourneyExport) -> str:
         "  return undefined;",
         "}",
         "",
+        *(HAS_KEYS if any(checks) else []),
         "export default function () {",
         "  let res;",
     ]
@@ -90,7 +115,14 @@ def generate(export: JourneyExport) -> str:
             lines.append(f"  res = http.{function}({url}, {body}, {params});")
         status = flow.response.status_code if flow.response else 0
         name = js_string(f"step {number}: {method} status is {status}")
-        lines.append(f"  check(res, {{ {name}: (r) => r.status === {status} }});")
+        key_check = checks[index]
+        if key_check is None:
+            lines.append(f"  check(res, {{ {name}: (r) => r.status === {status} }});")
+        else:
+            lines += ["  check(res, {", f"    {name}: (r) => r.status === {status},",
+                      f"    {js_string(f'step {number}: body has {describe_keys(key_check)}')}: "
+                      f"(r) => hasKeys(r, [{', '.join(js_string(k) for k in key_check.keys)}], {str(key_check.each).lower()}),",
+                      "  });"]
         for variable in p.extracted_after(index):
             lines.append(_extract(variable, number))
     lines.append("}")

@@ -13,6 +13,7 @@ import base64
 
 import orjson
 
+from plugins.journeys.export.assertions import KeyCheck, key_checks
 from plugins.journeys.export.common import banner, one_line
 from plugins.journeys.export.correlation import Part, Variable, dedupe, plan, render
 from plugins.journeys.export.model import JourneyExport
@@ -32,6 +33,7 @@ def expression(parts: list[Part]) -> str:
 
 def generate(export: JourneyExport) -> str:
     p = plan(dedupe(export.flows()))
+    checks = key_checks(p.flows, export.flows())
     lines = [f"// {banner(export, len(p.flows))}",
              "// Run: npx playwright test THIS_FILE (override any constant below from the environment).",
              'import { test, expect } from "@playwright/test";', ""]
@@ -61,10 +63,23 @@ def generate(export: JourneyExport) -> str:
         lines.append(f"  const response{number} = await request.{call}({expression(parts.url)}, {opts});")
         status = flow.response.status_code if flow.response else 0
         lines.append(f"  expect(response{number}.status(), {ts_string(f'step {number}: {method}')}).toBe({status});")
+        key_check = checks[index]
+        if key_check is not None:
+            lines += _key_expectations(key_check, number)
         for variable in p.extracted_after(index):
             lines.append(_extract(variable, number))
     lines.append("});")
     return "\n".join(lines) + "\n"
+
+
+def _key_expectations(check: KeyCheck, number: int) -> list[str]:
+    """The live body has the JSON keys every recorded response of the step had."""
+    keys = "[" + ", ".join(ts_string(k) for k in check.keys) + "]"
+    label = ts_string(f"step {number}: body keys")
+    if check.each:
+        return [f"  for (const item of await response{number}.json()) {{",
+                f"    expect(Object.keys(item), {label}).toEqual(expect.arrayContaining({keys}));", "  }"]
+    return [f"  expect(Object.keys(await response{number}.json()), {label}).toEqual(expect.arrayContaining({keys}));"]
 
 
 def _extract(variable: Variable, number: int) -> str:

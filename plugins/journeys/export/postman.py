@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from plugins.journeys.export.assertions import KeyCheck, key_checks
 from plugins.journeys.export.common import banner
 from plugins.journeys.export.correlation import Part, Variable, dedupe, plan, render
 from plugins.journeys.export.model import JourneyExport
@@ -57,6 +58,7 @@ def url_object(raw: str) -> dict[str, Any]:
 
 def generate(export: JourneyExport) -> str:
     p = plan(dedupe(export.flows()))
+    checks = key_checks(p.flows, export.flows())
     items = []
     for index, flow in enumerate(p.flows):
         number = index + 1
@@ -65,6 +67,9 @@ def generate(export: JourneyExport) -> str:
         method = flow.request.method.upper()
         script = [f'pm.test("step {number}: {method} status is {status}", function () {{',
                   f"    pm.response.to.have.status({status});", "});"]
+        key_check = checks[index]
+        if key_check is not None:
+            script += _key_test(key_check, number)
         for variable in p.extracted_after(index):
             script += _extract(variable)
         request: dict[str, Any] = {
@@ -103,6 +108,19 @@ def generate(export: JourneyExport) -> str:
         ],
     }
     return orjson.dumps(collection, option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+def _key_test(check: KeyCheck, number: int) -> list[str]:
+    """A test that the live body has the JSON keys every recorded response of the step had."""
+    keys = ", ".join(orjson.dumps(k).decode() for k in check.keys)
+    if check.each:
+        name = orjson.dumps(f"step {number}: each element of the body has keys {', '.join(check.keys)}").decode()
+        return [f"pm.test({name}, function () {{",
+                "    const body = pm.response.json();",
+                '    pm.expect(body).to.be.an("array");',
+                f"    body.forEach(function (item) {{ pm.expect(item).to.include.all.keys({keys}); }});", "});"]
+    name = orjson.dumps(f"step {number}: the body has keys {', '.join(check.keys)}").decode()
+    return [f"pm.test({name}, function () {{", f"    pm.expect(pm.response.json()).to.include.all.keys({keys});", "});"]
 
 
 def _extract(variable: Variable) -> list[str]:

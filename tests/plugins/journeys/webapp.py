@@ -13,7 +13,7 @@
                        and `Location: /api/notes/{id}` (a fresh id); GET /api/notes/{id} reads
                        it back; an unknown token is 401, an unknown id 404
     /api/items         GET -> [{id, name}]; `items_status` forces a status, `items_redirect`
-                       answers 302 to that URL instead
+                       answers 302 to that URL instead, `items_without` leaves a key out
     /pick              (linked from the dashboard) a dropdown of realms under one test-id
                        container, a Turkish-labelled button without a test id, today's date
                        (`today`), and a "Save pick" button whose test id is `save_pick_test_id`
@@ -162,6 +162,7 @@ class JourneyApp:
     seen: list[SeenRequest] = field(default_factory=list)
     items_status: int = 200
     items_redirect: str = ""
+    items_without: str = ""  # a key left out of every item (an API whose response changed shape)
     tokens: set[str] = field(default_factory=set)
     notes: dict[str, str] = field(default_factory=dict)
     picks: list[str] = field(default_factory=list)
@@ -174,6 +175,12 @@ class JourneyApp:
 
     def requests_to(self, path: str) -> list[SeenRequest]:
         return [s for s in self.seen if s.path == path]
+
+
+def item_list(state: JourneyApp) -> list[dict[str, object]]:
+    """GET /api/items: two items, without the key `items_without` when a test sets it."""
+    items: list[dict[str, object]] = [{"id": 1, "name": "Apples"}, {"id": 2, "name": "Pears"}]
+    return [{k: v for k, v in item.items() if k != state.items_without} for item in items]
 
 
 def make_app(state: JourneyApp) -> web.Application:
@@ -224,7 +231,7 @@ def make_app(state: JourneyApp) -> web.Application:
             raise web.HTTPFound(state.items_redirect)
         if state.items_status != 200:
             return web.json_response({"error": "forced"}, status=state.items_status)
-        return web.json_response([{"id": 1, "name": "Apples"}, {"id": 2, "name": "Pears"}])
+        return web.json_response(item_list(state))
 
     async def static(request: web.Request) -> web.Response:
         name = request.match_info["name"]

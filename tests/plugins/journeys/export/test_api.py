@@ -21,12 +21,13 @@ EXPECTED = {
     "postman": ("application/json", ".postman_collection.json"),
     "k6": ("application/javascript", ".k6.js"),
     "playwright-api": ("text/typescript", ".api.spec.ts"),
+    "cypress-api": ("application/javascript", ".api.cy.js"),
 }
 UI_FORMATS = {
     "playwright-ui": ("text/typescript", ".ui.spec.ts"),
     "cypress-ui": ("application/javascript", ".ui.cy.js"),
 }
-FORMATS = "curl, cypress-ui, har, k6, playwright-api, playwright-ui, postman"
+FORMATS = "curl, cypress-api, cypress-ui, har, k6, playwright-api, playwright-ui, postman"
 
 
 async def recorded(api: Api, extension: FakeExtension, *, with_flows: bool = True) -> str:

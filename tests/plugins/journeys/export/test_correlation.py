@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from plugins.journeys.export.correlation import Variable, dedupe, identifier, merged, plan, split
+from plugins.journeys.export.correlation import Variable, dedupe, identifier, merged, plan, sent_text, split
 
 from .journeys import flow, login_flows
 
@@ -87,6 +87,17 @@ def test_dedupe_keeps_the_first_of_each_method_and_url() -> None:
     assert dedupe([*flows, flows[1]]) == flows
 
 
+def test_dedupe_keeps_a_repeat_that_hands_out_a_value_used_later() -> None:
+    """Two notes created by the same POST: the second POST stays, so its id is read live."""
+    first = login_flows(BASE, "tok3n-value-123456", "n0te1d")
+    second = login_flows(BASE, "tok3n-value-123456", "n0te2d", ids="01JSECONDF")
+    flows = [*first, second[2], second[3]]  # POST /api/notes again, then GET the new note
+    assert dedupe(flows) == flows
+    p = plan(dedupe(flows))
+    assert [v.name for v in p.variables if v.kind == "response"] == ["TOKEN", "LOCATION", "LOCATION_2"]
+    assert not any("n0te2d" in part for part in p.request(5).url if isinstance(part, str))
+
+
 def test_base_url_is_the_origin_most_requests_go_to() -> None:
     flows = [flow(1, "https://cdn.test", "GET", "/lib.js", 200, {}), *login_flows(BASE, "tok3n-value-123456", "n0te1d")]
     assert plan(flows).variables[0].value == BASE
@@ -105,3 +116,33 @@ def test_a_numeric_id_is_found_as_a_whole_word_only() -> None:
     assert p.request(2).body == ['{"order_id":', order, ',"total":421}']
     # A number nobody sends back, or one under a key that is not an id, stays literal.
     assert [v.name for v in plan(flows[:1] + [flow(2, BASE, "GET", "/x?n=1420", 200, {})]).variables] == ["BASE_URL"]
+
+
+def test_many_created_ids_each_get_a_variable_used_only_after_it_is_handed_out() -> None:
+    """A long journey: each round creates a note and reads it back (the bench's shape)."""
+    flows = []
+    for n in range(30):
+        note = f"n0te{n:04d}beef"
+        flows += [flow(2 * n + 1, BASE, "POST", "/api/notes", 201, {"id": note}, ids=f"01JMANY{n:03d}A"),
+                  flow(2 * n + 2, BASE, "GET", f"/api/notes/{note}", 200, {"id": note}, ids=f"01JMANY{n:03d}B")]
+    p = plan(flows)
+    ids = [v for v in p.variables if v.kind == "response"]
+    assert [v.name for v in ids] == ["ID", *(f"ID_{n}" for n in range(2, 31))]
+    assert [v.step for v in ids] == list(range(0, 60, 2))
+    for n, variable in enumerate(ids):
+        assert p.request(2 * n + 1).url == [p.variables[0], "/api/notes/", variable]
+        assert p.title(2 * n + 1) == f"Step {2 * n + 2} — GET /api/notes/{{{variable.name}}}"
+
+
+def test_a_value_across_the_joint_of_two_requests_is_not_sent_by_either() -> None:
+    """Requests are searched as one joined text (one scan per value); a match that runs from
+    one request's text into the next one's is no occurrence."""
+    value = 'x"\nhttp://app.test/q'  # the end of request 2's body, the joint, request 3's URL
+    first = flow(1, BASE, "POST", "/api/a", 200, {"token": value})
+    ends = flow(2, BASE, "POST", "/api/b", 200, {}, request_body="x")  # its body is "x" (JSON)
+    starts = flow(3, BASE, "GET", "/q", 200, {}, headers=[("Accept", "*/*")])
+    assert "\n".join(sent_text(f) for f in (ends, starts)).count(value) == 1  # the joined text holds it
+    real = flow(4, BASE, "POST", "/api/login", 200, {"token": "real-token-123"})
+    sends = flow(5, BASE, "GET", "/api/me", 200, {}, headers=[("Authorization", "Bearer real-token-123")])
+    # No phantom TOKEN either: the real one is TOKEN, not TOKEN_2.
+    assert [v.name for v in plan([first, ends, starts, real, sends]).variables] == ["BASE_URL", "TOKEN"]

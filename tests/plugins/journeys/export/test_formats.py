@@ -31,7 +31,7 @@ def test_matches_the_golden_file(fmt: str) -> None:
     assert text == path.read_text()
 
 
-@pytest.mark.parametrize("fmt", ["curl", "postman", "k6", "playwright-api"])
+@pytest.mark.parametrize("fmt", ["curl", "postman", "k6", "playwright-api", "cypress-api"])
 def test_api_formats_never_print_what_the_app_handed_out(fmt: str) -> None:
     text = BUILTIN[fmt].generate(login_journey(token=TOKEN, note_id=NOTE))
     assert TOKEN not in text and NOTE not in text

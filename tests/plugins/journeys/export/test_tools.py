@@ -5,7 +5,7 @@ stops the recording; the flows carry a real token and note id the local app hand
 then the app restarts, forgetting both. `bash` runs the cURL script, `newman` the Postman
 collection, `k6 run` the k6 script, and `har-validator` checks the HAR: each passes, since
 each reads the fresh token and id from the live responses. When the app answers a step
-with another status, each fails.
+with another status, or with a body that lost a key it had, each fails.
 """
 
 from __future__ import annotations
@@ -126,6 +126,12 @@ async def test_exports_pass_against_the_restarted_app_and_fail_on_a_changed_stat
         for fmt, command in commands.items():
             result = await asyncio.to_thread(run, command, tmp_path)
             assert result.returncode != 0, (fmt, result.stdout[-3000:])
+
+        app.items_status, app.items_without = 200, "name"  # the same status, a key of the body gone
+        for fmt, command in commands.items():
+            result = await asyncio.to_thread(run, command, tmp_path)
+            assert result.returncode != 0, (fmt, result.stdout[-3000:])
+            assert "keys" in result.stdout + result.stderr, (fmt, result.stdout[-3000:], result.stderr[-3000:])
     finally:
         restarted.stop()
 
@@ -153,5 +159,8 @@ async def test_playwright_api_export_passes_against_the_restarted_app(
         app.items_status = 503
         result = await asyncio.to_thread(run, command, tmp_path)
         assert result.returncode != 0 and "Received: 503" in result.stdout, result.stdout[-3000:]
+        app.items_status, app.items_without = 200, "name"
+        result = await asyncio.to_thread(run, command, tmp_path)
+        assert result.returncode != 0 and "step 2: body keys" in result.stdout, result.stdout[-3000:]
     finally:
         restarted.stop()
