@@ -109,6 +109,15 @@ def wants_html(accept: str) -> bool:
     return html > 0 and html > markdown
 
 
+def loopback_api_url(ghost: Ghost) -> str:
+    """Ghost's API as the tools reach it: on loopback, so the API's Host check (DNS
+    rebinding) lets the call in even when the API listens on every interface."""
+    address = host_address(ghost.api_host)
+    if address is not None and address.is_unspecified:
+        return f"http://{'[::1]' if address.version == 6 else '127.0.0.1'}:{ghost.api_port}"
+    return ghost.api_url
+
+
 async def check_provider_address(ghost: Ghost, base_url: str) -> None:
     """The SSRF guard on the provider's address: a 400 saying why when refused.
     (The SDK connects by itself, so the address is checked here, before each chat.)"""
@@ -285,7 +294,7 @@ class AgentPlugin:
             approval = Approval(new_id(), tool, args, session_id, asyncio.get_running_loop().create_future())
             return await self.wait_for_approval(ghost, approval, emit)
 
-        runner = ToolRunner(GhostClient(lambda: ghost.api_url, lambda: ghost.token), ghost.home, session_id)
+        runner = ToolRunner(GhostClient(lambda: loopback_api_url(ghost), lambda: ghost.token), ghost.home, session_id)
 
         async def drive() -> None:
             try:

@@ -337,3 +337,11 @@ async def test_bad_chats_are_4xx(ghost_app, monkeypatch) -> None:  # type: ignor
     finally:
         await standin.stop()
     assert standin.requests == []
+
+
+@pytest.mark.parametrize(("host", "url"), [("0.0.0.0", "http://127.0.0.1:5565"), ("::", "http://[::1]:5565"),
+                                           ("127.0.0.1", "http://127.0.0.1:5565")])
+def test_the_tools_reach_the_api_on_loopback(host: str, url: str, tmp_path: Path) -> None:
+    from ghost_addons.core import Ghost
+    from plugins.agent import loopback_api_url
+    assert loopback_api_url(Ghost(tmp_path, api_host=host, api_port=5565)) == url
