@@ -1,4 +1,5 @@
-"""The AI agent: a tool-using chat over the Anthropic Messages API, streamed as SSE.
+"""The AI agent: a tool-using chat over the Anthropic Messages API or Ollama's chat API,
+streamed as SSE.
 
 - ``POST /api/v1/agent/chat`` {message, session_id?} runs the loop (plugins/agent/loop.py)
   and streams each step: ``text``, ``tool_call``, ``tool_result``, ``approval_required``,
@@ -10,7 +11,8 @@
 
 The provider, model and key are the ``llm`` settings (declared by plugins/integrations);
 the client is rebuilt when they change. The provider's address (``ANTHROPIC_BASE_URL``,
-read by the SDK, or api.anthropic.com) is checked by Ghost's SSRF guard before each chat.
+read by the SDK, or api.anthropic.com; ``llm.ollama_endpoint`` for Ollama) is checked by
+Ghost's SSRF guard before each chat (and Ollama's requests go through the guard itself).
 """
 
 from __future__ import annotations
@@ -33,9 +35,10 @@ from ghost_addons.errors import Conflict, NotFound
 from ghost_addons.hookspecs import RegisterEvent, RegisterSettings, hookimpl
 from ghost_addons.ids import new_id
 from ghost_addons.settings_schema import Setting
-from ghost_addons.ssrf import SsrfRefused, host_address
+from ghost_addons.ssrf import SsrfRefused, guard_for, host_address
 from plugins.agent import workspace
 from plugins.agent.loop import Limits, agent_loop
+from plugins.agent.ollama import LlmFailed, OllamaLlm
 from plugins.agent.tools import GhostClient, ToolRunner
 
 if TYPE_CHECKING:
@@ -48,6 +51,8 @@ CHAT_BODY_LIMIT = 64 * 1024
 MESSAGE_MAX_CHARS = 32 * 1024
 KEEPALIVE_SECS = 1.0  # a comment line this often: how a vanished client is noticed while the loop waits
 LLM_TIMEOUT_SECS = 120.0
+AGENT_PROVIDERS = ("anthropic", "ollama")
+OLLAMA_DEFAULT = "http://localhost:11434"
 SETTINGS = (
     Setting("max_iterations", 20, "Model calls one chat may make before it stops.", minimum=1, maximum=200),
     Setting("token_budget", 200_000, "Input plus output tokens one chat may use before it stops.",
@@ -74,6 +79,9 @@ class AnthropicLlm:
                      max_tokens: int) -> Any:
         return await self.client.messages.create(model=self.model, system=system, messages=messages,
                                                  tools=tools, max_tokens=max_tokens)  # type: ignore[arg-type]
+
+    async def close(self) -> None:
+        await self.client.close()
 
 
 @dataclass
@@ -141,8 +149,8 @@ class AgentPlugin:
     approvals waiting."""
 
     def __init__(self) -> None:
-        self.llm: AnthropicLlm | None = None
-        self.llm_config: tuple[str, str] = ("", "")
+        self.llm: AnthropicLlm | OllamaLlm | None = None
+        self.llm_config: tuple[str, ...] = ()
         self.approvals: dict[str, Approval] = {}
 
     @hookimpl
@@ -160,7 +168,7 @@ class AgentPlugin:
     def ghost_settings_changed(self, ghost: Ghost, changed: set[str]) -> None:
         if any(key.startswith("llm.") for key in changed) and self.llm is not None:
             old, self.llm = self.llm, None
-            ghost.spawn(old.client.close(), name="agent: close the old LLM client")
+            ghost.spawn(old.close(), name="agent: close the old LLM client")
 
     @hookimpl
     def ghost_event(self, ghost: Ghost, type: str, data: Any) -> None:  # noqa: A002 (the hook's name)
@@ -171,19 +179,23 @@ class AgentPlugin:
                 return
             ghost.spawn(asyncio.to_thread(shutil.rmtree, folder, True), name="agent: delete a session workspace")
 
-    def llm_for(self, ghost: Ghost) -> AnthropicLlm:
-        provider = ghost.settings.get("llm.provider")
-        if provider != "anthropic":
-            raise ApiError(400, f"the agent runs on provider anthropic; llm.provider is {provider!r}")
-        config = (ghost.settings.get("llm.api_key"), ghost.settings.get("llm.model"))
-        if not config[0]:
+    def llm_for(self, ghost: Ghost) -> AnthropicLlm | OllamaLlm:
+        """The client for the llm settings, rebuilt when they changed since the last chat."""
+        provider, api_key, model, endpoint = (ghost.settings.get(f"llm.{key}") for key in
+                                              ("provider", "api_key", "model", "ollama_endpoint"))
+        if provider not in AGENT_PROVIDERS:
+            raise ApiError(400, f"the agent runs on {' or '.join(AGENT_PROVIDERS)}; llm.provider is {provider!r}")
+        if provider == "anthropic" and not api_key:
             raise ApiError(400, "llm.api_key is empty; set the Anthropic API key in the settings")
-        if not config[1]:
+        if not model:
             raise ApiError(400, "llm.model is empty; set the model in the settings")
+        config = (provider, api_key, model, endpoint)
         if self.llm is None or self.llm_config != config:
             if self.llm is not None:
-                ghost.spawn(self.llm.client.close(), name="agent: close the old LLM client")
-            self.llm, self.llm_config = AnthropicLlm(*config), config
+                ghost.spawn(self.llm.close(), name="agent: close the old LLM client")
+            self.llm_config = config
+            self.llm = AnthropicLlm(api_key, model) if provider == "anthropic" else \
+                OllamaLlm(endpoint or OLLAMA_DEFAULT, model, lambda: guard_for(ghost), LLM_TIMEOUT_SECS)
         return self.llm
 
     def limits(self, ghost: Ghost) -> Limits:
@@ -283,7 +295,7 @@ class AgentPlugin:
                    "The agent's PoC files of a session as a zip (regular files only, 10 MB each)",
                    responses={200: "application/zip", 404: "No session or no PoC files"})
 
-    async def stream_chat(self, ghost: Ghost, request: web.Request, llm: AnthropicLlm, message: str,
+    async def stream_chat(self, ghost: Ghost, request: web.Request, llm: AnthropicLlm | OllamaLlm, message: str,
                           session_id: str) -> web.StreamResponse:
         queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue()
 
@@ -300,7 +312,7 @@ class AgentPlugin:
             try:
                 outcome = await agent_loop(llm, runner, message, self.limits(ghost), emit, approve)
                 await emit("done", outcome.to_dict())
-            except anthropic.APIError as e:
+            except (anthropic.APIError, LlmFailed) as e:
                 log.warning("agent: the LLM provider failed: %s", e)
                 await emit("error", {"error": f"the LLM provider failed: {e}"})
             except Exception as e:

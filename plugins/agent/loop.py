@@ -56,6 +56,8 @@ class Outcome:
 
 def block_dict(block: Any) -> dict[str, Any]:
     """An SDK content block as the plain dict the next request carries back."""
+    if isinstance(block, dict):
+        return block
     if block.type == "text":
         return {"type": "text", "text": block.text}
     if block.type == "tool_use":

@@ -331,7 +331,7 @@ async def test_bad_chats_are_4xx(ghost_app, monkeypatch) -> None:  # type: ignor
         await api.ok("PUT", "/api/v1/settings", json={"replay": {"allow_hosts": []}})
         got, answer = await api.call("POST", "/api/v1/agent/chat", json={"message": "hi"})
         assert got == 400 and "refused" in answer["error"] and "replay.allow_hosts" in answer["error"]
-        await api.ok("PUT", "/api/v1/settings", json={"llm": {"provider": "ollama"}})
+        await api.ok("PUT", "/api/v1/settings", json={"llm": {"provider": "openai"}})
         got, answer = await api.call("POST", "/api/v1/agent/chat", json={"message": "hi"})
         assert got == 400 and "anthropic" in answer["error"]
     finally:
