@@ -10,6 +10,7 @@ Answers are bounded (`RESULT_MAX_CHARS`) so one tool result cannot eat the token
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,7 +141,8 @@ class GhostClient:
         self.token = token
 
     async def request(self, method: str, path: str, params: dict[str, Any] | None = None,
-                      body: Any = None) -> tuple[bytes, str]:
+                      body: Any = None) -> tuple[bytes, dict[str, str]]:
+        """(body, headers) of a call; ToolFailed saying what Ghost answered for a 4xx/5xx."""
         query = {k: str(v) for k, v in (params or {}).items() if v not in (None, "")}
         timeout = aiohttp.ClientTimeout(total=TIMEOUT_SECS)
         headers = {"Authorization": f"Bearer {self.token()}"}
@@ -150,13 +152,19 @@ class GhostClient:
                 data = await response.read()
                 if response.status >= 400:
                     raise ToolFailed(f"Ghost answered {response.status} to {method} {path}: {error_text(data)}")
-                return data, response.content_type
+                return data, {k.lower(): v for k, v in response.headers.items()}
         except (aiohttp.ClientError, TimeoutError) as e:
             raise ToolFailed(f"cannot reach Ghost's API: {e!r}") from None
 
     async def json(self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None) -> Any:
         data, _ = await self.request(method, path, params, body)
         return orjson.loads(data)
+
+
+def disposition_filename(value: str) -> str:
+    """The filename of a Content-Disposition header ("" when none)."""
+    match = re.search(r'filename="([^"]*)"', value)
+    return match.group(1) if match else ""
 
 
 def error_text(body: bytes) -> str:
@@ -230,12 +238,19 @@ class ToolRunner:
     async def journey_export(self, args: dict[str, Any]) -> Any:
         journey_id = text_arg(args, "journey_id", True)
         fmt = text_arg(args, "format", True)
-        data, _ = await self.api.request("GET", f"/api/v1/journeys/{journey_id}/export", {"format": fmt})
+        journey = await self.api.json("GET", f"/api/v1/journeys/{journey_id}")
+        data, headers = await self.api.request("GET", f"/api/v1/journeys/{journey_id}/export", {"format": fmt})
         text = data.decode("utf-8", "replace")
-        name = workspace.poc_name(f"journey-{journey_id}.{fmt}")
-        folder = self._workspace(self.session_id) / "exports"
-        path = await asyncio.to_thread(workspace.write_file, folder, name, text)
-        return {"path": str(path), "size": len(data),
+        files = workspace.export_files(fmt, journey_id, str(journey.get("name", "")),
+                                       disposition_filename(headers.get("content-disposition", "")), text)
+        root = self._workspace(self.session_id)
+        try:
+            paths = [await asyncio.to_thread(workspace.write_file, root / folder, name, content)
+                     for folder, name, content in files]
+        except ValueError as e:
+            raise ToolFailed(str(e)) from None
+        return {"path": str(paths[0]) if len(paths) == 1 else str(root / files[0][0]),
+                "files": [str(p) for p in paths], "size": len(data),
                 "lines": text.count("\n") + (0 if text.endswith("\n") or not text else 1)}
 
     async def write_report(self, args: dict[str, Any]) -> Any:

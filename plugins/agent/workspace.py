@@ -70,6 +70,41 @@ def write_poc(workspace: Path, name: str, content: str) -> Path:
     return write_file(workspace / POC_DIR, poc_name(name), content)
 
 
+# Where journey_export puts each format (journey-recording spec, "Files are saved to
+# format-appropriate subdirectories"); a multi-file Page Object export goes in a folder
+# named after the journey.
+EXPORT_FOLDERS = {"cypress-ui": "cypress/e2e", "cypress-api": "cypress/e2e", "playwright-ui": "playwright",
+                  "playwright-api": "playwright"}
+FILE_MARKER = re.compile(r"^// ===== File: (.+?) =====\s*$", re.MULTILINE)
+
+
+def safe_relative(path: str) -> str:
+    """A relative path whose every part is a plain name (poc_name's rules): nothing can
+    climb out of the folder it is written in."""
+    parts = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    if not parts:
+        raise ValueError(f"file path {path!r} has no usable parts")
+    return "/".join(poc_name(p) for p in parts)
+
+
+def export_files(fmt: str, journey_id: str, journey_name: str, filename: str,
+                 text: str) -> list[tuple[str, str, str]]:
+    """(folder, name, content) of each file a journey export becomes: one file, or one per
+    `// ===== File: <path> =====` section of a multi-file export."""
+    folder = EXPORT_FOLDERS.get(fmt, "exports")
+    sections = FILE_MARKER.split(text)
+    if len(sections) < 3:
+        return [(folder, poc_name(filename or f"journey-{journey_id}.{fmt}"), text)]
+    journey_folder = re.sub(r"[/\\]", "_", journey_name) or f"journey-{journey_id}"
+    base = f"{folder}/{poc_name(journey_folder)}"
+    files = []
+    for path, content in zip(sections[1::2], sections[2::2], strict=True):
+        relative = safe_relative(path.strip())
+        sub, _, name = relative.rpartition("/")
+        files.append((f"{base}/{sub}" if sub else base, name, content.lstrip("\n")))
+    return files
+
+
 def _regular_size(path: Path) -> int | None:
     """The size of a regular file (not a symlink, not a folder), None otherwise."""
     try:

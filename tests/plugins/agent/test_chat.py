@@ -174,7 +174,7 @@ async def test_the_loop_runs_tools_waits_for_approval_and_writes_a_report_and_a_
     assert result_json(third, "c3")["response"]["status_code"] == 500
     assert [s["type"] for s in result_json(third, "c4")["steps"]] == ["action"]  # the click and the flow it caused
     export = result_json(third, "c5")
-    assert export["path"].endswith(f"workspaces/{session_id}/exports/journey-{journey_id}.curl")
+    assert export["path"].endswith(f"workspaces/{session_id}/exports/journey-{journey_id[:8]}.sh")
     assert "curl" in Path(export["path"]).read_text() and export["lines"] >= 1  # noqa: ASYNC240 (a test)
     replay = result_json(standin.requests[3], "c7")
     assert replay["events"][-1]["type"] == "done"

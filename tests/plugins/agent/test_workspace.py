@@ -105,3 +105,17 @@ async def test_report_and_poc_routes(ghost_app) -> None:  # type: ignore[no-unty
             break
         await asyncio.sleep(0.02)
     assert not folder.exists()
+
+
+def test_journey_exports_go_where_the_spec_says() -> None:
+    from plugins.agent.workspace import export_files
+    assert export_files("curl", "01JOURNEY", "Login", "journey-01JOURNE.sh", "curl x\n") == [
+        ("exports", "journey-01JOURNE.sh", "curl x\n")]
+    assert export_files("playwright-api", "01J", "Login", "journey-01J.api.spec.ts", "t") == [
+        ("playwright", "journey-01J.api.spec.ts", "t")]
+    assert export_files("k6", "01J", "", "", "t") == [("exports", "journey-01J.k6", "t")]
+    pom = ("// ===== File: constants.js =====\nA\n// ===== File: pages/login.js =====\nB\n"
+           "// ===== File: ../../../escape.cy.js =====\nC\n")
+    assert export_files("cypress-ui", "01J", "Log in/out", "", pom) == [
+        ("cypress/e2e/Log_in_out", "constants.js", "A\n"), ("cypress/e2e/Log_in_out/pages", "login.js", "B\n"),
+        ("cypress/e2e/Log_in_out", "escape.cy.js", "C\n")]
