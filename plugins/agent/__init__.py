@@ -152,6 +152,8 @@ class AgentPlugin:
         self.llm: AnthropicLlm | OllamaLlm | None = None
         self.llm_config: tuple[str, ...] = ()
         self.approvals: dict[str, Approval] = {}
+        self.chats_started = 0
+        self.chats_running = 0
 
     @hookimpl
     def ghost_settings(self, register: RegisterSettings) -> None:
@@ -197,6 +199,11 @@ class AgentPlugin:
             self.llm = AnthropicLlm(api_key, model) if provider == "anthropic" else \
                 OllamaLlm(endpoint or OLLAMA_DEFAULT, model, lambda: guard_for(ghost), LLM_TIMEOUT_SECS)
         return self.llm
+
+    @hookimpl
+    def ghost_monitor(self, ghost: Ghost, report: dict[str, Any]) -> None:
+        report["agent"] = {"chats_started": self.chats_started, "chats_running": self.chats_running,
+                           "approvals_waiting": sum(1 for a in self.approvals.values() if not a.future.done())}
 
     def limits(self, ghost: Ghost) -> Limits:
         return Limits(ghost.settings.get("agent.max_iterations"), ghost.settings.get("agent.token_budget"),
@@ -309,6 +316,8 @@ class AgentPlugin:
         runner = ToolRunner(GhostClient(lambda: loopback_api_url(ghost), lambda: ghost.token), ghost.home, session_id)
 
         async def drive() -> None:
+            self.chats_started += 1
+            self.chats_running += 1
             try:
                 outcome = await agent_loop(llm, runner, message, self.limits(ghost), emit, approve)
                 await emit("done", outcome.to_dict())
@@ -319,6 +328,7 @@ class AgentPlugin:
                 log.exception("agent: the chat failed")
                 await emit("error", {"error": f"the agent failed: {e!r}"})
             finally:
+                self.chats_running -= 1
                 await queue.put(None)
 
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",

@@ -138,6 +138,8 @@ async def test_the_loop_runs_tools_waits_for_approval_and_writes_a_report_and_a_
                 assert data["tool"] == "replay_journey" and data["input"] == {"journey_id": journey_id}
                 waiting = await api.ok("GET", "/api/v1/agent/approvals")
                 assert [a["id"] for a in waiting["approvals"]] == [data["id"]]
+                monitor = (await api.ok("GET", "/api/v1/monitor"))["agent"]
+                assert monitor == {"chats_started": 1, "chats_running": 1, "approvals_waiting": 1}
                 await asyncio.sleep(0.3)
                 hits_at_approval.extend(target.hits)  # nothing replayed while it waits
                 await api.ok("POST", f"/api/v1/agent/approvals/{data['id']}", json={"approve": True})
@@ -217,8 +219,20 @@ async def test_a_refused_call_does_not_run_and_the_model_is_told(ghost_app, monk
             if name == "approval_required":
                 await api.ok("POST", f"/api/v1/agent/approvals/{data['id']}", json={"approve": False})
 
-        async with api.session.post(f"{api.base}/api/v1/agent/chat", json={"message": "replay it"}) as response:
-            events = await asyncio.wait_for(read_events(response, refuse), 30)
+        async with api.session.ws_connect(api.ws_url("/api/v1/ws")) as ws:
+            async with api.session.post(f"{api.base}/api/v1/agent/chat", json={"message": "replay it"}) as response:
+                events = await asyncio.wait_for(read_events(response, refuse), 30)
+            announced = []
+            while len(announced) < 2:
+                message = await asyncio.wait_for(ws.receive_json(), 10)
+                if message["type"].startswith("agent."):
+                    announced.append((message["type"], message["data"]))
+        [approval_id] = [d["id"] for n, d in events if n == "approval_required"]
+        assert announced == [
+            ("agent.approval_required", {"id": approval_id, "tool": "replay_journey",
+                                         "input": {"journey_id": holder["journey"]},
+                                         "session_id": api.ghost.active_session_id}),
+            ("agent.approval_resolved", {"id": approval_id, "approved": False})]
     finally:
         await standin.stop()
     assert target.hits == []
@@ -249,6 +263,7 @@ async def test_a_client_going_away_cancels_the_run(ghost_app, monkeypatch, targe
     finally:
         await standin.stop()
     assert target.hits == [] and len(standin.requests) == 1  # never run, never asked again
+    assert (await api.ok("GET", "/api/v1/monitor"))["agent"]["chats_running"] == 0
 
 
 def endless(requests: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
