@@ -164,7 +164,7 @@ class AgentPlugin:
         register("agent.approval_required", "{id, tool, input, session_id}",
                  "The AI agent wants to run a tool that needs approval (POST /api/v1/agent/approvals/{id}).")
         register("agent.approval_resolved", "{id, approved}",
-                 "An agent tool call was approved or refused (or its wait ran out).")
+                 "An agent tool call was approved or refused (or its wait ran out, or its chat ended).")
 
     @hookimpl
     def ghost_settings_changed(self, ghost: Ghost, changed: set[str]) -> None:
@@ -214,14 +214,15 @@ class AgentPlugin:
         shown = {"id": approval.id, "tool": approval.tool, "input": approval.input, "session_id": approval.session_id}
         await emit("approval_required", shown)
         ghost.events.publish("agent.approval_required", shown)
+        approved = False  # also when the wait runs out or the chat is cancelled meanwhile
         try:
             approved = await asyncio.wait_for(asyncio.shield(approval.future),
                                               ghost.settings.get("agent.approval_timeout_secs"))
         except TimeoutError:
-            approved = False
+            pass
         finally:
             self.approvals.pop(approval.id, None)
-        ghost.events.publish("agent.approval_resolved", {"id": approval.id, "approved": approved})
+            ghost.events.publish("agent.approval_resolved", {"id": approval.id, "approved": approved})
         return approved
 
     @hookimpl

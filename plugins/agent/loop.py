@@ -44,7 +44,7 @@ class Limits:
 
 @dataclass
 class Outcome:
-    reason: str  # end_turn | iteration_limit | token_budget
+    reason: str  # the model's stop reason (end_turn, max_tokens...) | iteration_limit | token_budget
     iterations: int
     input_tokens: int
     output_tokens: int
@@ -108,7 +108,7 @@ async def agent_loop(llm: LlmClient, runner: ToolRunner, message: str, limits: L
                 await emit("text", {"text": block["text"]})
         calls = [b for b in blocks if b["type"] == "tool_use"]
         if not calls:
-            outcome.reason = "end_turn"
+            outcome.reason = str(getattr(answer, "stop_reason", "") or "end_turn")  # end_turn, max_tokens...
             return outcome
         # in order, one at a time: an approval never races another call's effects
         results = [await run_tool(runner, approve, emit, c["id"], c["name"], c["input"]) for c in calls]

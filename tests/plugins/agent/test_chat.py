@@ -248,16 +248,16 @@ async def test_a_client_going_away_cancels_the_run(ghost_app, monkeypatch, targe
     api = await ghost_with_llm(ghost_app, monkeypatch, await standin.start())
     try:
         _, holder["journey"] = await capture(api, target.port)
-        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {api.token}"}) as client:
-            response = await client.post(f"{api.base}/api/v1/agent/chat", json={"message": "replay it"})
-            async for raw in response.content:
-                if raw.startswith(b"event: approval_required"):
-                    break
-            response.close()  # the user closes the chat while the call waits
-        for _ in range(100):
-            if not (await api.ok("GET", "/api/v1/agent/approvals"))["approvals"]:
-                break
-            await asyncio.sleep(0.05)
+        async with api.session.ws_connect(api.ws_url("/api/v1/ws")) as ws:
+            async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {api.token}"}) as client:
+                response = await client.post(f"{api.base}/api/v1/agent/chat", json={"message": "replay it"})
+                async for raw in response.content:
+                    if raw.startswith(b"event: approval_required"):
+                        break
+                response.close()  # the user closes the chat while the call waits
+            while (message := await asyncio.wait_for(ws.receive_json(), 10))["type"] != "agent.approval_resolved":
+                pass
+        assert message["data"]["approved"] is False
         assert (await api.ok("GET", "/api/v1/agent/approvals"))["approvals"] == []
         await asyncio.sleep(0.2)
     finally:
@@ -360,3 +360,14 @@ def test_the_tools_reach_the_api_on_loopback(host: str, url: str, tmp_path: Path
     from ghost_addons.core import Ghost
     from plugins.agent import loopback_api_url
     assert loopback_api_url(Ghost(tmp_path, api_host=host, api_port=5565)) == url
+
+
+async def test_the_models_stop_reason_is_the_reason(ghost_app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    standin = AnthropicStandIn(lambda requests: ([text("cut off mid")], "max_tokens"))
+    api = await ghost_with_llm(ghost_app, monkeypatch, await standin.start())
+    try:
+        events = await chat_events(api)
+    finally:
+        await standin.stop()
+    assert events == [("text", {"text": "cut off mid"}), ("done", {"reason": "max_tokens", "iterations": 1,
+                                                                   "input_tokens": 100, "output_tokens": 20})]
