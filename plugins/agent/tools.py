@@ -241,10 +241,10 @@ class ToolRunner:
         journey = await self.api.json("GET", f"/api/v1/journeys/{journey_id}")
         data, headers = await self.api.request("GET", f"/api/v1/journeys/{journey_id}/export", {"format": fmt})
         text = data.decode("utf-8", "replace")
-        files = workspace.export_files(fmt, journey_id, str(journey.get("name", "")),
-                                       disposition_filename(headers.get("content-disposition", "")), text)
         root = self._workspace(self.session_id)
         try:
+            files = workspace.export_files(fmt, journey_id, str(journey.get("name", "")),
+                                           disposition_filename(headers.get("content-disposition", "")), text)
             paths = [await asyncio.to_thread(workspace.write_file, root / folder, name, content)
                      for folder, name, content in files]
         except ValueError as e:

@@ -75,6 +75,7 @@ def write_poc(workspace: Path, name: str, content: str) -> Path:
 # named after the journey.
 EXPORT_FOLDERS = {"cypress-ui": "cypress/e2e", "cypress-api": "cypress/e2e", "playwright-ui": "playwright",
                   "playwright-api": "playwright"}
+EXPORT_FILES_MAX = 1000
 FILE_MARKER = re.compile(r"^// ===== File: (.+?) =====\s*$", re.MULTILINE)
 
 
@@ -97,11 +98,16 @@ def export_files(fmt: str, journey_id: str, journey_name: str, filename: str,
         return [(folder, poc_name(filename or f"journey-{journey_id}.{fmt}"), text)]
     journey_folder = re.sub(r"[/\\]", "_", journey_name) or f"journey-{journey_id}"
     base = f"{folder}/{poc_name(journey_folder)}"
+    if len(sections) // 2 > EXPORT_FILES_MAX:
+        raise ValueError(f"the export has {len(sections) // 2} files; the limit is {EXPORT_FILES_MAX}")
     files = []
     for path, content in zip(sections[1::2], sections[2::2], strict=True):
         relative = safe_relative(path.strip())
         sub, _, name = relative.rpartition("/")
-        files.append((f"{base}/{sub}" if sub else base, name, content.lstrip("\n")))
+        body = content.removeprefix("\n")
+        if body.endswith("\n\n"):
+            body = body[:-1]  # the blank line the exporter puts between files
+        files.append((f"{base}/{sub}" if sub else base, name, body))
     return files
 
 

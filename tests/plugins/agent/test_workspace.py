@@ -114,8 +114,10 @@ def test_journey_exports_go_where_the_spec_says() -> None:
     assert export_files("playwright-api", "01J", "Login", "journey-01J.api.spec.ts", "t") == [
         ("playwright", "journey-01J.api.spec.ts", "t")]
     assert export_files("k6", "01J", "", "", "t") == [("exports", "journey-01J.k6", "t")]
-    pom = ("// ===== File: constants.js =====\nA\n// ===== File: pages/login.js =====\nB\n"
+    pom = ("// ===== File: constants.js =====\nA\n\n// ===== File: pages/login.js =====\nB\n"
            "// ===== File: ../../../escape.cy.js =====\nC\n")
     assert export_files("cypress-ui", "01J", "Log in/out", "", pom) == [
         ("cypress/e2e/Log_in_out", "constants.js", "A\n"), ("cypress/e2e/Log_in_out/pages", "login.js", "B\n"),
         ("cypress/e2e/Log_in_out", "escape.cy.js", "C\n")]
+    with pytest.raises(ValueError, match="limit"):
+        export_files("cypress-ui", "01J", "x", "", "// ===== File: a.js =====\n" * 1001)
