@@ -8,5 +8,5 @@ DEFAULT_PLUGINS: list[str] = [
     "plugins.extension_bridge", "plugins.journeys",
     "plugins.js_addons",
     "plugins.integrations",
-    "plugins.diagnostics", "plugins.security",
+    "plugins.diagnostics", "plugins.security", "plugins.agent",
 ]
