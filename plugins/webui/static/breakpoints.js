@@ -1,7 +1,7 @@
 // Breakpoints: the rules panel, the strip of held flows, and the full-screen editor with its
 // countdown (amber from 10 s, red from 5 s) and a dot per held flow.
 import { del, get, post } from "./api.js";
-import { clear, h, methodClass } from "./dom.js";
+import { append, clear, h, methodClass } from "./dom.js";
 
 const AMBER_SECS = 10;
 const RED_SECS = 5;
@@ -136,10 +136,10 @@ export class Breakpoints {
     this.strip.hidden = this.held.size === 0;
     clear(this.strip);
     if (this.held.size) {
-      this.strip.append(h("strong", {}, `${this.held.size} held`),
+      append(this.strip, [h("strong", {}, `${this.held.size} held`),
         [...this.held.values()].slice(0, 5).map(({ data }) => h("span", { class: "strip-item" },
           h("span", { class: `method ${methodClass(data.method)}` }, data.method), " ", h("span", { class: "url" }, data.path || data.url), " ",
-          h("span", { dataset: { countdown: data.flow_id } }), this.actions(data.flow_id))));
+          h("span", { dataset: { countdown: data.flow_id } }), this.actions(data.flow_id)))]);
     }
     if (!this.panel.hidden) this.renderPanel();
     this.tick();
@@ -222,7 +222,7 @@ export class Breakpoints {
 
   renderDots() {
     if (!this.dots) return;
-    clear(this.dots).append([...this.held.keys()].map((id, i) => h("button", {
+    append(clear(this.dots), [...this.held.keys()].map((id, i) => h("button", {
       class: id === this.editing ? "dot-button current" : "dot-button", role: "tab", title: `Held flow ${i + 1}`,
       "aria-label": `Held flow ${i + 1}`, "aria-selected": id === this.editing ? "true" : "false",
       on: { click: () => this.open(id) },

@@ -1,7 +1,7 @@
 // The inspector: one flow's request and response (headers, bodies shown by kind), timings as
 // a waterfall, tags and annotation, copy as code, replay. Everything is Text nodes.
 import { del, get, patch, post } from "./api.js";
-import { clear, formatDuration, formatSize, h, methodClass, statusClass, toast } from "./dom.js";
+import { append, clear, formatDuration, formatSize, h, methodClass, statusClass, toast } from "./dom.js";
 
 const HEX_LIMIT = 64 * 1024;
 const TEXT_LIMIT = 2 * 1024 * 1024;
@@ -51,7 +51,7 @@ export class Inspector {
       class: key === this.tab ? "subtab active" : "subtab", role: "tab", dataset: { tab: key },
       on: { click: () => { this.tab = key; this.render(flow); } },
     }, label)));
-    clear(body).append(...[panes[this.tab]()].flat());
+    append(body, [panes[this.tab]()]);
     const codeSelect = h("select", { "aria-label": "Copy as", on: { change: () => { this.copyAs(flow.id, codeSelect.value); codeSelect.value = ""; } } },
       h("option", { value: "" }, "Copy as…"), CODE_FORMATS.map(([value, label]) => h("option", { value }, label)));
     clear(this.root).append(

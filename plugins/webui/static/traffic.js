@@ -225,7 +225,7 @@ function fillRow(row, flow) {
   row.dataset.id = flow.id;
   row.className = `row ${flow.error ? "has-error" : ""}`;
   const time = new Date(flow.started_at);
-  cells[0].textContent = Number.isNaN(time.getTime()) ? "" : time.toLocaleTimeString();
+  cells[0].textContent = Number.isNaN(time.getTime()) ? "" : time.toLocaleTimeString([], { hour12: false });
   cells[1].textContent = flow.method;
   cells[1].className = `c-method ${methodClass(flow.method)}`;
   cells[2].textContent = flow.error && !flow.status_code ? "ERR" : String(flow.status_code || "");

@@ -1,0 +1,239 @@
+"""The web UI in Debian's Chromium (Playwright) against a real `mitmdump -s ghost.py` with
+real traffic through the proxy: login by the logged link, the live list and inspector, a
+held request edited in the overlay, hostile flows rendered inert, a HAR dropped on the page.
+Screenshots go to $GHOST_UI_SCREENSHOTS (or the test's temporary directory), never the repo."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.support.target import Target
+
+CHROMIUM = "/usr/bin/chromium"
+WAIT_MS = 15_000
+XSS = '<img src=x onerror="window.__pwned=1;alert(1)"><script>window.__pwned=2;alert(2)</script>'
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("GHOST_UI_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        pytest.fail("Debian's chromium is required for this test: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True,
+            viewport={"width": 1280, "height": 720},
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            timeout=30_000)
+        context.set_default_timeout(WAIT_MS)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+@pytest.fixture
+def pool() -> Iterator[ThreadPoolExecutor]:
+    with ThreadPoolExecutor(4) as executor:
+        yield executor
+
+
+def logged_link(ghost: Any) -> str:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        found = re.search(r"Web UI: open (http://\S+/login\?code=\S+)", ghost.log())
+        if found:
+            return found.group(1)
+        time.sleep(0.1)
+    raise AssertionError(f"no login link in the log:\n{ghost.log()}")
+
+
+def open_ui(browser: Any, ghost: Any) -> tuple[Any, list[str]]:
+    """A logged-in page; the list of dialogs and page errors it raises (must stay empty)."""
+    page = browser.new_page()
+    trouble: list[str] = []
+    page.on("dialog", lambda dialog: (trouble.append(f"dialog: {dialog.message}"), dialog.dismiss()))
+    page.on("pageerror", lambda error: trouble.append(f"page error: {error}"))
+    page.goto(logged_link(ghost))
+    assert page.url == f"{ghost.api_url}/", "the code must not stay in the address bar"
+    page.wait_for_selector("#connection.up")
+    return page, trouble
+
+
+def test_the_list_shows_live_flows_and_the_inspector_shows_them(ghost, target: Target, browser, shots: Path) -> None:
+    page, trouble = open_ui(browser, ghost)
+    page.wait_for_selector("body[data-traffic-loaded]")
+    with ghost.client() as client:
+        client.get(f"{target.http_url}/json")
+        client.post(f"{target.http_url}/echo/created", json={"name": "widget"})
+        client.get(f"{target.http_url}/status/404")
+        client.get(f"{target.http_url}/image.png")
+    rows = page.locator(".rows .row:not([hidden])")
+    expect(page.locator(".count")).to_have_text("4 flows")  # arrived live, no reload
+    assert rows.nth(0).locator(".c-path").text_content() == "/image.png"  # newest first
+    status_404 = page.locator(".rows .row:not([hidden]) .c-status", has_text="404")
+    assert "s-4xx" in (status_404.get_attribute("class") or "")
+    assert "m-POST" in (page.locator(".rows .c-method", has_text="POST").get_attribute("class") or "")
+
+    page.locator(".rows .row:has(.c-path:text-is('/json'))").click()
+    page.locator(".subtab", has_text="Response").click()
+    assert '"items": [\n    1,' in page.locator(".body pre").text_content()  # JSON pretty-printed
+    page.locator(".subtab", has_text="Timings").click()
+    assert page.locator(".wf-row").count() == 6
+    page.locator(".rows .row:has(.c-path:text-is('/image.png'))").click()
+    page.locator(".subtab", has_text="Response").click()
+    assert page.locator("img.body-image").get_attribute("src", timeout=WAIT_MS).startswith("data:image/png;base64,")
+    page.screenshot(path=str(shots / "traffic.png"))
+
+    page.fill("#search", "nosuchfield:1")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".search-error:not([hidden])")
+    assert "unknown field" in page.locator(".search-error").text_content()
+    page.fill("#search", "status:404")
+    page.keyboard.press("Enter")
+    expect(page.locator(".count")).to_have_text("1 flows")
+    assert page.locator(".search-error").is_hidden()
+    assert not trouble, trouble
+
+
+def test_a_held_request_edited_in_the_overlay_reaches_the_target_edited(
+        ghost, target: Target, browser, pool: ThreadPoolExecutor, shots: Path) -> None:
+    page, trouble = open_ui(browser, ghost)
+    page.locator("#tabs .tab", has_text="Breakpoints").click()
+    page.fill("input[name=path_pattern]", "/echo/held*")
+    page.fill("input[name=method]", "post")
+    page.locator("button", has_text="Add breakpoint").click()
+    page.wait_for_selector("table.rules td:text('/echo/held*')")
+    assert [r["method"] for r in ghost.api("GET", "/api/v1/breakpoints").json()] == ["POST"]
+
+    def post(path: str, body: str) -> Any:
+        with ghost.client() as client:
+            return client.post(f"{target.http_url}{path}", content=body, headers={"Content-Type": "text/plain"})
+
+    first = pool.submit(post, "/echo/held-1", "original body")
+    page.wait_for_selector(".editor")  # a hit opens the editor
+    second = pool.submit(post, "/echo/held-2", "second body")
+    expect(page.locator(".dots .dot-button")).to_have_count(2)
+    assert page.locator(".editor input[name=url]").input_value().endswith("/echo/held-1")
+    countdown = page.locator(".editor .countdown")
+    assert re.fullmatch(r"\d+ s", countdown.text_content() or "")
+    page.screenshot(path=str(shots / "breakpoint-editor.png"))
+
+    page.fill(".editor input[name=url]", f"{target.http_url}/echo/edited?by=ui")
+    headers = page.locator(".editor textarea[name=headers]")
+    headers.fill(headers.input_value() + "\nX-Edited-By: ghost-ui")
+    page.fill(".editor textarea[name=body]", "edited in the overlay")
+    page.locator("#bp-modify").click()
+    reply = first.result(timeout=15)
+    assert reply.status_code == 200
+    seen = next(s for s in target.seen if s.path == "/echo/edited")
+    assert seen.query == "by=ui" and seen.body == b"edited in the overlay" and seen.header("X-Edited-By") == "ghost-ui"
+    assert not any(s.path == "/echo/held-1" for s in target.seen)
+
+    # The editor moved on to the other held flow; drop it from there.
+    expect(page.locator(".editor input[name=url]")).to_have_value(re.compile(r"/echo/held-2$"))
+    page.locator("#bp-drop").click()
+    page.wait_for_selector(".editor", state="detached")
+    with pytest.raises(Exception):  # noqa: B017 - the proxy closes the dropped connection, whatever httpx calls it
+        second.result(timeout=15).raise_for_status()
+    assert not any(s.path == "/echo/held-2" for s in target.seen)
+    assert not trouble, trouble
+
+
+def test_the_countdown_turns_amber_then_red(ghost, target: Target, browser, pool: ThreadPoolExecutor) -> None:
+    assert ghost.api("PUT", "/api/v1/settings", json={"breakpoints": {"timeout_secs": 12}}).status_code == 200
+    assert ghost.api("POST", "/api/v1/breakpoints", json={"path_pattern": "/slow"}).status_code == 201
+    page, trouble = open_ui(browser, ghost)
+
+    def get() -> Any:
+        with ghost.client() as client:
+            return client.get(f"{target.http_url}/slow?ms=1")
+
+    held = pool.submit(get)
+    page.wait_for_selector(".editor .countdown")
+    assert page.get_attribute(".editor .countdown", "class") == "countdown"
+    page.wait_for_selector(".editor .countdown.amber", timeout=6_000)
+    page.wait_for_selector(".editor .countdown.red", timeout=8_000)
+    page.locator("#bp-continue").click()
+    assert held.result(timeout=15).status_code == 200
+    assert not trouble, trouble
+
+
+def test_a_flow_full_of_script_payloads_renders_inert(ghost, target: Target, browser, shots: Path) -> None:
+    with ghost.client() as client:
+        client.post(f"{target.http_url}/echo/x", params={"q": XSS}, content=XSS.encode(),
+                    headers={"Content-Type": "text/html", "X-Evil": XSS})
+    flow = ghost.wait_flows(1)[0]
+    assert ghost.api("POST", f"/api/v1/flows/{flow['id']}/tags", json={"tag": XSS}).status_code in (200, 201)
+    assert ghost.api("PATCH", f"/api/v1/flows/{flow['id']}", json={"annotation": XSS}).status_code == 200
+    page, trouble = open_ui(browser, ghost)
+    expect(page.locator(".count")).to_have_text("1 flows")
+    page.locator(".rows .row:not([hidden])").first.click()
+    for tab in ("Request", "Response", "Timings", "Tags & notes"):
+        page.locator(".subtab", has_text=tab).click()
+        page.wait_for_timeout(100)
+    page.screenshot(path=str(shots / "xss-inert.png"))
+    assert "window.__pwned=2" in page.locator(".tags").text_content() or XSS in page.locator(".tags").text_content()
+    assert page.evaluate("window.__pwned === undefined")
+    assert page.locator("img[src=x]").count() == 0
+    assert page.evaluate("[...document.scripts].map(s => s.getAttribute('src'))") == ["/ui/main.js"]
+    page.locator(".subtab", has_text="Request").click()
+    assert XSS in page.locator(".body pre").text_content()  # shown as text, exactly
+    assert not trouble, trouble
+
+
+def test_dropping_a_har_makes_a_session_and_compare_shows_the_diff(
+        ghost, target: Target, browser, shots: Path, tmp_path: Path) -> None:
+    with ghost.client() as client:
+        client.get(f"{target.http_url}/json")
+        client.get(f"{target.http_url}/status/201")
+    ghost.wait_flows(2)
+    session = ghost.api("GET", "/api/v1/sessions").json()[0]
+    har = ghost.api("GET", f"/api/v1/sessions/{session['id']}/export/har").text
+    with ghost.client() as client:
+        client.get(f"{target.http_url}/gzip")  # only in the baseline session now
+    page, trouble = open_ui(browser, ghost)
+    page.wait_for_selector("body[data-traffic-loaded]")
+    transfer = page.evaluate_handle(
+        """(text) => { const data = new DataTransfer();
+             data.items.add(new File([text], "capture.har", {type: "application/json"})); return data; }""", har)
+    page.dispatch_event("body", "dragenter", {"dataTransfer": transfer})
+    assert page.locator("#drop-zone").is_visible()
+    page.dispatch_event("body", "drop", {"dataTransfer": transfer})
+    toast = page.locator(".toast", has_text="Imported 2 flows from capture.har")
+    toast.wait_for()
+    names = [s["name"] for s in ghost.api("GET", "/api/v1/sessions").json()]
+    assert "capture.har (imported)" in names
+    toast.locator("button", has_text="Compare").click()
+    dialog = page.locator(".modal", has_text="Compare:")
+    dialog.wait_for()
+    assert "Removed (1)" in dialog.text_content() and "/gzip" in dialog.text_content()
+    page.screenshot(path=str(shots / "compare.png"))
+    dialog.locator("button", has_text="Close").click()
+
+    bad = page.evaluate_handle(
+        """() => { const data = new DataTransfer();
+             data.items.add(new File(["{not json"], "broken.har", {type: "application/json"})); return data; }""")
+    page.dispatch_event("body", "drop", {"dataTransfer": bad})
+    page.locator(".toast.error", has_text="Import of broken.har failed").wait_for()
+    assert "broken.har (imported)" not in [s["name"] for s in ghost.api("GET", "/api/v1/sessions").json()]
+    assert not trouble, trouble
