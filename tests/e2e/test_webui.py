@@ -237,3 +237,106 @@ def test_dropping_a_har_makes_a_session_and_compare_shows_the_diff(
     page.locator(".toast.error", has_text="Import of broken.har failed").wait_for()
     assert "broken.har (imported)" not in [s["name"] for s in ghost.api("GET", "/api/v1/sessions").json()]
     assert not trouble, trouble
+
+
+class ExtensionConnection:
+    """Ghost's extension protocol spoken from a thread (hello, then listening), so Ghost
+    sees a connected browser extension and lets journeys record; the real extension does
+    the same over this WebSocket (tests/e2e/test_journeys.py drives that one)."""
+
+    def __init__(self, ghost: Any) -> None:
+        import asyncio
+        import threading
+
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.task = asyncio.run_coroutine_threadsafe(self._run(ghost), self.loop)
+        self.hello_sent = threading.Event()
+        self.stopped = False
+
+    async def _run(self, ghost: Any) -> None:
+        import aiohttp
+
+        url = ghost.api_url.replace("http://", "ws://") + f"/api/v1/extension/ws?token={ghost.token}"
+        async with aiohttp.ClientSession() as session, session.ws_connect(
+                url, headers={"Origin": "chrome-extension://ghosttestextension"}) as ws:
+            await ws.send_json({"type": "hello", "data": {"version": "1.0.0", "extension_id": "ghosttestextension",
+                                                          "user_agent": "ui-test"}})
+            self.hello_sent.set()
+            async for _ in ws:
+                pass
+
+    def close(self) -> None:
+        import asyncio
+
+        async def end() -> None:  # cancel the connection and wait until it has closed
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(end(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture
+def extension(ghost) -> Iterator[ExtensionConnection]:
+    connection = ExtensionConnection(ghost)
+    assert connection.hello_sent.wait(10)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def test_recording_a_journey_shows_the_pill_the_timeline_and_the_replay(
+        ghost, target: Target, browser, extension, shots: Path) -> None:
+    assert ghost.api("PUT", "/api/v1/settings", json={"replay": {"allow_hosts": ["127.0.0.1"]}}).status_code == 200
+    page, trouble = open_ui(browser, ghost)
+    record = page.locator("#record")
+    expect(record).to_be_enabled()
+    assert record.get_attribute("title") == "Record a journey"
+    record.click()
+    page.locator(".modal input").fill("Checkout")
+    page.locator(".modal button", has_text="OK").click()
+    pill = page.locator(".recording-pill")
+    expect(pill.locator(".pill-name")).to_have_text("Checkout")
+    expect(pill.locator(".pill-time")).to_have_text(re.compile(r"^\d+:\d\d$"))
+    with ghost.client() as client:
+        client.get(f"{target.http_url}/json")
+        client.post(f"{target.http_url}/echo/order", json={"sku": 1})
+    expect(pill.locator(".pill-steps")).to_have_text("2 steps")
+    shown = pill.locator(".pill-time").text_content()
+    expect(pill.locator(".pill-time")).not_to_have_text(shown or "", timeout=5_000)  # the clock runs
+    page.screenshot(path=str(shots / "recording-pill.png"))
+    pill.locator("button", has_text="Stop").click()
+    expect(page.locator("#record")).to_be_visible()
+
+    page.locator("#tabs .tab", has_text="Journeys").click()
+    page.locator(".journey-row button.link", has_text="Checkout").click()
+    steps = page.locator("ol.timeline li.step.t-flow")
+    expect(steps).to_have_count(2)
+    assert "/echo/order" in steps.nth(1).text_content()
+    page.locator("#journey-replay").click()
+    results = page.locator(".replay-results tbody tr")
+    expect(results).to_have_count(2)
+    expect(page.locator(".replay-head .meta")).to_have_text("done: 2 steps")
+    assert results.nth(0).get_attribute("class") == "match" and "200 → 200" in results.nth(0).text_content()
+    page.screenshot(path=str(shots / "journey-timeline.png"))
+    with page.expect_download() as download:
+        page.locator(".journey-actions select").select_option("har")
+    saved = shots / "journey.har"
+    download.value.save_as(saved)
+    assert '"entries"' in saved.read_text()
+    assert not trouble, trouble
+
+
+def test_the_record_button_says_why_it_is_off(ghost, browser) -> None:
+    page, trouble = open_ui(browser, ghost)
+    record = page.locator("#record")
+    expect(record).to_be_disabled()
+    assert record.get_attribute("title") == "Connect browser extension to record journeys"
+    assert not trouble, trouble

@@ -3,6 +3,7 @@
 import { ApiError, Events, get, onUnauthorized } from "./api.js";
 import { Breakpoints } from "./breakpoints.js";
 import { h, modal, toast } from "./dom.js";
+import { Journeys } from "./journeys.js";
 import { Sessions } from "./sessions.js";
 import { TrafficView } from "./traffic.js";
 
@@ -11,12 +12,13 @@ class App {
     this.events = new Events();
     this.traffic = new TrafficView(document.getElementById("view-traffic"), this.events, this);
     this.breakpoints = new Breakpoints(document.getElementById("view-breakpoints"), document.getElementById("pending-strip"), this.events, this);
+    this.journeys = new Journeys(document.getElementById("recording"), document.getElementById("view-journeys"), this.events, this);
     this.sessions = new Sessions(document.getElementById("session-controls"), this.events, this);
     this.events.onStatus((up) => {
       const dot = document.getElementById("connection");
       dot.classList.toggle("up", up);
       dot.title = up ? "Live: receiving events" : "Not connected: reconnecting…";
-      if (up) this.breakpoints.load();
+      if (up) { this.breakpoints.load(); this.journeys.load(); }
     });
     this.events.on("api.token_rotated", () => this.loggedOut());
     onUnauthorized(() => this.loggedOut());
@@ -47,6 +49,12 @@ class App {
     for (const tab of document.querySelectorAll("#tabs .tab")) tab.classList.toggle("active", tab.dataset.view === name);
     if (name === "breakpoints") this.breakpoints.renderPanel();
     if (name === "traffic") this.traffic.render();
+    if (name === "journeys") this.journeys.render();
+  }
+
+  showFlow(flowId) {
+    this.showView("traffic");
+    this.traffic.select(flowId);
   }
 
   error(error) {
@@ -81,6 +89,7 @@ class App {
         leader = false;
         if (e.key === "t") this.showView("traffic");
         if (e.key === "b") this.showView("breakpoints");
+        if (e.key === "j") this.showView("journeys");
         return;
       }
       if (e.key === "g") leader = true;
@@ -89,7 +98,7 @@ class App {
       else if (e.key === "e") { const first = this.breakpoints.held.keys().next().value; if (first) this.breakpoints.open(first); }
       else if (e.key === "?") modal("Keyboard shortcuts", h("table", { class: "headers" }, h("tbody", {},
         [["/", "search flows"], ["↑ ↓", "move through the list"], ["r", "replay the selected flow"], ["e", "edit the first held flow"],
-         ["Ctrl+Enter", "continue the held flow modified"], ["Esc", "close a dialog or the editor"], ["g t / g b", "go to Traffic / Breakpoints"]]
+         ["Ctrl+Enter", "continue the held flow modified"], ["Esc", "close a dialog or the editor"], ["g t / g b / g j", "go to Traffic / Breakpoints / Journeys"]]
           .map(([key, what]) => h("tr", {}, h("th", {}, key), h("td", {}, what))))), [["Close", null, "primary"]]);
     });
   }

@@ -36,7 +36,10 @@ export class Sessions {
     const previous = this.activeId;
     this.activeId = active ? active.id : "";
     this.render();
-    if (this.activeId !== previous) await this.app.traffic.setSession(this.activeId);
+    if (this.activeId !== previous) {
+      await this.app.traffic.setSession(this.activeId);
+      this.app.journeys.load();
+    }
   }
 
   render() {
