@@ -340,3 +340,39 @@ def test_the_record_button_says_why_it_is_off(ghost, browser) -> None:
     expect(record).to_be_disabled()
     assert record.get_attribute("title") == "Connect browser extension to record journeys"
     assert not trouble, trouble
+
+
+def test_settings_show_secrets_masked_save_changes_and_rotate_the_token(ghost, browser, shots: Path) -> None:
+    secret = "sk-ant-do-not-show-1234"
+    assert ghost.api("PUT", "/api/v1/settings", json={"llm": {"api_key": secret}}).status_code == 200
+    page, trouble = open_ui(browser, ghost)
+    page.locator("#tabs .tab", has_text="Settings").click()
+    key = page.locator("input[name='llm.api_key']")
+    expect(key).to_have_value("****1234")
+    assert secret not in page.content()
+
+    timeout = page.locator("input[name='breakpoints.timeout_secs']")
+    timeout.fill("0")
+    section = page.locator("section[data-section=breakpoints]")
+    section.locator("button", has_text="Save breakpoints").click()
+    expect(section.locator(".editor-error")).to_contain_text("timeout_secs")  # the API's 400, inline
+    timeout.fill("45")
+    section.locator("button", has_text="Save breakpoints").click()
+    page.locator(".toast", has_text="breakpoints: saved").wait_for()
+    settings = ghost.api("GET", "/api/v1/settings").json()
+    assert settings["breakpoints"]["timeout_secs"] == 45
+    page.locator("section[data-section=llm] button", has_text="Save llm").click()
+    page.locator(".toast", has_text="llm: nothing changed").wait_for()  # the mask is no change
+    page.screenshot(path=str(shots / "settings.png"))
+
+    page.locator("#rotate-token").click()
+    page.locator(".modal button", has_text="Rotate").click()
+    new_token = page.locator("#new-token").text_content() or ""
+    assert len(new_token) >= 32
+    assert ghost.api("GET", "/api/v1/sessions").status_code == 401  # the old token is dead
+    assert ghost.api("GET", "/api/v1/sessions", token=new_token).status_code == 200
+    page.locator(".modal button", has_text="Done").click()
+    page.wait_for_url(f"{ghost.api_url}/")
+    page.wait_for_selector("#connection.up")  # logged in again, by a fresh one-time link
+    assert ghost.api("GET", "/api/v1/settings", token=new_token).json()["llm"]["api_key"] == "****1234"
+    assert not trouble, trouble

@@ -5,6 +5,7 @@ import { Breakpoints } from "./breakpoints.js";
 import { h, modal, toast } from "./dom.js";
 import { Journeys } from "./journeys.js";
 import { Sessions } from "./sessions.js";
+import { Settings } from "./settings.js";
 import { TrafficView } from "./traffic.js";
 
 class App {
@@ -13,6 +14,7 @@ class App {
     this.traffic = new TrafficView(document.getElementById("view-traffic"), this.events, this);
     this.breakpoints = new Breakpoints(document.getElementById("view-breakpoints"), document.getElementById("pending-strip"), this.events, this);
     this.journeys = new Journeys(document.getElementById("recording"), document.getElementById("view-journeys"), this.events, this);
+    this.settings = new Settings(document.getElementById("view-settings"), this.events, this);
     this.sessions = new Sessions(document.getElementById("session-controls"), this.events, this);
     this.events.onStatus((up) => {
       const dot = document.getElementById("connection");
@@ -50,6 +52,7 @@ class App {
     if (name === "breakpoints") this.breakpoints.renderPanel();
     if (name === "traffic") this.traffic.render();
     if (name === "journeys") this.journeys.render();
+    if (name === "settings") this.settings.load();
   }
 
   showFlow(flowId) {
@@ -90,6 +93,7 @@ class App {
         if (e.key === "t") this.showView("traffic");
         if (e.key === "b") this.showView("breakpoints");
         if (e.key === "j") this.showView("journeys");
+        if (e.key === "s") this.showView("settings");
         return;
       }
       if (e.key === "g") leader = true;
@@ -98,7 +102,7 @@ class App {
       else if (e.key === "e") { const first = this.breakpoints.held.keys().next().value; if (first) this.breakpoints.open(first); }
       else if (e.key === "?") modal("Keyboard shortcuts", h("table", { class: "headers" }, h("tbody", {},
         [["/", "search flows"], ["↑ ↓", "move through the list"], ["r", "replay the selected flow"], ["e", "edit the first held flow"],
-         ["Ctrl+Enter", "continue the held flow modified"], ["Esc", "close a dialog or the editor"], ["g t / g b / g j", "go to Traffic / Breakpoints / Journeys"]]
+         ["Ctrl+Enter", "continue the held flow modified"], ["Esc", "close a dialog or the editor"], ["g t / g b / g j / g s", "go to Traffic / Breakpoints / Journeys / Settings"]]
           .map(([key, what]) => h("tr", {}, h("th", {}, key), h("td", {}, what))))), [["Close", null, "primary"]]);
     });
   }
