@@ -376,3 +376,44 @@ def test_settings_show_secrets_masked_save_changes_and_rotate_the_token(ghost, b
     page.wait_for_selector("#connection.up")  # logged in again, by a fresh one-time link
     assert ghost.api("GET", "/api/v1/settings", token=new_token).json()["llm"]["api_key"] == "****1234"
     assert not trouble, trouble
+
+
+def test_rules_and_addons_are_made_in_the_ui_and_change_real_traffic(ghost, target: Target, browser, shots: Path) -> None:
+    page, trouble = open_ui(browser, ghost)
+    page.locator("#tabs .tab", has_text="Rules").click()
+
+    page.locator("button", has_text="New map rule").click()
+    editor = page.locator(".rules-editor")
+    editor.locator("input[name=name]").fill("mock cart")
+    editor.locator("input[name=path_pattern]").fill("/cart")
+    editor.locator("input[name=content_type]").fill("application/json")
+    editor.locator("textarea[name=body]").fill('{"items": ["mocked"]}')
+    editor.locator("textarea[name=headers]").fill("X-Mocked: yes")
+    editor.locator("button", has_text="Create").click()
+    expect(page.locator("section[data-kind=map] tr", has_text="mock cart")).to_have_count(1)
+    with ghost.client() as client:
+        reply = client.get(f"{target.http_url}/cart")
+    assert reply.json() == {"items": ["mocked"]} and reply.headers["x-mocked"] == "yes"
+    assert not any(s.path == "/cart" for s in target.seen)  # answered by the rule, not the server
+    page.locator("section[data-kind=map] tr", has_text="mock cart").locator("input[type=checkbox]").uncheck()
+    expect(page.locator("section[data-kind=map] tr", has_text="mock cart").locator("input[type=checkbox]")).not_to_be_checked()
+    assert ghost.api("GET", "/api/v1/rules").json()[0]["enabled"] is False
+
+    page.locator("button", has_text="New addon").click()
+    editor.locator("input[name=name]").fill("logger")
+    editor.locator("textarea[name=code]").fill(
+        'ghost.onResponse(function (flow) { ghost.log("saw " + flow.response.status_code); flow.tag("seen-by-addon"); });')
+    editor.locator("button", has_text="Create").click()
+    log = editor.locator(".addon-log")
+    expect(log).to_contain_text("nothing logged yet")
+    with ghost.client() as client:
+        client.get(f"{target.http_url}/status/201")
+    expect(log).to_contain_text("info saw 201")  # addon.log, live
+    editor.locator("input[name=name]").fill("logger (renamed)")
+    editor.locator("button", has_text="Save").click()
+    expect(page.locator("section[data-kind=addon] tr", has_text="logger (renamed)")).to_have_count(1)
+    editor.locator("textarea[name=code]").fill("this is not javascript (")
+    editor.locator("button", has_text="Save").click()
+    expect(editor.locator(".editor-error")).not_to_be_empty()  # the API's 400, shown in the editor
+    page.screenshot(path=str(shots / "rules.png"))
+    assert not trouble, trouble

@@ -4,6 +4,7 @@ import { ApiError, Events, get, onUnauthorized } from "./api.js";
 import { Breakpoints } from "./breakpoints.js";
 import { h, modal, toast } from "./dom.js";
 import { Journeys } from "./journeys.js";
+import { Rules } from "./rules.js";
 import { Sessions } from "./sessions.js";
 import { Settings } from "./settings.js";
 import { TrafficView } from "./traffic.js";
@@ -14,6 +15,7 @@ class App {
     this.traffic = new TrafficView(document.getElementById("view-traffic"), this.events, this);
     this.breakpoints = new Breakpoints(document.getElementById("view-breakpoints"), document.getElementById("pending-strip"), this.events, this);
     this.journeys = new Journeys(document.getElementById("recording"), document.getElementById("view-journeys"), this.events, this);
+    this.rules = new Rules(document.getElementById("view-rules"), this.events, this);
     this.settings = new Settings(document.getElementById("view-settings"), this.events, this);
     this.sessions = new Sessions(document.getElementById("session-controls"), this.events, this);
     this.events.onStatus((up) => {
@@ -53,6 +55,7 @@ class App {
     if (name === "traffic") this.traffic.render();
     if (name === "journeys") this.journeys.render();
     if (name === "settings") this.settings.load();
+    if (name === "rules") this.rules.load();
   }
 
   showFlow(flowId) {
@@ -94,6 +97,7 @@ class App {
         if (e.key === "b") this.showView("breakpoints");
         if (e.key === "j") this.showView("journeys");
         if (e.key === "s") this.showView("settings");
+        if (e.key === "r") this.showView("rules");
         return;
       }
       if (e.key === "g") leader = true;
@@ -102,7 +106,7 @@ class App {
       else if (e.key === "e") { const first = this.breakpoints.held.keys().next().value; if (first) this.breakpoints.open(first); }
       else if (e.key === "?") modal("Keyboard shortcuts", h("table", { class: "headers" }, h("tbody", {},
         [["/", "search flows"], ["↑ ↓", "move through the list"], ["r", "replay the selected flow"], ["e", "edit the first held flow"],
-         ["Ctrl+Enter", "continue the held flow modified"], ["Esc", "close a dialog or the editor"], ["g t / g b / g j / g s", "go to Traffic / Breakpoints / Journeys / Settings"]]
+         ["Ctrl+Enter", "continue the held flow modified"], ["Esc", "close a dialog or the editor"], ["g t / g b / g j / g r / g s", "go to Traffic / Breakpoints / Journeys / Rules / Settings"]]
           .map(([key, what]) => h("tr", {}, h("th", {}, key), h("td", {}, what))))), [["Close", null, "primary"]]);
     });
   }
