@@ -112,6 +112,13 @@ def test_the_list_shows_live_flows_and_the_inspector_shows_them(ghost, target: T
     page.keyboard.press("Enter")
     expect(page.locator(".count")).to_have_text("1 flows")
     assert page.locator(".search-error").is_hidden()
+
+    page.locator("#tabs .tab", has_text="Overview").click()
+    expect(page.locator(".timeline-chart circle")).to_have_count(4)
+    assert page.locator(".timeline-chart circle.s-4xx").count() == 1
+    assert page.locator(".histogram rect").count() == 9
+    expect(page.locator("table.slowest tbody tr")).to_have_count(4)
+    page.screenshot(path=str(shots / "overview.png"))
     assert not trouble, trouble
 
 

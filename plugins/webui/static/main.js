@@ -3,6 +3,7 @@
 import { ApiError, Events, get, onUnauthorized } from "./api.js";
 import { Breakpoints } from "./breakpoints.js";
 import { h, modal, toast } from "./dom.js";
+import { Overview } from "./charts.js";
 import { Journeys } from "./journeys.js";
 import { Rules } from "./rules.js";
 import { Sessions } from "./sessions.js";
@@ -15,6 +16,7 @@ class App {
     this.traffic = new TrafficView(document.getElementById("view-traffic"), this.events, this);
     this.breakpoints = new Breakpoints(document.getElementById("view-breakpoints"), document.getElementById("pending-strip"), this.events, this);
     this.journeys = new Journeys(document.getElementById("recording"), document.getElementById("view-journeys"), this.events, this);
+    this.overview = new Overview(document.getElementById("view-overview"), this);
     this.rules = new Rules(document.getElementById("view-rules"), this.events, this);
     this.settings = new Settings(document.getElementById("view-settings"), this.events, this);
     this.sessions = new Sessions(document.getElementById("session-controls"), this.events, this);
@@ -56,6 +58,7 @@ class App {
     if (name === "journeys") this.journeys.render();
     if (name === "settings") this.settings.load();
     if (name === "rules") this.rules.load();
+    if (name === "overview") this.overview.load();
   }
 
   showFlow(flowId) {
@@ -98,6 +101,7 @@ class App {
         if (e.key === "j") this.showView("journeys");
         if (e.key === "s") this.showView("settings");
         if (e.key === "r") this.showView("rules");
+        if (e.key === "o") this.showView("overview");
         return;
       }
       if (e.key === "g") leader = true;
@@ -106,7 +110,7 @@ class App {
       else if (e.key === "e") { const first = this.breakpoints.held.keys().next().value; if (first) this.breakpoints.open(first); }
       else if (e.key === "?") modal("Keyboard shortcuts", h("table", { class: "headers" }, h("tbody", {},
         [["/", "search flows"], ["↑ ↓", "move through the list"], ["r", "replay the selected flow"], ["e", "edit the first held flow"],
-         ["Ctrl+Enter", "continue the held flow modified"], ["Esc", "close a dialog or the editor"], ["g t / g b / g j / g r / g s", "go to Traffic / Breakpoints / Journeys / Rules / Settings"]]
+         ["Ctrl+Enter", "continue the held flow modified"], ["Esc", "close a dialog or the editor"], ["g t / g o / g b / g j / g r / g s", "go to Traffic / Overview / Breakpoints / Journeys / Rules / Settings"]]
           .map(([key, what]) => h("tr", {}, h("th", {}, key), h("td", {}, what))))), [["Close", null, "primary"]]);
     });
   }

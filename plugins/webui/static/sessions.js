@@ -21,6 +21,8 @@ export class Sessions {
     for (const type of ["session.created", "session.updated", "session.deleted", "session.activated"]) {
       events.on(type, () => this.load());
     }
+    // Flow counts in the picker follow the traffic, a reload every few seconds at most.
+    events.on("flow.created", () => { if (!this.countTimer) this.countTimer = setTimeout(() => { this.countTimer = null; this.load(); }, 3000); });
     this.fileInput = h("input", { type: "file", accept: ".har,.json", hidden: true, on: { change: () => {
       const file = this.fileInput.files[0];
       this.fileInput.value = "";
