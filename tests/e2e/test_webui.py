@@ -424,3 +424,30 @@ def test_rules_and_addons_are_made_in_the_ui_and_change_real_traffic(ghost, targ
     expect(editor.locator(".editor-error")).not_to_be_empty()  # the API's 400, shown in the editor
     page.screenshot(path=str(shots / "rules.png"))
     assert not trouble, trouble
+
+
+def test_a_held_response_edited_in_the_overlay_reaches_the_client_edited(
+        ghost, target: Target, browser, pool: ThreadPoolExecutor) -> None:
+    assert ghost.api("POST", "/api/v1/breakpoints",
+                     json={"phase": "response", "path_pattern": "/json"}).status_code == 201
+    page, trouble = open_ui(browser, ghost)
+
+    def get() -> Any:
+        with ghost.client() as client:
+            return client.get(f"{target.http_url}/json")
+
+    reply = pool.submit(get)
+    editor = page.locator(".editor")
+    expect(editor.locator(".phase-badge")).to_have_text("Response held")
+    expect(editor.locator("input[name=url]")).to_have_attribute("readonly", "")
+    assert '"items"' in editor.locator("textarea[name=response_body]").input_value()
+    editor.locator("input[name=status_code]").fill("abc")
+    editor.locator("#bp-modify").click()
+    expect(editor.locator(".editor-error")).to_contain_text("status must be a number")  # still held
+    editor.locator("input[name=status_code]").fill("503")
+    editor.locator("textarea[name=response_body]").fill('{"error": "edited in the UI"}')
+    editor.locator("#bp-modify").click()
+    answer = reply.result(timeout=15)
+    assert answer.status_code == 503 and answer.json() == {"error": "edited in the UI"}
+    expect(page.locator(".editor")).to_have_count(0)
+    assert not trouble, trouble
