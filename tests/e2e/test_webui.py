@@ -451,3 +451,30 @@ def test_a_held_response_edited_in_the_overlay_reaches_the_client_edited(
     assert answer.status_code == 503 and answer.json() == {"error": "edited in the UI"}
     expect(page.locator(".editor")).to_have_count(0)
     assert not trouble, trouble
+
+
+def test_compose_from_a_flow_and_from_pasted_curl(ghost, target: Target, browser) -> None:
+    assert ghost.api("PUT", "/api/v1/settings", json={"replay": {"allow_hosts": ["127.0.0.1"]}}).status_code == 200
+    with ghost.client() as client:
+        client.post(f"{target.http_url}/echo/original", json={"qty": 1})
+    page, trouble = open_ui(browser, ghost)
+    page.locator(".rows .row:not([hidden])").first.click()
+    page.locator("#compose-from-flow").click()
+    composer = page.locator("#view-compose")
+    expect(composer.locator("input[name=url]")).to_have_value(f"{target.http_url}/echo/original")
+    assert composer.locator("input[name=method]").input_value() == "POST"
+    composer.locator("textarea[name=body]").fill('{"qty": 2}')
+    page.locator("#compose-send").click()
+    expect(composer.locator(".compose-answer .status-line")).to_contain_text("200")
+    assert '"body": "{\\"qty\\": 2}"' in composer.locator(".compose-answer pre").text_content()
+    assert target.seen[-1].path == "/echo/original" and target.seen[-1].body == b'{"qty": 2}'
+
+    composer.locator("textarea[name=curl]").fill(f"curl '{target.http_url}/echo/pasted' -H 'X-From: curl'")
+    composer.locator("button", has_text="Import cURL").click()
+    expect(composer.locator("input[name=url]")).to_have_value(f"{target.http_url}/echo/pasted")
+    page.locator("#compose-send").click()
+    expect(composer.locator(".compose-answer pre")).to_contain_text('"X-From": "curl"')
+    composer.locator("textarea[name=curl]").fill("curl -F a=@file http://x")
+    composer.locator("button", has_text="Import cURL").click()
+    expect(composer.locator(".editor-error")).not_to_be_empty()
+    assert not trouble, trouble

@@ -61,6 +61,7 @@ export class Inspector {
         h("div", { class: "inspector-actions" },
           codeSelect,
           h("button", { on: { click: () => this.replay(flow.id) }, title: "Send this request again (r)", id: "replay" }, "Replay"),
+          h("button", { on: { click: () => this.app.composeFrom(flow) }, title: "Edit this request in the composer and send it", id: "compose-from-flow" }, "Compose"),
           h("button", { on: { click: () => this.remove(flow.id) }, title: "Delete this flow" }, "Delete")),
         h("div", { class: "meta" }, `${flow.source} · ${formatDuration(flow.duration_ms)} · ${formatSize(resp ? resp.body_size : 0)}`,
           flow.error ? h("span", { class: "s-err" }, ` · ${flow.error}`) : null)),

@@ -4,6 +4,7 @@ import { ApiError, Events, get, onUnauthorized } from "./api.js";
 import { Breakpoints } from "./breakpoints.js";
 import { h, modal, toast } from "./dom.js";
 import { Overview } from "./charts.js";
+import { Composer } from "./compose.js";
 import { Journeys } from "./journeys.js";
 import { Rules } from "./rules.js";
 import { Sessions } from "./sessions.js";
@@ -16,6 +17,7 @@ class App {
     this.traffic = new TrafficView(document.getElementById("view-traffic"), this.events, this);
     this.breakpoints = new Breakpoints(document.getElementById("view-breakpoints"), document.getElementById("pending-strip"), this.events, this);
     this.journeys = new Journeys(document.getElementById("recording"), document.getElementById("view-journeys"), this.events, this);
+    this.composer = new Composer(document.getElementById("view-compose"), this);
     this.overview = new Overview(document.getElementById("view-overview"), this);
     this.rules = new Rules(document.getElementById("view-rules"), this.events, this);
     this.settings = new Settings(document.getElementById("view-settings"), this.events, this);
@@ -61,6 +63,11 @@ class App {
     if (name === "overview") this.overview.load();
   }
 
+  composeFrom(flow) {
+    this.composer.fromFlow(flow);
+    this.showView("compose");
+  }
+
   showFlow(flowId) {
     this.showView("traffic");
     this.traffic.select(flowId);
@@ -102,6 +109,7 @@ class App {
         if (e.key === "s") this.showView("settings");
         if (e.key === "r") this.showView("rules");
         if (e.key === "o") this.showView("overview");
+        if (e.key === "c") this.showView("compose");
         return;
       }
       if (e.key === "g") leader = true;
@@ -110,7 +118,7 @@ class App {
       else if (e.key === "e") { const first = this.breakpoints.held.keys().next().value; if (first) this.breakpoints.open(first); }
       else if (e.key === "?") modal("Keyboard shortcuts", h("table", { class: "headers" }, h("tbody", {},
         [["/", "search flows"], ["↑ ↓", "move through the list"], ["r", "replay the selected flow"], ["e", "edit the first held flow"],
-         ["Ctrl+Enter", "continue the held flow modified"], ["Esc", "close a dialog or the editor"], ["g t / g o / g b / g j / g r / g s", "go to Traffic / Overview / Breakpoints / Journeys / Rules / Settings"]]
+         ["Ctrl+Enter", "continue the held flow modified"], ["Esc", "close a dialog or the editor"], ["g t / g o / g b / g c / g j / g r / g s", "go to Traffic / Overview / Breakpoints / Compose / Journeys / Rules / Settings"]]
           .map(([key, what]) => h("tr", {}, h("th", {}, key), h("td", {}, what))))), [["Close", null, "primary"]]);
     });
   }
