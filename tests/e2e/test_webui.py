@@ -67,8 +67,11 @@ def logged_link(ghost: Any) -> str:
     raise AssertionError(f"no login link in the log:\n{ghost.log()}")
 
 
-def open_ui(browser: Any, ghost: Any) -> tuple[Any, list[str]]:
-    """A logged-in page; the list of dialogs and page errors it raises (must stay empty)."""
+def open_ui(browser: Any, ghost: Any, *, first_run: bool = False) -> tuple[Any, list[str]]:
+    """A logged-in page; the list of dialogs and page errors it raises (must stay empty).
+    Unless `first_run`, the setup wizard was already completed (as by a returning user)."""
+    if not first_run:
+        assert ghost.api("POST", "/api/v1/setup/complete", json={"proxy_method": "manual"}).status_code == 200
     page = browser.new_page()
     trouble: list[str] = []
     page.on("dialog", lambda dialog: (trouble.append(f"dialog: {dialog.message}"), dialog.dismiss()))
@@ -477,4 +480,25 @@ def test_compose_from_a_flow_and_from_pasted_curl(ghost, target: Target, browser
     composer.locator("textarea[name=curl]").fill("curl -F a=@file http://x")
     composer.locator("button", has_text="Import cURL").click()
     expect(composer.locator(".editor-error")).not_to_be_empty()
+    assert not trouble, trouble
+
+
+def test_first_run_shows_the_setup_wizard_and_settings_show_the_monitor(ghost, target: Target, browser) -> None:
+    page, trouble = open_ui(browser, ghost, first_run=True)
+    wizard = page.locator(".modal", has_text="Welcome to Ghost")
+    wizard.wait_for()
+    assert wizard.locator("a", has_text="download it").get_attribute("href") == "/api/v1/proxy/ca"
+    wizard.locator("input[value=device]").check()
+    wizard.locator("button", has_text="Done").click()
+    page.locator(".toast", has_text="Setup complete").wait_for()
+    assert ghost.api("GET", "/api/v1/setup/status").json() == {"completed": True, "proxy_method": "device"}
+    page.reload()
+    page.wait_for_selector("#connection.up")
+    expect(page.locator(".modal")).to_have_count(0)  # once is enough
+
+    with ghost.client() as client:
+        client.get(f"{target.http_url}/json")
+    ghost.wait_flows(1)
+    page.locator("#tabs .tab", has_text="Settings").click()
+    expect(page.locator("table.monitor td[data-figure='Flows stored']")).to_have_text("1")
     assert not trouble, trouble

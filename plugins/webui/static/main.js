@@ -8,7 +8,7 @@ import { Composer } from "./compose.js";
 import { Journeys } from "./journeys.js";
 import { Rules } from "./rules.js";
 import { Sessions } from "./sessions.js";
-import { Settings } from "./settings.js";
+import { Settings, setupWizard } from "./settings.js";
 import { TrafficView } from "./traffic.js";
 
 class App {
@@ -42,6 +42,7 @@ class App {
       this.error(error);
     }
     this.events.connect();
+    setupWizard(this).catch((error) => this.error(error));
   }
 
   loggedOut() {

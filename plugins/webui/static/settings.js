@@ -19,6 +19,25 @@ export function readField(setting, input) {
 
 function sameValue(a, b) { return JSON.stringify(a) === JSON.stringify(b); }
 
+const PROXY_METHODS = [
+  ["manual", "Manual", "Point each client at the proxy yourself (e.g. chromium --proxy-server=127.0.0.1:4545)."],
+  ["system_proxy", "System proxy", "Use the PAC file as the system's automatic proxy configuration (Ghost does not change the OS settings on Linux)."],
+  ["device", "Another device", "Phones and other machines: start Ghost with --set listen_host=0.0.0.0 and set the device's Wi-Fi proxy."],
+];
+
+export async function setupWizard(app) {
+  // First run: how traffic will reach Ghost, and the CA to trust.
+  const status = await get("/setup/status");
+  if (status.completed) return;
+  const choices = PROXY_METHODS.map(([value, label, help], i) => h("label", { class: "choice" },
+    h("input", { type: "radio", name: "proxy_method", value, checked: i === 0 }), h("strong", {}, label), h("span", { class: "meta" }, help)));
+  const body = h("div", { class: "wizard" }, h("p", {}, "How will traffic reach Ghost?"), choices,
+    h("p", {}, "Then trust Ghost's CA certificate in the browser or device: ", h("a", { href: "/api/v1/proxy/ca", download: "ghost-ca.pem" }, "download it"), "."));
+  const method = await modal("Welcome to Ghost", body, [["Later", null], ["Done", () => body.querySelector("input:checked").value, "primary"]]);
+  if (!method) return;
+  try { await post("/setup/complete", { proxy_method: method }); toast("Setup complete"); } catch (error) { app.error(error); }
+}
+
 export class Settings {
   constructor(root, events, app) {
     this.root = root;
@@ -40,12 +59,30 @@ export class Settings {
       if (!sections.has(section)) sections.set(section, []);
       sections.get(section).push(setting);
     }
+    this.monitorRoot = h("table", { class: "headers monitor" });
     const panel = h("div", { class: "panel settings" }, h("h2", {}, "Settings"),
+      h("section", { class: "settings-section" }, h("h3", {}, "Ghost now"), this.monitorRoot,
+        h("p", {}, h("a", { href: "/api/v1/proxy/ca", download: "ghost-ca.pem" }, "Download the CA certificate"),
+          " · PAC file: ", h("code", {}, `${location.origin}/proxy.pac`))),
       h("section", { class: "settings-section" }, h("h3", {}, "API token"),
         h("p", { class: "meta" }, "Rotating makes a new token at once: scripts using the old one get 401, and every browser is logged out (this one logs in again by itself)."),
         h("button", { class: "danger", id: "rotate-token", on: { click: () => this.rotate() } }, "Rotate token")));
     for (const [section, settings] of sections) panel.append(this.sectionForm(section, settings, values[section] || {}));
     clear(this.root).append(panel);
+    this.watchMonitor();
+  }
+
+  watchMonitor() {
+    // The resource monitor, refreshed while the settings are on screen.
+    clearTimeout(this.monitorTimer);
+    if (this.root.hidden || !this.monitorRoot) return;
+    get("/monitor").then((m) => {
+      const rows = [["Uptime", m.uptime_human], ["Memory", m.mem_alloc_human], ["Database", m.db_size_human],
+        ["Flows stored", (m.total_flows ?? 0).toLocaleString()], ["Write queue", `${m.flow_queue_depth} of ${m.flow_queue_capacity}`],
+        ["Flows not stored", `${m.flows_not_stored}${m.flows_not_stored_last_reason ? ` (last: ${m.flows_not_stored_last_reason})` : ""}`],
+        ["Tasks", String(m.goroutines)]];
+      clear(this.monitorRoot).append(h("tbody", {}, rows.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", { dataset: { figure: k } }, v ?? "")))));
+    }).catch((error) => this.app.error(error)).finally(() => { this.monitorTimer = setTimeout(() => this.watchMonitor(), 3000); });
   }
 
   sectionForm(section, settings, current) {
