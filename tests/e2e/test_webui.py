@@ -426,6 +426,7 @@ def test_rules_and_addons_are_made_in_the_ui_and_change_real_traffic(ghost, targ
     editor.locator("button", has_text="Save").click()
     expect(editor.locator(".editor-error")).not_to_be_empty()  # the API's 400, shown in the editor
     page.screenshot(path=str(shots / "rules.png"))
+    assert "null" not in (editor.text_content() or "")  # nothing left out is shown as "null"
     assert not trouble, trouble
 
 

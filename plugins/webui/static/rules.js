@@ -129,8 +129,8 @@ export class Rules {
     this.editorRoot.append(h("h3", {}, title), form);
     if (kind === "addon" && item) {
       this.logRoot = h("pre", { class: "code addon-log", "aria-label": "Addon log" });
-      this.editorRoot.append(h("h3", {}, "Log (live)"), this.logRoot,
-        item.last_error ? h("p", {}, h("strong", {}, "Last error: "), h("span", { class: "s-err addon-error" }, item.last_error)) : null);
+      append(this.editorRoot, [h("h3", {}, "Log (live)"), this.logRoot,
+        item.last_error ? h("p", {}, h("strong", {}, "Last error: "), h("span", { class: "s-err addon-error" }, item.last_error)) : null]);
       this.renderLog(item.id);
     } else this.logRoot = null;
   }
