@@ -92,14 +92,29 @@ export class TrafficView {
     if (generation !== this.generation) return;
     this.showSearchError("");
     this.total = answer.total;
+    this.totalExact = answer.total_exact !== false;
     this.rows = new Array(answer.total);
     answer.flows.forEach((flow, i) => { this.rows[i] = flow; });
     this.pages.set("0:0", Promise.resolve());
     this.viewport.scrollTop = 0;
     this.render();
+    if (answer.total_exact === false) this.countExactly(generation);
     // How long this load took in the page, from asking to rows on screen (scripts/bench ui reads it).
     document.body.dataset.trafficLoadMs = String(Math.round(performance.now() - started));
     document.body.dataset.trafficLoaded = String(generation);
+  }
+
+  countExactly(generation) {
+    // The first answer stops counting at a cap so rows show at once; the exact count (a scan
+    // of every match) follows, and the list grows to it.
+    const shiftAtAsk = this.shift;
+    get(`/flows?${this.params(0, 1)}&count=exact`).then((answer) => {
+      if (generation !== this.generation) return;
+      this.total = answer.total + (this.shift - shiftAtAsk);
+      this.totalExact = true;
+      this.rows.length = this.total;
+      this.render();
+    }).catch((error) => this.app.error(error));
   }
 
   showSearchError(message) {
@@ -165,7 +180,7 @@ export class TrafficView {
   }
 
   render() {
-    this.count.textContent = `${this.total.toLocaleString()} flows`;
+    this.count.textContent = `${this.total.toLocaleString()}${this.totalExact === false ? "+" : ""} flows`;
     this.spacer.style.height = `${this.total * ROW_HEIGHT}px`;
     const height = this.viewport.clientHeight || 600;
     const first = Math.max(0, Math.floor(this.viewport.scrollTop / ROW_HEIGHT) - OVERSCAN);
