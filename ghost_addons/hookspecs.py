@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pluggy
 
 if TYPE_CHECKING:
+    from aiohttp import web
     from mitmproxy import http
 
     from ghost_addons.api.routes import RouteTable
@@ -77,6 +78,19 @@ def ghost_routes(ghost: Ghost, routes: RouteTable) -> None:
 
     Every route under ``/api/v1`` is behind the bearer token and the Host/Origin checks,
     and appears in ``/api/v1/openapi.json`` with the summary given.
+    """
+
+
+@hookspec(firstresult=True)
+def ghost_api_authorized(ghost: Ghost, request: web.Request) -> bool | None:
+    """A request under ``/api/`` came without a bearer token: return True to let it in on a
+    credential the plugin issued itself (the web UI's session cookie), else None.
+
+    Called on the event loop for every such request, so answer at once (no I/O). A plugin
+    that accepts a credential the browser sends by itself (a cookie) must also make sure the
+    request came from its own page (a header a cross-site page cannot send, or an exact
+    ``Origin``), or any site the user visits could use it. A wrong bearer token is refused
+    before this hook is asked.
     """
 
 

@@ -140,10 +140,11 @@ def make_app(ghost: Ghost) -> web.Application:
             raise ApiError(403, f"Origin {origin!r} is not allowed")
         if request.path.startswith("/api/") and request.path not in public:
             token = bearer_token(request, query_token_paths)
-            if not token:
+            if token:
+                if not hmac.compare_digest(token.encode(), ghost.settings.token.encode()):
+                    raise ApiError(401, "wrong token")
+            elif not ghost.pm.hook.ghost_api_authorized(ghost=ghost, request=request):
                 raise ApiError(401, "missing token: send 'Authorization: Bearer <token>' (token is in config.yaml)")
-            if not hmac.compare_digest(token.encode(), ghost.settings.token.encode()):
-                raise ApiError(401, "wrong token")
         return await handler(request)
 
     app = web.Application(middlewares=[errors, guard], client_max_size=MAX_UPLOAD)
