@@ -223,6 +223,10 @@ def list_flow_summaries(
 # Above this many matches a page says "more than" instead of counting them all, so a page of
 # a million-flow session never waits for a count (`count=exact` asks for it).
 COUNT_CAP = 10_000
+# Nor for a count that takes longer than this (a filter on two fields of a million flows may
+# have to read tens of thousands of rows to count them): the page then says how many it
+# knows of at least, `total_exact: false`, and `count=exact` counts them all.
+COUNT_SECONDS = 0.1
 # A flow query that runs longer than this is stopped: a regular expression or a word that
 # matches nearly every flow of a huge session must not hold a reader thread for minutes.
 QUERY_SECONDS = 10.0
@@ -233,22 +237,30 @@ def query_flows(conn: Connection, where: str, params: list[Any], limit: int, off
     """One page of flow summaries (newest first) with the count of all matches.
 
     `before` (a flow id) pages by key: flows older than it, as fast on the ten-thousandth
-    page as on the first, where `offset` walks every row it skips. The count stops at
-    COUNT_CAP unless `exact_count`; `total_exact` says which. Raises `QueryError` when a
-    regular expression times out or the query runs past `deadline` seconds.
+    page as on the first, where `offset` walks every row it skips. Unless `exact_count`, the
+    count stops at COUNT_CAP matches or COUNT_SECONDS, and `total_exact` says whether it
+    finished. Raises `QueryError` when a regular expression times out or the query runs past
+    `deadline` seconds.
     """
     if before:
         where, params = f"flows.id < ? AND ({where})", [before, *params]
-    stop_at = time.monotonic() + deadline
-    conn.set_progress_handler(lambda: time.monotonic() > stop_at, 10_000)
+    stop_at = [time.monotonic() + deadline]
+    conn.set_progress_handler(lambda: time.monotonic() > stop_at[0], 10_000)
     try:
         items = list_flow_summaries(conn, where, params, limit, offset)
         if exact_count:
             total, total_exact = count_flows(conn, where, params), True
         else:
-            counted = conn.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM flows WHERE {where} LIMIT ?)",
-                                   [*params, COUNT_CAP + 1]).fetchone()[0]
-            total, total_exact = min(counted, COUNT_CAP), counted <= COUNT_CAP
+            known = offset + len(items)
+            stop_at[0] = min(stop_at[0], time.monotonic() + COUNT_SECONDS)
+            try:
+                counted = conn.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM flows WHERE {where} LIMIT ?)",
+                                       [*params, COUNT_CAP + 1]).fetchone()[0]
+                total, total_exact = min(counted, COUNT_CAP), counted <= COUNT_CAP
+            except OperationalError as e:
+                if "interrupted" not in str(e):
+                    raise
+                total, total_exact = known, False  # at least the flows up to this page
     except OperationalError as e:
         raise QueryError(_query_failure(e, deadline)) from None
     finally:
