@@ -252,12 +252,14 @@ async def run_load(args: argparse.Namespace, workdir: Path, target: Target) -> i
         started = time.monotonic()
         await asyncio.sleep(warm_up)
         rss_start, peak = rss_mb(ghost.proc.pid), 0.0
+        samples: list[tuple[float, float]] = []
         while time.monotonic() - started < seconds:
             await asyncio.sleep(min(5.0, max(0.1, seconds - (time.monotonic() - started))))
             if ghost.proc.poll() is not None:
                 print(f"Ghost exited with {ghost.proc.returncode} during the load")
                 return 1
-            peak = max(peak, rss_mb(ghost.proc.pid))
+            samples.append((time.monotonic() - started, rss_mb(ghost.proc.pid)))
+            peak = max(peak, samples[-1][1])
         await load.stop()
         await asyncio.to_thread(ghost.drained)
         rss_end = rss_mb(ghost.proc.pid)
@@ -275,6 +277,10 @@ async def run_load(args: argparse.Namespace, workdir: Path, target: Target) -> i
     print(f"rows: {len(stored)} stored for {len(tally.answered)} answered, missing {len(missing)}")
     print(f"memory (mitmdump RSS): {rss_start:.0f} MB after {warm_up:.0f} s warm-up, {rss_end:.0f} MB at the end "
           f"(peak {peak:.0f} MB), growth {growth:+.0f} MB (limit {args.max_growth_mb} MB)")
+    quarter = max(1, len(samples) // 4)
+    print("memory over time (s: MB, the highest of each stretch): " + ", ".join(
+        f"{samples[min(i + quarter, len(samples)) - 1][0]:.0f}: {max(m for _, m in samples[i:i + quarter]):.0f}"
+        for i in range(0, len(samples), quarter)))
     return 0 if not errors and not missing and growth <= args.max_growth_mb else 1
 
 
@@ -336,7 +342,7 @@ async def run_kill(args: argparse.Namespace, workdir: Path, target: Target) -> i
             load = Load(ghost.proxy_url, home / "mitmproxy-ca-cert.pem", target, args.clients, seed=round_no)
             load.start()
             polls: list[tuple[float, int]] = []
-            kill_at = time.monotonic() + random.uniform(1.0, 4.0)
+            kill_at = time.monotonic() + random.uniform(1.5, 5.0)
             await poll_depth(ghost, polls, kill_at)
             os.killpg(ghost.proc.pid, signal.SIGKILL)  # Ghost and its flow writer process at once
             await asyncio.to_thread(ghost.proc.wait, 30)
