@@ -112,3 +112,25 @@ def test_the_pipe_to_the_writer_process_holds_a_whole_batch(tmp_path) -> None:
         return size
 
     assert asyncio.run(scenario()) >= min(1 << 20, int(Path("/proc/sys/fs/pipe-max-size").read_text()))
+
+
+def test_the_size_limit_becomes_a_page_count_and_full_is_told_by_sqlites_code() -> None:
+    from ghost_addons.store.flow_process import is_full, max_page_count
+
+    assert max_page_count(0, 4096, 4294967294) == 4294967294   # no limit: SQLite's own maximum
+    assert max_page_count(10 * 4096 + 5, 4096, 4294967294) == 10
+    assert max_page_count(1, 4096, 4294967294) == 1   # below one page: full at the first new page
+    conn = db.connect(Path(":memory:"))
+    conn.execute("CREATE TABLE t (x)")
+    conn.execute("PRAGMA max_page_count = 2")
+    try:
+        for _ in range(100):
+            conn.execute("INSERT INTO t VALUES (randomblob(2000))")
+        raise AssertionError("the page limit was never reached")
+    except db.OperationalError as e:
+        assert is_full(e)
+    try:
+        conn.execute("INSERT INTO nowhere VALUES (1)")
+    except db.OperationalError as e:
+        assert not is_full(e)   # other errors are a bad flow, not a full database
+    conn.close()
