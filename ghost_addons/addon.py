@@ -233,7 +233,7 @@ class GhostAddon:
         if ghost is None or not ghost.running or self._stopping:
             if self._stopping:  # Ghost is stopping: refused, never answered unrecorded
                 flow.metadata[SKIP] = True
-                flow.kill()
+                _kill(flow)
             return None
         self._in_flight.add(flow.id)
         take_interaction_header(flow)
@@ -276,29 +276,44 @@ class GhostAddon:
                 {"Content-Type": "application/json"},
             )
 
+    # An exchange stays in `_in_flight` until its record is queued (`_finished` after
+    # `_store`), so the drain at stop waits for response stages still running (a held
+    # breakpoint, an async addon).
+
     def response(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
-        self._finished(flow)
         ghost = self.ghost
         if self._closed and not flow.metadata.get(SKIP):
-            flow.kill()  # too late to be stored: not answered either
+            self._finished(flow)
+            _kill(flow)  # too late to be stored: not answered either
             return None
         if ghost is None or not ghost.running or flow.metadata.get(SKIP):
+            self._finished(flow)
             return None
         pending = run_stages(ghost, RESPONSE_STAGES, flow, "response")
         if pending is None:
-            return self._store(ghost, flow)
+            waiting = self._store(ghost, flow)
+            self._finished(flow)
+            return waiting
         return self._store_after(pending, ghost, flow)
 
     def error(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
-        self._finished(flow)
         ghost = self.ghost
         if ghost is None or not ghost.running or flow.metadata.get(SKIP):
+            self._finished(flow)
             return None
-        return self._store(ghost, flow)
+        waiting = self._store(ghost, flow)
+        self._finished(flow)
+        return waiting
 
     async def _store_after(self, pending: Awaitable[None], ghost: Ghost, flow: http.HTTPFlow) -> None:
-        await pending
-        waiting = self._store(ghost, flow)
+        try:
+            await pending
+            if self._closed:  # the stages outlasted the stop's grace: too late to be stored
+                _kill(flow)
+                return
+            waiting = self._store(ghost, flow)
+        finally:
+            self._finished(flow)
         if waiting is not None:
             await waiting
 
@@ -319,7 +334,13 @@ class GhostAddon:
         """Hold the response until its flow is committed; one that could not be stored is
         killed, so the client is never answered with something a crash could lose."""
         if not await ghost.flow_writer.committed(record):
-            flow.kill()
+            _kill(flow)
+
+
+def _kill(flow: http.HTTPFlow) -> None:
+    """Kill a flow so it is not answered (a stage may have killed it already)."""
+    if flow.killable:
+        flow.kill()
 
 
 def _stopped(flow: http.HTTPFlow, phase: str) -> bool:
