@@ -2,10 +2,17 @@
 
     request:   breakpoints -> map rules -> addons -> (upstream)
     response:  map rules -> addons -> breakpoints -> capture -> store -> flow_stored
+
+Stopping (SIGTERM, Ctrl-C) never lets an answered exchange go unrecorded: the proxy stops
+listening, requests that arrive on open connections are refused (their connection is
+closed, nothing answered), exchanges already under way get `STOP_GRACE_SECONDS` to finish
+and are captured, the write queue is drained, and from then on a response that could no
+longer be stored is killed instead of sent (see `done`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Sequence
@@ -32,6 +39,9 @@ RESPONSE_STAGES = ("ghost_map_rules", "ghost_addons", "ghost_breakpoints")
 SKIP = "ghost_skip"
 API_REFUSED = "Ghost does not proxy requests to its own API"
 STORED = "ghost_stored"
+# At stop, exchanges under way get this long to be answered (and captured) before the queue
+# is drained; a slow download still going then is cut (killed, not answered unrecorded).
+STOP_GRACE_SECONDS = 5.0
 
 
 class MasterProxy(ProxyControl):
@@ -70,6 +80,11 @@ class GhostAddon:
         self._connections = ConnectionsSeen()
         self._rebind = False
         self._strategy_before = ""
+        # Exchanges between their request and their response (or error): waited for at stop.
+        self._in_flight: set[str] = set()
+        self._stopping = False  # no longer listening: requests on open connections are refused
+        self._closed = False  # queue drained: a response that could not be stored is killed
+        self._none_in_flight = asyncio.Event()  # set while stopping, once _in_flight is empty
 
     # --- options ---------------------------------------------------------------------
 
@@ -144,8 +159,33 @@ class GhostAddon:
             await self.ghost.start()
 
     async def done(self) -> None:
-        if self.ghost is not None and self.ghost.running:
-            await self.ghost.stop()
+        ghost = self.ghost
+        if ghost is None or not ghost.running:
+            return
+        await self._quiesce(ghost)
+        # No await between the drain above and this: whatever a response hook queues from
+        # now on is killed instead (see `response`), and ghost.stop() drains once more.
+        self._closed = True
+        await ghost.stop()
+
+    async def _quiesce(self, ghost: Ghost, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Stop taking exchanges, let those under way finish (captured), drain the queue."""
+        server = ctx.master.addons.get("proxyserver")
+        if server is not None:
+            await server.servers.update([])  # listeners closed; open connections stay
+        self._stopping = True
+        if self._in_flight:
+            try:
+                await asyncio.wait_for(self._none_in_flight.wait(), grace)
+            except TimeoutError:
+                log.warning("stopping: %d exchanges still under way after %.0f s are cut, not answered",
+                            len(self._in_flight), grace)
+        await ghost.flow_writer.drain()
+
+    def _finished(self, flow: http.HTTPFlow) -> None:
+        self._in_flight.discard(flow.id)
+        if self._stopping and not self._in_flight:
+            self._none_in_flight.set()
 
     # --- the proxy path ---------------------------------------------------------------------
 
@@ -190,8 +230,12 @@ class GhostAddon:
 
     def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         ghost = self.ghost
-        if ghost is None or not ghost.running:
+        if ghost is None or not ghost.running or self._stopping:
+            if self._stopping:  # Ghost is stopping: refused, never answered unrecorded
+                flow.metadata[SKIP] = True
+                _kill(flow)
             return None
+        self._in_flight.add(flow.id)
         take_interaction_header(flow)
         if ghost.targets_api(flow.request.host, flow.request.port):
             self._refuse_api(flow)
@@ -232,24 +276,44 @@ class GhostAddon:
                 {"Content-Type": "application/json"},
             )
 
+    # An exchange stays in `_in_flight` until its record is queued (`_finished` after
+    # `_store`), so the drain at stop waits for response stages still running (a held
+    # breakpoint, an async addon).
+
     def response(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         ghost = self.ghost
+        if self._closed and not flow.metadata.get(SKIP):
+            self._finished(flow)
+            _kill(flow)  # too late to be stored: not answered either
+            return None
         if ghost is None or not ghost.running or flow.metadata.get(SKIP):
+            self._finished(flow)
             return None
         pending = run_stages(ghost, RESPONSE_STAGES, flow, "response")
         if pending is None:
-            return self._store(ghost, flow)
+            waiting = self._store(ghost, flow)
+            self._finished(flow)
+            return waiting
         return self._store_after(pending, ghost, flow)
 
     def error(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         ghost = self.ghost
         if ghost is None or not ghost.running or flow.metadata.get(SKIP):
+            self._finished(flow)
             return None
-        return self._store(ghost, flow)
+        waiting = self._store(ghost, flow)
+        self._finished(flow)
+        return waiting
 
     async def _store_after(self, pending: Awaitable[None], ghost: Ghost, flow: http.HTTPFlow) -> None:
-        await pending
-        waiting = self._store(ghost, flow)
+        try:
+            await pending
+            if self._closed:  # the stages outlasted the stop's grace: too late to be stored
+                _kill(flow)
+                return
+            waiting = self._store(ghost, flow)
+        finally:
+            self._finished(flow)
         if waiting is not None:
             await waiting
 
@@ -262,7 +326,21 @@ class GhostAddon:
         ghost.pm.direct("ghost_capture")(ghost=ghost, flow=flow, record=record)
         if False in ghost.pm.direct("ghost_should_store")(ghost=ghost, record=record):
             return None
+        if flow.response is not None and ghost.settings.get("store.answer_after_commit"):
+            return self._answer_after_commit(ghost, flow, record)
         return ghost.flow_writer.put(record)
+
+    async def _answer_after_commit(self, ghost: Ghost, flow: http.HTTPFlow, record: Any) -> None:
+        """Hold the response until its flow is committed; one that could not be stored is
+        killed, so the client is never answered with something a crash could lose."""
+        if not await ghost.flow_writer.committed(record):
+            _kill(flow)
+
+
+def _kill(flow: http.HTTPFlow) -> None:
+    """Kill a flow so it is not answered (a stage may have killed it already)."""
+    if flow.killable:
+        flow.kill()
 
 
 def _stopped(flow: http.HTTPFlow, phase: str) -> bool:

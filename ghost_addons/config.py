@@ -73,6 +73,15 @@ CORE_SETTINGS: dict[str, tuple[Setting, ...]] = {
                 "Bodies larger than this many bytes are cut when stored, and compressed bodies are decoded "
                 "no further (0: no limit, which lets a small compression bomb fill memory).",
                 minimum=0),
+        Setting("answer_after_commit", False,
+                "Hold each captured response until its flow is committed to the database, so a crash of "
+                "Ghost (kill -9, the OOM killer) cannot lose a flow the client was answered; costs "
+                "throughput (see the README's Reliability section)."),
+        Setting("max_db_size", 0,
+                "Captured flows stop being stored once the database would grow past this many bytes "
+                "(0: no limit but the disk's); the proxy keeps proxying and storing resumes when "
+                "there is room again (flows deleted, or the limit raised).",
+                minimum=0),
     ),
     "replay": (
         Setting("allow_hosts", [], "Hosts (exact, or *.domain for it and its subdomains), IPs or CIDRs that "

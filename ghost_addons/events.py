@@ -97,6 +97,10 @@ CORE_EVENT_TYPES = (
               "token is closed (code 1008) right after this event; reconnect with the new token."),
     EventType("artifact.created", "artifact summary", "An artifact (report, export) was stored."),
     EventType("artifact.deleted", "{id}", "An artifact was deleted."),
+    EventType("store.full", "{reason, since}", "The database is full (the disk, or `store.max_db_size`): "
+              "captured flows are not stored, the proxy keeps proxying; `store_full` in the monitor is true."),
+    EventType("store.resumed", "{flows_not_stored}", "Captured flows are stored again after the database was "
+              "full; `flows_not_stored` counts those lost while it was."),
 )
 
 

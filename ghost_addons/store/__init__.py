@@ -12,18 +12,20 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 
+from ghost_addons.errors import Unavailable
 from ghost_addons.lanes import DRAIN_SECONDS as LANE_DRAIN_SECONDS
 from ghost_addons.lanes import Lanes
 from ghost_addons.model import Flow, flow_summary
 from ghost_addons.plugins import settle
 from ghost_addons.store import artifacts, db, flows, migrations, sessions
-from ghost_addons.store.flow_process import BatchResult, FlowProcess, FlowStoreError
+from ghost_addons.store.flow_process import BatchResult, FlowProcess, FlowStoreError, StoreFull
 
 if TYPE_CHECKING:
     from ghost_addons.core import Ghost
@@ -108,13 +110,14 @@ class Store:
         await self._flow_process.start()
         return applied
 
-    async def insert_flows(self, batch: list[Flow]) -> BatchResult:
+    async def insert_flows(self, batch: list[Flow], max_db_size: int = 0) -> BatchResult:
         """Commit captured flows in one transaction, in the flow writer process; a flow that
         cannot be stored as captured is stored as an error record or skipped, never takes
-        the batch with it (see `flow_process`)."""
+        the batch with it (see `flow_process`). StoreFull: the database would grow past
+        `max_db_size` bytes (0: no limit) or the disk is full; nothing was stored."""
         if self._flow_process is None:
             raise RuntimeError("the store is not open")
-        return await self._flow_process.insert(batch)
+        return await self._flow_process.insert(batch, max_db_size)
 
     async def close(self) -> None:
         if self._flow_process is not None:
@@ -170,7 +173,10 @@ class Store:
         announce each like a captured one."""
         if self.ghost is None:
             raise RuntimeError("store is not bound to a running Ghost")
-        await self.ghost.flow_writer.commit(batch)
+        try:
+            await self.ghost.flow_writer.commit(batch)
+        except StoreFull as e:
+            raise Unavailable(str(e)) from None
 
 
 FlowStoredCall = Callable[["Ghost", Flow], Any]
@@ -225,13 +231,25 @@ class FlowWriter:
         self.last_skip_reason = ""
         self.draining = False
         self.lanes = Lanes(ghost.spawn, "ghost_flow_stored")
+        # The database is full (disk, or store.max_db_size) since this time ("" while it is not).
+        self.full_since = ""
+        self.full_reason = ""
+        self._lost_while_full = 0
+        self._committing = 0  # flows taken off the queue into the batch being committed
+        # store.answer_after_commit: the captured responses held until their flow is committed
+        self._commit_waiters: dict[str, asyncio.Future[bool]] = {}
         self._task: asyncio.Task[None] | None = None
         self._stored_caller: object = None
         self._stored_calls: list[tuple[str, FlowStoredCall]] = []
 
     @property
     def depth(self) -> int:
-        return self.queue.qsize()
+        """Flows queued or in the batch being committed: what a kill -9 now could lose."""
+        return self.queue.qsize() + self._committing
+
+    @property
+    def full(self) -> bool:
+        return bool(self.full_since)
 
     def start(self) -> None:
         self._task = self.ghost.spawn(self._run(), name="ghost flow writer")
@@ -244,24 +262,69 @@ class FlowWriter:
         except asyncio.QueueFull:
             return self.queue.put(flow)
 
+    async def committed(self, flow: Flow) -> bool:
+        """Queue a flow and wait until its row is committed (`store.answer_after_commit`);
+        False when it was not stored (the database is full, the batch failed, Ghost stopped)."""
+        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._commit_waiters[flow.id] = waiter
+        pending = self.put(flow)
+        if pending is not None:
+            await pending
+        return await waiter
+
+    def _release(self, batch: list[Flow], stored: bool, skipped: dict[str, str] | None = None) -> None:
+        if not self._commit_waiters:
+            return
+        for flow in batch:
+            waiter = self._commit_waiters.pop(flow.id, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(stored and not (skipped and flow.id in skipped))
+
     async def _run(self) -> None:
         while True:
             batch = [await self.queue.get()]
-            if not self.draining:
+            if not self.draining and not self._commit_waiters:
                 # Sleep through the window rather than await each flow: flows arriving now
-                # only queue up, instead of waking this task once per flow.
+                # only queue up, instead of waking this task once per flow. (Not while
+                # responses wait for their commit: they gather during the commit itself.)
                 await asyncio.sleep(FLOW_BATCH_WINDOW)
             while len(batch) < FLOW_BATCH_SIZE and not self.queue.empty():
                 batch.append(self.queue.get_nowait())
+            self._committing = len(batch)
             try:
                 await self.commit(batch, wait_for_lanes=False)
+            except StoreFull as e:
+                self._became_full(e, len(batch))
             except FlowStoreError as e:
                 log.error("%s", e)
             except Exception:
                 log.exception("storing %d flows failed; they are lost", len(batch))
             finally:
+                self._committing = 0
+                self._release(batch, stored=False)  # those commit() did not release: not stored
                 for _ in batch:
                     self.queue.task_done()
+
+    def _became_full(self, e: StoreFull, lost: int) -> None:
+        """Count the batch lost; the first time, say so (log, `store.full`, monitor flag).
+        Each later batch tries again, so storing resumes by itself when there is room."""
+        self.skipped += lost
+        self._lost_while_full += lost
+        self.last_skip_reason = str(e)
+        if self.full_since:
+            return
+        self.full_since = datetime.now(UTC).isoformat()
+        self.full_reason = str(e)
+        log.error("%s. The proxy goes on proxying; flows are stored again once there is room "
+                  "(delete flows or sessions, free disk space, or raise store.max_db_size).", e)
+        self.ghost.events.publish("store.full", {"reason": self.full_reason, "since": self.full_since})
+
+    def _resumed(self) -> None:
+        log.warning("the database has room again: captured flows are stored again (%d were not stored while "
+                    "it was full)", self._lost_while_full)
+        self.ghost.events.publish("store.resumed", {"flows_not_stored": self._lost_while_full})
+        self.full_since = self.full_reason = ""
+        self._lost_while_full = 0
 
     async def commit(self, batch: list[Flow], *, wait_for_lanes: bool = True) -> None:
         """Insert flows in one transaction, then announce them (event + hook).
@@ -271,7 +334,10 @@ class FlowWriter:
         Flows that became error records are announced as such; skipped flows are counted
         and logged, and then FlowStoreError says which, after the others are announced.
         """
-        result = await self.ghost.store.insert_flows(batch)
+        result = await self.ghost.store.insert_flows(batch, self.ghost.settings.get("store.max_db_size"))
+        if self.full_since:
+            self._resumed()
+        self._release(batch, stored=True, skipped=result.skipped)
         if result.error_records or result.skipped:
             batch = [self._as_stored(f, result) for f in batch if f.id not in result.skipped]
             self.error_records += len(result.error_records)
@@ -342,6 +408,10 @@ class FlowWriter:
                 await asyncio.wait_for(self.queue.join(), timeout)
             except TimeoutError:
                 log.error("flow queue not drained after %.0f s; %d flows lost", timeout, self.depth)
+        for waiter in self._commit_waiters.values():  # their flows are not answered
+            if not waiter.done():
+                waiter.set_result(False)
+        self._commit_waiters.clear()
         await self.lanes.drain(lanes_timeout)
 
 

@@ -15,6 +15,10 @@ is it skipped. Each stored flow is indexed for full-text search in the same tran
 (`search.index_flows`), so a flow is searchable as soon as it is announced. The answer is `ok`, or `partial` and a pickled `BatchResult` that says
 which flows became error records or were skipped, and why.
 
+A full database (SQLITE_FULL: the disk, or the page limit `store.max_db_size` sets with
+`PRAGMA max_page_count`, sent with every batch) is not a bad flow: the batch is rolled
+back whole and the answer is `full` and SQLite's message (`StoreFull` in the parent).
+
     python -c "$CHILD_MAIN" DB_PATH     (CHILD_MAIN below)
 """
 
@@ -45,6 +49,7 @@ OK = b"ok"
 # wrong index; SQLite's own `PRAGMA optimize` samples too few rows to tell the indexes apart.
 ANALYZE_AFTER = 50_000
 PARTIAL = b"partial"
+FULL = b"full"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Not `-m ghost_addons.store.flow_process`: the package imports this module first, so -m
 # would run it twice (and Python warns about it on every start).
@@ -53,6 +58,23 @@ CHILD_MAIN = "import sys; from ghost_addons.store.flow_process import main; sys.
 
 class FlowStoreError(Exception):
     """The writer process refused or lost a batch; the message says why."""
+
+
+class StoreFull(FlowStoreError):
+    """The database is full (disk, or `store.max_db_size`): the batch was not stored."""
+
+
+SQLITE_FULL = 13  # the primary result code; sqlean's errors carry it as the stdlib's do
+
+
+def is_full(e: BaseException) -> bool:
+    """Whether SQLite refused for want of room (the disk, or `PRAGMA max_page_count`)."""
+    return getattr(e, "sqlite_errorcode", None) == SQLITE_FULL
+
+
+def max_page_count(max_db_size: int, page_size: int, unlimited: int) -> int:
+    """The `PRAGMA max_page_count` for a size limit in bytes (0: SQLite's own maximum)."""
+    return unlimited if max_db_size <= 0 else max(1, max_db_size // page_size)
 
 
 def read_exact(stream: IO[bytes], size: int) -> bytes:
@@ -102,7 +124,7 @@ def _reason(e: Exception) -> str:
     return f"{type(e).__name__}: {e}"
 
 
-def encode_batch(batch: list[Flow]) -> tuple[bytes, BatchResult]:
+def encode_batch(batch: list[Flow], max_db_size: int = 0) -> tuple[bytes, BatchResult]:
     from ghost_addons.store.flows import body_row, error_rows, flow_row, identity_row
 
     flow_rows, body_rows, result = [], [], BatchResult()
@@ -115,7 +137,7 @@ def encode_batch(batch: list[Flow]) -> tuple[bytes, BatchResult]:
             rows = error_rows(identity_row(f), reason)
         flow_rows.append(rows[0])
         body_rows.append(rows[1])
-    return pickle.dumps((flow_rows, body_rows), protocol=5), result
+    return pickle.dumps((flow_rows, body_rows, max_db_size), protocol=5), result
 
 
 def _insert_one_by_one(conn: Any, flow_rows: list[tuple[Any, ...]], body_rows: list[tuple[Any, ...]]) -> BatchResult:
@@ -137,6 +159,8 @@ def _insert_one_by_one(conn: Any, flow_rows: list[tuple[Any, ...]], body_rows: l
         except Exception as e:
             conn.execute("ROLLBACK TO flow")
             conn.execute("RELEASE flow")
+            if is_full(e):  # no flow fits: the whole batch is answered `full`
+                raise
             reason = _reason(e)
         try:
             conn.execute("SAVEPOINT flow")
@@ -189,6 +213,9 @@ def serve(db_path: Path, inp: IO[bytes], out: IO[bytes]) -> None:
 
     conn = db.connect(db_path)
     statistics = PlannerStatistics(conn)
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    unlimited = conn.execute("PRAGMA max_page_count").fetchone()[0]
+    size_limit = 0
     try:
         while header := read_exact(inp, HEADER.size):
             if len(header) < HEADER.size:
@@ -196,7 +223,10 @@ def serve(db_path: Path, inp: IO[bytes], out: IO[bytes]) -> None:
             payload = read_exact(inp, HEADER.unpack(header)[0])
             flow_rows: list[Any] = []
             try:
-                flow_rows, body_rows = pickle.loads(payload)
+                flow_rows, body_rows, max_db_size = pickle.loads(payload)
+                if max_db_size != size_limit:
+                    conn.execute(f"PRAGMA max_page_count = {max_page_count(int(max_db_size), page_size, unlimited)}")
+                    size_limit = max_db_size
                 try:
                     conn.execute("BEGIN IMMEDIATE")
                     conn.executemany(INSERT_FLOW, flow_rows)
@@ -204,9 +234,11 @@ def serve(db_path: Path, inp: IO[bytes], out: IO[bytes]) -> None:
                     index_flows(conn, [str(row[0]) for row in flow_rows])
                     conn.execute("COMMIT")
                     reply = OK
-                except Exception:  # one bad flow: go flow by flow, so it takes no other with it
+                except Exception as e:  # one bad flow: go flow by flow, so it takes no other with it
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
+                    if is_full(e):
+                        raise
                     conn.execute("BEGIN IMMEDIATE")
                     result = _insert_one_by_one(conn, flow_rows, body_rows)
                     conn.execute("COMMIT")
@@ -214,7 +246,7 @@ def serve(db_path: Path, inp: IO[bytes], out: IO[bytes]) -> None:
             except Exception as e:  # reported to the parent, which logs it
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
-                reply = _reason(e).encode()
+                reply = (FULL if is_full(e) else b"") + _reason(e).encode()
             out.write(frame(reply))
             out.flush()
             statistics.stored(len(flow_rows))  # after the answer: no batch waits for it
@@ -239,6 +271,9 @@ class FlowProcess:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-c", CHILD_MAIN, str(self.db_path),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env, cwd=REPO_ROOT,
+            # Its own process group: a SIGTERM or Ctrl-C to Ghost's group must not end it while
+            # it starts (before main() ignores them); it ends at EOF on stdin, Ghost gone.
+            process_group=0,
         )
         assert proc.stdin is not None
         widen_pipe(proc.stdin.get_extra_info("pipe").fileno())
@@ -249,7 +284,7 @@ class FlowProcess:
         first captured flow does not wait for a Python to start and open the database (a
         second or more on a busy machine)."""
         async with self._lock:
-            reply = await self._exchange(pickle.dumps(([], []), protocol=5))
+            reply = await self._exchange(pickle.dumps(([], [], 0), protocol=5))
         if reply != OK:
             raise FlowStoreError(f"the flow writer process did not start: {reply.decode(errors='replace')}")
 
@@ -269,14 +304,18 @@ class FlowProcess:
             code = await asyncio.wait_for(proc.wait(), 10)
             raise FlowStoreError(f"the flow writer process exited with {code}: {e}") from e
 
-    async def insert(self, batch: list[Flow]) -> BatchResult:
+    async def insert(self, batch: list[Flow], max_db_size: int = 0) -> BatchResult:
         """Commit a batch; says which flows became error records or were skipped. Raises
-        FlowStoreError only when the batch as a whole was not committed."""
-        payload, result = encode_batch(batch)
+        FlowStoreError only when the batch as a whole was not committed (StoreFull when the
+        database is full)."""
+        payload, result = encode_batch(batch, max_db_size)
         async with self._lock:
             reply = await self._exchange(payload)
         if reply.startswith(PARTIAL):
             result.merge(pickle.loads(reply[len(PARTIAL):]))
+        elif reply.startswith(FULL):
+            raise StoreFull(f"the database is full; {len(batch)} flows were not stored: "
+                            f"{reply[len(FULL):].decode(errors='replace')}")
         elif reply != OK:
             raise FlowStoreError(f"storing {len(batch)} flows failed: {reply.decode(errors='replace')}")
         return result

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 from collections.abc import Awaitable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ghost_addons.hookspecs import Register, RegisterEvent, RegisterSettings, hookimpl
 from ghost_addons.model import format_time
@@ -24,6 +25,26 @@ if TYPE_CHECKING:
 log = logging.getLogger("ghost.js_addons")
 
 TIMEOUT_SETTING = "addons.call_timeout_ms"
+# V8 reserves its address space when an isolate starts: measured here (V8 8.9) a worker
+# starts under `ulimit -v` of 9,000 MB and not of 8,000 MB.
+V8_ADDRESS_SPACE_MB = 9000
+
+
+def address_space_limit_mb() -> int | None:
+    """This process's address-space limit (`ulimit -v`, RLIMIT_AS) in MB; None: unlimited.
+    The addon workers inherit it."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    return None if soft == resource.RLIM_INFINITY else soft // (1024 * 1024)
+
+
+def off_reason(error: Exception, limit_mb: int | None) -> str:
+    """Why the addons are off, said so that the user can act on it."""
+    reason = f"the V8 worker did not start: {error}"
+    if limit_mb is not None:
+        reason += (f". Ghost runs under an address-space limit (ulimit -v) of {limit_mb} MB, and V8 reserves "
+                   f"about {V8_ADDRESS_SPACE_MB} MB of address space when a worker starts: remove the limit "
+                   "(ulimit -v unlimited) or raise it, then restart Ghost")
+    return reason
 
 
 class JsAddonsPlugin:
@@ -35,6 +56,7 @@ class JsAddonsPlugin:
         self.lock = asyncio.Lock()
         self._errors: dict[str, str] = {}
         self._flushing = False
+        self.off_reason = ""  # why the runtime did not start ("" once it runs, or before start-up)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -63,10 +85,13 @@ class JsAddonsPlugin:
             await runtime.start()
         except (OSError, RuntimeError) as e:
             # A warning, not an error: mitmproxy stops at start-up on any error, and the
-            # proxy is worth running without addons (their routes answer 503 with this reason).
-            log.warning("JavaScript addons are off: the V8 worker did not start: %s", e)
+            # proxy is worth running without addons (their routes answer 503 with this
+            # reason, and each addon's `status` is `off` with it).
+            self.off_reason = off_reason(e, address_space_limit_mb())
+            log.warning("JavaScript addons are off: %s", self.off_reason)
             await runtime.stop()
             return
+        self.off_reason = ""
         self.runtime = runtime
         for addon in await ghost.store.read(store.load_addons):
             if not addon.enabled:
@@ -92,6 +117,10 @@ class JsAddonsPlugin:
     @hookimpl
     def ghost_routes(self, ghost: Ghost, routes: RouteTable) -> None:
         api.register(ghost, routes, self)
+
+    @hookimpl
+    def ghost_monitor(self, ghost: Ghost, report: dict[str, Any]) -> None:
+        report["js_addons"] = {"running": self.runtime is not None, "off_reason": self.off_reason}
 
     # --- the pipeline stage ------------------------------------------------------------------
 

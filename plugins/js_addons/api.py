@@ -62,18 +62,36 @@ def load_error_response(error: AddonLoadError) -> web.Response:
                           "column": error.column}, status=400)
 
 
+def with_status(addon: store.Addon, runtime: AddonRuntime | None, off_reason: str) -> dict[str, Any]:
+    """The addon as stored, plus whether it runs now: `status` is `loaded`, `loading`,
+    `disabled` (`status_reason`: why, when Ghost disabled it), or `off` when the addon
+    runtime is not running, with `status_reason` saying why (say, an address-space limit)."""
+    item = addon.to_dict()
+    if runtime is None:
+        item["status"] = "off"
+        item["status_reason"] = off_reason or "the JavaScript addon runtime is not running (Ghost is starting or stopping)"
+    else:
+        loaded = addon.id in runtime.addons
+        item["status"] = "loaded" if loaded else "disabled" if not addon.enabled else "loading"
+        item["status_reason"] = addon.disabled_reason if item["status"] == "disabled" else ""
+    return item
+
+
 def register(ghost: Ghost, routes: RouteTable, plugin: JsAddonsPlugin) -> None:
     def runtime() -> AddonRuntime:
-        return running(plugin.runtime, "the JavaScript addon runtime is not running; see Ghost's log")
+        why = plugin.off_reason or "Ghost is starting or stopping"
+        return running(plugin.runtime, f"the JavaScript addon runtime is not running: {why}")
 
     async def addon_or_404(addon_id: str) -> store.Addon:
         return found(await ghost.store.read(store.get_addon, addon_id), "addon", addon_id)
 
     async def list_addons(request: web.Request) -> web.Response:
-        return json_response([a.to_dict() for a in await ghost.store.read(store.load_addons)])
+        return json_response([with_status(a, plugin.runtime, plugin.off_reason)
+                              for a in await ghost.store.read(store.load_addons)])
 
     async def get(request: web.Request) -> web.Response:
-        return json_response((await addon_or_404(request.match_info["id"])).to_dict())
+        addon = await addon_or_404(request.match_info["id"])
+        return json_response(with_status(addon, plugin.runtime, plugin.off_reason))
 
     async def create(request: web.Request) -> web.Response:
         body = await read_json_object(request)
@@ -105,7 +123,7 @@ def register(ghost: Ghost, routes: RouteTable, plugin: JsAddonsPlugin) -> None:
         ghost.events.publish("addon.created", addon.to_dict())
         if loaded is not None:
             rt.announce(loaded)
-        return json_response(addon.to_dict(), status=201)
+        return json_response(with_status(addon, rt, ""), status=201)
 
     async def update(request: web.Request) -> web.Response:
         body = await read_json_object(request)
@@ -141,7 +159,7 @@ def register(ghost: Ghost, routes: RouteTable, plugin: JsAddonsPlugin) -> None:
         ghost.events.publish("addon.updated", addon.to_dict())
         if loaded is not None:
             rt.announce(loaded)
-        return json_response(addon.to_dict())
+        return json_response(with_status(addon, rt, ""))
 
     async def delete(request: web.Request) -> web.Response:
         addon_id = request.match_info["id"]

@@ -142,3 +142,25 @@ def test_planner_statistics_are_refreshed_as_the_table_doubles(tmp_path, monkeyp
     store(1, 19)
     assert analysed() == 20
     assert flow_process.PlannerStatistics(conn).analysed_rows == 20  # a restarted writer knows it
+
+
+def test_the_size_limit_becomes_a_page_count_and_full_is_told_by_sqlites_code() -> None:
+    from ghost_addons.store.flow_process import is_full, max_page_count
+
+    assert max_page_count(0, 4096, 4294967294) == 4294967294   # no limit: SQLite's own maximum
+    assert max_page_count(10 * 4096 + 5, 4096, 4294967294) == 10
+    assert max_page_count(1, 4096, 4294967294) == 1   # below one page: full at the first new page
+    conn = db.connect(Path(":memory:"))
+    conn.execute("CREATE TABLE t (x)")
+    conn.execute("PRAGMA max_page_count = 2")
+    try:
+        for _ in range(100):
+            conn.execute("INSERT INTO t VALUES (randomblob(2000))")
+        raise AssertionError("the page limit was never reached")
+    except db.OperationalError as e:
+        assert is_full(e)
+    try:
+        conn.execute("INSERT INTO nowhere VALUES (1)")
+    except db.OperationalError as e:
+        assert not is_full(e)   # other errors are a bad flow, not a full database
+    conn.close()

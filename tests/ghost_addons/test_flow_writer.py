@@ -291,3 +291,56 @@ async def test_flows_that_cannot_be_stored_are_announced_as_stored_and_counted(g
     assert stored is not None and stored.request.url == "http://h/caf\\udcff" and stored.error
     assert (ghost.flow_writer.error_records, ghost.flow_writer.skipped) == (1, 1)
     assert orphan.id in ghost.flow_writer.last_skip_reason
+
+
+class StoreEvents:
+    """Records the `store.full` and `store.resumed` events."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, Any]] = []
+
+    @hookimpl
+    def ghost_event(self, ghost: Ghost, type: str, data: Any) -> None:
+        if type.startswith("store."):
+            self.seen.append((type, data))
+
+
+async def test_a_full_database_stops_storing_with_an_event_and_resumes_when_there_is_room(ghost: Ghost) -> None:
+    """`store.max_db_size` is SQLite's `max_page_count` in the writer process: past it,
+    batches are lost (counted), `store.full` goes out once and the monitor flag is up; once
+    the limit is raised the next batch is stored and `store.resumed` says how many were lost."""
+    events = StoreEvents()
+    ghost.pm.register(events)
+    await ghost.settings_changed(ghost.settings.update({"store": {"max_db_size": 1}}))  # at once full
+    big = [make_flow(new_id(), session_id=ghost.active_session_id, response_body=b"x" * 200_000)
+           for _ in range(3)]
+    for flow in big:
+        await capture(ghost, flow)
+    await until(lambda: ghost.flow_writer.skipped == 3)
+    assert ghost.flow_writer.full and "database or disk is full" in ghost.flow_writer.full_reason
+    assert [t for t, _ in events.seen] == ["store.full"]   # once, not per batch
+    assert events.seen[0][1]["since"] == ghost.flow_writer.full_since
+    assert [await ghost.store.get_flow(f.id) for f in big] == [None, None, None]
+    await ghost.settings_changed(ghost.settings.update({"store": {"max_db_size": 0}}))
+    after = flows_for(ghost, 2)
+    for flow in after:
+        await capture(ghost, flow)
+    await until(lambda: not ghost.flow_writer.full)
+    await until(lambda: ghost.flow_writer.depth == 0)
+    assert [(await ghost.store.get_flow(f.id)) == f for f in after] == [True, True]
+    assert events.seen[1] == ("store.resumed", {"flows_not_stored": 3})
+
+
+async def test_committed_answers_once_the_row_is_in_and_false_when_it_is_not(ghost: Ghost) -> None:
+    """What `store.answer_after_commit` waits on: True only after the row can be read; False
+    when the database is full, so the addon kills that response instead of sending it."""
+    flow = flows_for(ghost, 1)[0]
+    assert await asyncio.wait_for(ghost.flow_writer.committed(flow), 5) is True
+    assert await ghost.store.get_flow(flow.id) is not None
+    assert ghost.flow_writer.depth == 0
+    await ghost.settings_changed(ghost.settings.update({"store": {"max_db_size": 1}}))
+    refused = make_flow(new_id(), session_id=ghost.active_session_id, response_body=b"x" * 500_000)
+    assert await asyncio.wait_for(ghost.flow_writer.committed(refused), 5) is False
+    orphan = make_flow(new_id(), session_id="no-such-session")
+    await ghost.settings_changed(ghost.settings.update({"store": {"max_db_size": 0}}))
+    assert await asyncio.wait_for(ghost.flow_writer.committed(orphan), 5) is False   # skipped
