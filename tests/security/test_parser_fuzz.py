@@ -37,7 +37,9 @@ from tests.security.helpers import ALL_PLUGINS
 
 # `scripts/test` runs 100 examples per property; GHOST_FUZZ=long runs 2,000 (`GHOST_FUZZ=long
 # scripts/test tests/security`). No example database: every run starts from fresh examples.
-EXAMPLES = 2000 if os.environ.get("GHOST_FUZZ") == "long" else 100
+LONG = os.environ.get("GHOST_FUZZ") == "long"
+EXAMPLES = 2000 if LONG else 100
+pytestmark = pytest.mark.timeout(3600 if LONG else 300)  # 2,000 examples of an import take minutes
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
