@@ -8,6 +8,7 @@ Found: a session import sent as multipart without a boundary was a 500 (now a 40
 from __future__ import annotations
 
 import aiohttp
+import yarl
 
 from tests.security.helpers import ALL_PLUGINS, fill, journey_of, served_routes, stored_flow
 
@@ -66,4 +67,33 @@ async def test_no_write_route_answers_a_hostile_body_with_a_5xx(ghost_app) -> No
     print(f"hostile bodies: {len(writes)} write routes, {probes} probes, {len(fivexx)} 5xx")
     for item in sorted(set((m, p, n, s, t[:120]) for m, p, n, s, t in fivexx)):
         print("5xx:", item)
+    assert fivexx == []
+
+
+QUERIES = [
+    "limit=-1", "limit=99999999999999999999", "limit=1e3", "limit=NaN", "offset=-5", "offset=abc",
+    "session_id=%00", "session_id=%FF%FE", "session_id=" + "a" * 5000, "q=%22unclosed", "q=" + "a:" * 500,
+    "q=status:%3E%3E%3E", "q=-", "q=%5C", "format=%00", "format=../../etc/passwd", "delay_ms=1e309",
+    "a=%ED%A0%80&b=x", "flow_id=%2e%2e", "token=x", "limit=1&limit=2", "%ZZ=1", "since=9999-99-99",
+]
+
+
+async def test_no_read_route_answers_a_hostile_query_with_a_5xx(ghost_app) -> None:
+    api = await ghost_app(ALL_PLUGINS)
+    session = api.ghost.active_session_id
+    flow = await stored_flow(api.ghost, "http://app.test/api/items")
+    reads = [p for m, p in served_routes(api.ghost) if m == "GET" and not p.endswith("/ws")]
+    fivexx = []
+    probes = 0
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {api.token}"}) as client:
+        for path in reads:
+            for value in {session, flow}:
+                for query in QUERIES:
+                    url = api.base + fill(path, value) + "?" + query
+                    async with client.get(yarl.URL(url, encoded=True)) as r:
+                        await r.read()
+                        probes += 1
+                        if r.status >= 500 and not (r.status == 503 and path == "/api/v1/health"):
+                            fivexx.append((path, query[:60], r.status))
+    print(f"hostile queries: {len(reads)} read routes, {probes} probes, {len(fivexx)} 5xx")
     assert fivexx == []
