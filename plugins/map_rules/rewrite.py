@@ -82,9 +82,10 @@ def worst_case_size(text_length: int, template: str) -> int:
 
 
 class Budget:
-    """The time left for one rewrite: every regex call gets what the calls before it left.
+    """The time and the room left for one rewrite: every regex call gets what the calls
+    before it left (`room`: characters it may still produce).
 
-    It is CPU time of the calling thread, the clock the ``regex`` package's ``timeout``
+    The time is CPU time of the calling thread, the clock the ``regex`` package's ``timeout``
     counts in: a busy machine slows a regex down without making it time out."""
 
     __slots__ = ("config", "deadline", "limit", "room", "size_limit")
