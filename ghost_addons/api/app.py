@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from ghost_addons.api import core_routes
-from ghost_addons.api.http import ApiError, error_response
+from ghost_addons.api.http import AUTHORISED_TOKEN, ApiError, error_response
 from ghost_addons.api.routes import RouteTable
 from ghost_addons.errors import Conflict, GhostError, InvalidInput, NotFound, TimedOut, Unavailable, UpstreamFailed
 from ghost_addons.plugins import call_each
@@ -143,6 +143,7 @@ def make_app(ghost: Ghost) -> web.Application:
             if token:
                 if not hmac.compare_digest(token.encode(), ghost.settings.token.encode()):
                     raise ApiError(401, "wrong token")
+                request[AUTHORISED_TOKEN] = token
             elif not ghost.pm.hook.ghost_api_authorized(ghost=ghost, request=request):
                 raise ApiError(401, "missing token: send 'Authorization: Bearer <token>' (token is in config.yaml)")
         return await handler(request)

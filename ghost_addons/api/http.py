@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hmac
 import re
 from typing import Any
 
@@ -14,6 +15,19 @@ DEFAULT_BODY_LIMIT = 1 << 20  # 1 MB, the spec's default request body cap
 # 254, so deeper metadata stored from a body would make every later read of it a 500;
 # no Ghost body needs more than a handful of levels.
 MAX_JSON_DEPTH = 64
+
+
+# The request key where the API's guard leaves the token that authorised the request, so a
+# handler that keeps answering for long (an SSE stream) can stop when that token is rotated out.
+AUTHORISED_TOKEN = web.RequestKey("authorised_token", str)
+
+
+def token_still_valid(request: web.Request, current_token: str) -> bool:
+    """Whether the token this request was authorised with is still the API token (a public
+    route, authorised by none, always is). Streams check it: rotating the token must end
+    every stream opened with the old one, not only refuse new requests."""
+    used = request.get(AUTHORISED_TOKEN)
+    return used is None or hmac.compare_digest(used.encode(), current_token.encode())
 
 
 class ApiError(Exception):

@@ -68,9 +68,15 @@ async def spool_upload(request: web.Request, out: BinaryIO, limit: int = MAX_IMP
     if request.content_type.startswith("multipart/"):
         if length is not None and length > limit + MULTIPART_OVERHEAD:
             raise _too_large()
-        reader = await request.multipart()
+        try:  # aiohttp says what is malformed (no boundary, a bad part) with these
+            reader = await request.multipart()
+        except (ValueError, AssertionError) as e:
+            raise ApiError(400, f"the multipart upload is malformed: {e}") from None
         while True:
-            part = await reader.next()
+            try:
+                part = await reader.next()
+            except (ValueError, AssertionError) as e:
+                raise ApiError(400, f"the multipart upload is malformed: {e}") from None
             if part is None:
                 raise ApiError(400, "the multipart upload has no field named 'file'")
             if getattr(part, "name", None) == "file":

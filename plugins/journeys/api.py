@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from ghost_addons.api.http import ApiError, field, json_response, query_int, read_json_object
+from ghost_addons.api.http import ApiError, field, json_response, query_int, read_json_object, token_still_valid
 from ghost_addons.api.lookups import outbound_guard
 from ghost_addons.errors import Conflict, NotFound
 from ghost_addons.ids import new_id
@@ -185,7 +186,7 @@ def register(ghost: Ghost, routes: RouteTable, recorder: Recorder, exporters: Re
                 "X-Accel-Buffering": "no",
             })
             await response.prepare(request)
-            await stream_replay(request, response, flows, guard, delay_ms)
+            await stream_replay(request, response, flows, guard, delay_ms, lambda: ghost.token)
             return response
         finally:
             await asyncio.shield(store.write(tables.set_status, journey.id, previous, ("replaying",)))
@@ -280,8 +281,10 @@ async def stream_replay(
     flows: list[Flow],
     guard: OutboundGuard,
     delay_ms: int,
+    current_token: Callable[[], str],
 ) -> None:
-    """Run the replay and write its events; stops as soon as the client goes away."""
+    """Run the replay and write its events; stops as soon as the client goes away, or
+    the token that opened the stream is rotated out (then the connection is closed)."""
 
     async def run() -> None:
         async with replay_session(guard) as session:
@@ -290,8 +293,13 @@ async def stream_replay(
 
     async def watch_disconnect() -> None:
         # aiohttp signals no disconnect while a handler waits on something else (handler
-        # cancellation is off), so look at the transport a few times a second.
-        while request.transport is not None and not request.transport.is_closing():  # noqa: ASYNC110
+        # cancellation is off), so look at the transport a few times a second; the token
+        # is looked at on the same beat.
+        while request.transport is not None and not request.transport.is_closing():
+            if not token_still_valid(request, current_token()):
+                log.info("journey replay stopped: the API token it was opened with was rotated")
+                response.force_close()
+                return
             await asyncio.sleep(DISCONNECT_POLL_S)
 
     work = asyncio.ensure_future(run())

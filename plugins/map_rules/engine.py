@@ -48,7 +48,15 @@ from ghost_addons.matching import RuleIndex, build_index
 from ghost_addons.model import format_time
 from plugins.map_rules.local import read_local, sniff_content_type
 from plugins.map_rules.remote import build_remote_url
-from plugins.map_rules.rewrite import DEFAULT_LIMIT, Change, Refused, RegexTimeout, apply_rewrite, plan_rewrite
+from plugins.map_rules.rewrite import (
+    DEFAULT_LIMIT,
+    Change,
+    Refused,
+    RegexTimeout,
+    RewriteFailed,
+    apply_rewrite,
+    plan_rewrite,
+)
 from plugins.map_rules.rules import LocalConfig, MapRule, RemoteConfig, RewriteConfig
 
 log = logging.getLogger("ghost.map_rules")
@@ -252,6 +260,10 @@ class MapRulesEngine:
             change = plan_rewrite(flow, config, INLINE_LIMIT, self.refused)
         except RegexTimeout:
             return False
+        except RewriteFailed as e:  # the same in a worker: skip it here
+            self._skipped(flow, rule, str(e))
+            self._blame(rule, e)
+            return True
         self._done(flow, rule, change)
         return True
 
@@ -274,7 +286,7 @@ class MapRulesEngine:
         work = asyncio.wrap_future(job)
         try:
             change, cpu = await asyncio.wait_for(asyncio.shield(work), limit)
-        except RegexTimeout as e:  # out of CPU time before the flow's wait was over
+        except RewriteFailed as e:  # out of CPU time before the flow's wait was over, or too large
             self._skipped(flow, rule, str(e))
             self._blame(rule, e)
             return
@@ -302,7 +314,7 @@ class MapRulesEngine:
         if done.cancelled():
             return
         error = done.exception()
-        if isinstance(error, RegexTimeout):
+        if isinstance(error, RewriteFailed):
             self._blame(rule, error)
         elif error is not None:
             log.error("map rule %s failed in its worker: %r", rule.id, error)
@@ -315,11 +327,12 @@ class MapRulesEngine:
         while self._late:
             await asyncio.wait(list(self._late))
 
-    def _blame(self, rule: MapRule, error: RegexTimeout) -> None:
+    def _blame(self, rule: MapRule, error: RewriteFailed) -> None:
         rule.slow = True
         rule.timeouts_in_a_row += 1
         if rule.timeouts_in_a_row >= self.max_timeouts and rule.enabled and self.rules.get(rule.id) is rule:
-            reason = f"switched off after {rule.timeouts_in_a_row} regex timeouts in a row; last: {error}"
+            what = "regex timeouts" if isinstance(error, RegexTimeout) else "failed rewrites"
+            reason = f"switched off after {rule.timeouts_in_a_row} {what} in a row; last: {error}"
             log.warning("map rule %s %s", rule.id, reason)
             off = dataclasses.replace(rule, enabled=False, disabled_reason=reason,
                                       updated_at=format_time(datetime.now(UTC)))

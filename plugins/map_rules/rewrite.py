@@ -18,6 +18,11 @@ package stops a match at its ``timeout``, counted in the thread's CPU time, and 
 GIL while matching, so it can run in a worker thread while the event loop goes on), and the
 change it returns is applied to the flow on the event loop. Over the limit, ``RegexTimeout``
 is raised and nothing changes.
+
+A replacement can also grow without bound: an empty match replaced by 1 KB on a 16 MB body
+is 16 GB. So what one rewrite produces is bounded too (``MAX_REWRITE_RESULT`` in all, over
+every regex call of the rewrite): when the worst case of a replacement could pass it, the
+replacement is counted match by match and stops with ``RewriteTooLarge`` once it does.
 """
 
 from __future__ import annotations
@@ -28,51 +33,112 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+import regex
 from mitmproxy import http
 from mitmproxy.net.http.headers import infer_content_encoding
+from regex._main import _compile_replacement_helper as compile_replacement
 
 from plugins.map_rules.rules import RewriteConfig
 
 log = logging.getLogger("ghost.map_rules")
 
 MAX_REWRITE_BODY = 16 * 1024 * 1024
+MAX_REWRITE_RESULT = 2 * MAX_REWRITE_BODY  # characters one rewrite may produce, all its parts together
+# A group reference in a replacement template: \1, \g<1>, \g<name>.
+_GROUP_REF = re.compile(r"\\(?:[1-9][0-9]?|g<[^>]*>)")
 DEFAULT_LIMIT = 0.1  # seconds a rewrite's regex may run on one flow
 
 Refused = Callable[[str, int], bool]  # (host, port) -> True for addresses never to send to
 Change = Callable[[], bool]  # applies a planned rewrite to its flow; True when something changed
 
 
-class RegexTimeout(Exception):
-    """A rewrite's regex ran out of time; the flow was left as it was."""
+class RewriteFailed(Exception):
+    """A rewrite could not finish; the flow was left as it was."""
+
+
+class RegexTimeout(RewriteFailed):
+    """A rewrite's regex ran out of time."""
 
     def __init__(self, config: RewriteConfig, limit: float) -> None:
         super().__init__(f"the regex {config.match!r} did not finish within its {limit * 1000:g} ms limit on the {config.target}")
         self.limit = limit
 
 
-class Budget:
-    """The time left for one rewrite: every regex call gets what the calls before it left.
+class RewriteTooLarge(RewriteFailed):
+    """A rewrite's replacements would produce more than MAX_REWRITE_RESULT characters."""
 
-    It is CPU time of the calling thread, the clock the ``regex`` package's ``timeout``
+    def __init__(self, config: RewriteConfig, limit: int) -> None:
+        super().__init__(f"the rewrite {config.match!r} -> {config.replace[:80]!r} would make the {config.target} "
+                         f"larger than {limit:,} characters")
+        self.limit = limit
+
+
+def worst_case_size(text_length: int, template: str) -> int:
+    """The most a `sub` with `template` can make of a text of `text_length` characters: every
+    position a match (there are at most length + 1), each adding the whole template, and each
+    group reference at most the text again."""
+    groups = len(_GROUP_REF.findall(template))
+    return text_length * max(1, groups) + (text_length + 1) * len(template)
+
+
+class Budget:
+    """The time and the room left for one rewrite: every regex call gets what the calls
+    before it left (`room`: characters it may still produce).
+
+    The time is CPU time of the calling thread, the clock the ``regex`` package's ``timeout``
     counts in: a busy machine slows a regex down without making it time out."""
 
-    __slots__ = ("config", "deadline", "limit")
+    __slots__ = ("config", "deadline", "limit", "room", "size_limit")
 
-    def __init__(self, config: RewriteConfig, limit: float) -> None:
+    def __init__(self, config: RewriteConfig, limit: float, size_limit: int = MAX_REWRITE_RESULT) -> None:
         self.config = config
         self.limit = limit
         self.deadline = time.thread_time() + limit
+        self.size_limit = size_limit
+        self.room = size_limit  # characters the rewrite may still produce
 
     def sub(self, text: str) -> str:
         pattern = self.config.pattern
         assert pattern is not None
         left = self.deadline - time.thread_time()
+        template = self.config.replace
         try:
             if left <= 0:
                 raise TimeoutError
-            return pattern.sub(self.config.replace, text, timeout=left)
+            if worst_case_size(len(text), template) <= self.room:
+                result = pattern.sub(template, text, timeout=left)  # cannot pass the bound: run at C speed
+            else:
+                result = pattern.sub(self._counted(), text, timeout=left)
         except TimeoutError:
             raise RegexTimeout(self.config, self.limit) from None
+        self.room -= len(result)
+        if self.room < 0:
+            raise RewriteTooLarge(self.config, self.size_limit)
+        return result
+
+    def _counted(self) -> Callable[[regex.Match[str]], str]:
+        """The replacement as a function that stops the `sub` as soon as the result so far
+        (the text between matches and the replacements) passes the room left."""
+        pattern = self.config.pattern
+        assert pattern is not None
+        # The template read once, as `sub` reads it: literal texts and group numbers
+        # (`match.expand` would read it again on every match, 70 times slower).
+        parts = compile_replacement(pattern, self.config.replace)
+        constant = "".join(parts) if all(isinstance(part, str) for part in parts) else None
+        room = self.room
+        copied_to = 0
+
+        def replace(match: regex.Match[str]) -> str:
+            nonlocal room, copied_to
+            piece = constant if constant is not None else "".join(
+                part if isinstance(part, str) else (match.group(part) or "") for part in parts)
+            room -= match.start() - copied_to + len(piece)
+            copied_to = match.end()
+            if room < 0:
+                raise RewriteTooLarge(self.config, self.size_limit)
+            return piece
+
+        return replace
 
 
 def _never(host: str, port: int) -> bool:

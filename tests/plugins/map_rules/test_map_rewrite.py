@@ -6,7 +6,7 @@ import pytest
 from mitmproxy import http
 from mitmproxy.test import tflow
 
-from plugins.map_rules.rewrite import RegexTimeout, apply_rewrite
+from plugins.map_rules.rewrite import Budget, RegexTimeout, RewriteTooLarge, apply_rewrite, worst_case_size
 from plugins.map_rules.rules import RewriteConfig, validate_rule
 
 
@@ -141,3 +141,54 @@ def test_the_limit_covers_all_header_lines_together():
     with pytest.raises(RegexTimeout):
         apply_rewrite(flow, config(target="request_header", match="(a|a)+$", replace="x"), limit=0.05)
     assert time.monotonic() - started < 0.5
+
+
+# --- the size of what a rewrite produces --------------------------------------------------------------
+
+
+def test_an_empty_match_replaced_by_a_long_text_is_refused_before_it_takes_the_memory():
+    # before: 256 KB of body and an empty match replaced by 200 characters made 51 MB (and a
+    # 16 MB body, 3.2 GB) before anything looked at the size
+    flow = json_flow(b"x" * (1 << 18))
+    before = flow.get_state()
+    started = time.thread_time()
+    with pytest.raises(RewriteTooLarge, match="larger than 33,554,432 characters"):
+        apply_rewrite(flow, config(target="response_body", match="(?:)", replace="y" * 200), limit=10)
+    assert time.thread_time() - started < 2
+    assert flow.get_state() == before
+
+
+def test_group_references_cannot_multiply_a_text_past_the_bound():
+    cfg = config(target="response_body", match="(.)", replace=r"\1" * 100)
+    budget = Budget(cfg, limit=30, size_limit=1_000_000)  # 100 K characters, each made 100: 10 MB
+    with pytest.raises(RewriteTooLarge):
+        budget.sub("ab" * 50_000)
+
+
+def test_the_bound_counts_every_header_line_together():
+    flow = tflow.tflow()
+    for n in range(40):
+        flow.request.headers.add(f"x-{n}", "a" * 1000)
+    cfg = config(target="request_header", match="a", replace="b" * 10)
+    budget = Budget(cfg, limit=10, size_limit=300_000)  # each line makes ~10 KB; 40 lines pass it
+    with pytest.raises(RewriteTooLarge):
+        for key, value in flow.request.headers.fields:
+            budget.sub(f"{key.decode()}: {value.decode()}")
+
+
+@pytest.mark.parametrize("template", ["x", r"<\1>", r"\g<0>\g<0>", r"[\g<word>]", ""])
+def test_a_counted_replacement_gives_what_the_template_gives(template: str):
+    """Near the bound the replacement is counted match by match; the result is the same."""
+    cfg = config(target="response_body", match=r"(?P<word>\w+)", replace=template)
+    text = "alpha beta, gamma! " * 50
+    assert cfg.pattern is not None
+    expected = cfg.pattern.sub(template, text)
+    assert worst_case_size(len(text), template) > len(expected)
+    counted = Budget(cfg, limit=10, size_limit=len(expected))  # forces the counted path
+    assert counted.sub(text) == expected
+
+
+def test_worst_case_size_bounds_every_result():
+    assert worst_case_size(10, "ab") == 10 + 11 * 2
+    assert worst_case_size(10, r"\1\2") == 20 + 11 * 4
+    assert worst_case_size(0, "") == 0

@@ -218,3 +218,27 @@ async def test_a_flow_waits_the_limit_in_wall_clock_time_but_only_a_regex_that_o
         assert engine.rules["r"] is cheap and cheap.enabled and cheap.timeouts_in_a_row == 0
     finally:
         engine.close()
+
+
+async def test_a_rewrite_too_large_leaves_the_flow_and_is_switched_off(tmp_path: Path):
+    """An empty match replaced by a long text on a 256 KB body would make 51 MB: the flow
+    goes on unchanged, and after `max_timeouts` such flows in a row the rule is off."""
+    disabled: list = []
+    engine = MapRulesEngine(tmp_path, limit=5, max_timeouts=2, on_disabled=disabled.append)
+    engine.set_rules([rule(tmp_path, "grow", type="rewrite", target="response_body", match="(?:)",
+                           replace="y" * 200)])
+    body = b"x" * (1 << 18)
+    try:
+        for _ in range(2):
+            flow = flow_to("http://h/x")
+            flow.response = http.Response.make(200, body, {"content-type": "text/plain"})
+            pending = engine.on_response(flow)
+            if pending is not None:
+                await asyncio.wait_for(pending, 30)
+            await engine.settled()
+            assert flow.response.content == body
+        assert [r.id for r in disabled] == ["grow"]
+        assert disabled[0].disabled_reason.startswith("switched off after 2 failed rewrites in a row; last: the rewrite")
+        assert "larger than 33,554,432 characters" in disabled[0].disabled_reason
+    finally:
+        engine.close()
