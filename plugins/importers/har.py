@@ -237,6 +237,8 @@ def parse_timings(raw: Any, total_ms: Any = None) -> Timings | None:
     if all(v < 0 for v in others) and total_ms is not None and \
             timings.wait_us == _ms_to_us(total_ms, "time"):
         return None
+    if timings.tls_us >= 0 and timings.connect_us >= timings.tls_us:
+        timings.connect_us -= timings.tls_us  # HAR's connect includes ssl; Ghost's does not
     return timings
 
 
@@ -363,25 +365,43 @@ def _check_unicode(flow: Flow) -> None:
                              f"({text[exc.start]!r}), which is not valid Unicode") from None
 
 
-def read_pages(path: Path) -> dict[str, dict[str, Any]]:
-    """``log.pages`` by id, read until ``log.entries`` starts (browsers write pages first;
-    pages written after the entries are not looked for, to keep this one short read)."""
+TAIL_BYTES = 64 * 1024  # pages after the entries are looked for when named in this tail
+
+
+def read_pages(path: Path) -> Iterator[dict[str, dict[str, Any]] | None]:
+    """``log.pages`` by id (the last item yielded; None before, to give the loop a turn).
+    Browsers write pages before the entries: the read stops at ``log.entries`` unless the
+    file's tail names ``"pages"`` (Ghost's export writes them last, once it knows them)."""
+    with open(path, "rb") as fh:
+        fh.seek(max(path.stat().st_size - TAIL_BYTES, 0))
+        pages_after = b'"pages"' in fh.read()
     pages: dict[str, dict[str, Any]] = {}
     builder: ijson.ObjectBuilder | None = None
+    depth = 0
+    key_at_2 = ""
     with open(path, "rb") as fh:
-        for prefix, event, value in ijson.parse(fh, use_float=True):
-            if prefix == "log.entries" and event == "start_array":
-                break
-            if prefix == "log.pages.item" and event == "start_map":
-                builder = ijson.ObjectBuilder()
+        for n, (event, value) in enumerate(ijson.basic_parse(fh, use_float=True)):
+            if n % 5000 == 0:
+                yield None
+            if event in ("start_map", "start_array"):
+                depth += 1
+                if depth == 3 and key_at_2 == "entries" and event == "start_array" and \
+                        not pages_after:
+                    break
+                if depth == 4 and key_at_2 == "pages" and event == "start_map":
+                    builder = ijson.ObjectBuilder()
+            elif event in ("end_map", "end_array"):
+                depth -= 1
+            elif event == "map_key" and depth == 2:
+                key_at_2 = value
             if builder is not None:
                 builder.event(event, value)
-                if prefix == "log.pages.item" and event == "end_map":
+                if depth == 3 and event == "end_map":
                     page = builder.value
                     if isinstance(page, dict) and isinstance(page.get("id"), str):
                         pages[page["id"]] = page
                     builder = None
-    return pages
+    yield pages
 
 
 def _decode_bodies(entry: Any, spill: SpillFile) -> Iterator[None]:
@@ -404,10 +424,15 @@ def har_entries(path: Path) -> Iterator[Flow | SkippedEntry | None]:
     spill = SpillFile(path)
     try:
         path = readable(path)
+        pages: dict[str, dict[str, Any]] = {}
         try:
-            pages = read_pages(path)
+            for found in read_pages(path):
+                if found is None:
+                    yield None
+                else:
+                    pages = found
         except (ijson.JSONError, UnicodeDecodeError):
-            pages = {}  # the slow parser's territory; pages are a nicety
+            pass  # the slow parser's territory (the scan passed); pages are a nicety
         for index, entry in enumerate(iter_items(path, "log.entries.item")):
             try:
                 yield from _decode_bodies(entry, spill)

@@ -86,6 +86,17 @@ async def test_ghost_json_with_a_long_body(tmp_path: Path) -> None:
     assert next(iter(store.flows.values())).request.body == body.encode()
 
 
+async def _longest_wait(seconds: float) -> float:
+    """The longest a 1 ms sleep took with nothing else on the loop: the machine's own noise
+    (2 cores shared by many processes), which the stall budget below is added to."""
+    worst, until = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < until:
+        started = time.perf_counter()
+        await asyncio.sleep(0.001)
+        worst = max(worst, time.perf_counter() - started)
+    return worst
+
+
 async def _timed_import(path: Path) -> tuple[float, float]:
     """(seconds, the longest the loop waited for a 1 ms sleep) while importing."""
     worst = 0.0
@@ -115,6 +126,8 @@ async def test_one_large_body_imports_in_linear_time_without_stalling_the_loop(
         raw = os.urandom(mb * 1024 * 1024 * 3 // 4)
         path = har_with(tmp_path, entry(base64.b64encode(raw).decode(), "base64"))
         elapsed, worst = await _timed_import(path)
+        noise = await _longest_wait(elapsed)
         times[mb] = elapsed
-        assert worst < 0.1, f"{mb} MB: the loop waited {worst * 1000:.0f} ms"
+        assert worst < 0.1 + noise, f"{mb} MB: the loop waited {worst * 1000:.0f} ms " \
+                                    f"(noise {noise * 1000:.0f} ms)"
     assert times[16] < 4 * times[4] * 2, times  # linear, with room for a busy machine
