@@ -180,3 +180,12 @@ def test_zero_entries_is_fine(tmp_path: Path) -> None:
     path = write(tmp_path, {"log": {"version": "1.2", "entries": []}})
     assert list(HAR_IMPORTER.scan(path))[-1] == 0
     assert [item for item in HAR_IMPORTER.entries(path) if item is not None] == []
+
+
+def test_content_mime_type_fills_the_csv_column_when_there_is_no_header() -> None:
+    from plugins.exporters.csv_export import csv_row
+
+    raw = entry()
+    raw["response"]["headers"] = []
+    raw["response"]["content"] = {"size": 2, "mimeType": "text/csv", "text": "a,b"}
+    assert "text/csv" in csv_row(har_entry_to_flow(raw))
