@@ -235,6 +235,10 @@ def built_entry(flow: Flow) -> dict[str, Any]:
         "cache": {},
         "timings": timings,
     }
+    if flow.timings and entry["time"] != max(flow.duration_ms, 0):
+        # Ghost's own duration (request start to response end) when it is not the sum of
+        # the phases, so that a re-import keeps it
+        entry["_duration"] = max(flow.duration_ms, 0)
     ip = _server_ip(flow.server_addr)
     if ip:
         entry["serverIPAddress"] = ip

@@ -324,7 +324,8 @@ def har_entry_to_flow(entry: Any, page: dict[str, Any] | None = None) -> Flow:
             )
         elif not error:
             error = _error_of(resp_raw)
-    ms = _number(entry.get("time"), "time", MAX_MS)
+    # Ghost's export writes its own duration as _duration when it is not HAR's time
+    ms = _number(entry.get("_duration", entry.get("time")), "time", MAX_MS)
     duration_us = 0 if ms is None else max(round(ms * 1000), 0)
     server_ip = entry.get("serverIPAddress")
     flow = Flow(
