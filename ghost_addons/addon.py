@@ -25,7 +25,13 @@ from mitmproxy.net import server_spec
 from mitmproxy.proxy.mode_specs import RegularMode
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 
-from ghost_addons.capture import SOURCE_KEY, ConnectionsSeen, flow_record, take_interaction_header
+from ghost_addons.capture import (
+    SOURCE_KEY,
+    ConnectionsSeen,
+    flow_record,
+    strip_proxy_headers,
+    take_interaction_header,
+)
 from ghost_addons.config import DEFAULT_HOME, SettingsError
 from ghost_addons.core import Ghost, ProxyControl
 from ghost_addons.hookspecs import hookimpl
@@ -237,6 +243,7 @@ class GhostAddon:
             return None
         self._in_flight.add(flow.id)
         take_interaction_header(flow)
+        strip_proxy_headers(flow)
         if ghost.targets_api(flow.request.host, flow.request.port):
             self._refuse_api(flow)
             return None

@@ -55,6 +55,32 @@ def take_interaction_header(flow: http.HTTPFlow) -> None:
         flow.metadata[INTERACTION_KEY] = value.strip()
 
 
+# Meant for Ghost as the proxy, never for the origin: the client's proxy credentials and
+# the connection to the proxy (RFC 9110 7.6.1, 11.7.2).
+PROXY_ONLY_HEADERS = frozenset({"proxy-authorization", "proxy-connection", "keep-alive"})
+# Connection options kept: an Upgrade handshake (WebSocket) needs its headers end to end,
+# and mitmproxy frames the message itself (Transfer-Encoding, TE: trailers for gRPC).
+_KEPT_CONNECTION_OPTIONS = frozenset({"upgrade", "close", "te", "transfer-encoding", "host"})
+
+
+def strip_proxy_headers(flow: http.HTTPFlow) -> None:
+    """Remove hop-by-hop headers aimed at Ghost before the request goes on: proxy
+    credentials, Proxy-Connection, Keep-Alive and the headers Connection names. Costs one
+    scan of the raw header names when there are none (this runs on every request)."""
+    fields = flow.request.headers.fields
+    if not any(name.lower() in _HOP_NAMES_RAW for name, _ in fields):
+        return
+    headers = flow.request.headers
+    named = {token.strip().lower() for value in headers.get_all("connection")
+             for token in value.split(",")}
+    for name in PROXY_ONLY_HEADERS | (named - _KEPT_CONNECTION_OPTIONS):
+        if name and name in headers:
+            del headers[name]
+
+
+_HOP_NAMES_RAW = frozenset({name.encode() for name in PROXY_ONLY_HEADERS} | {b"connection"})
+
+
 def _us(start: float | None, end: float | None) -> int:
     if start is None or end is None or end < start:
         return -1

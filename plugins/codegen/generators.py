@@ -1,15 +1,21 @@
 """Per-flow code generators: cURL, fetch(), Python requests, HTTPie, Markdown.
 
-Each is ``generate(flow) -> str``. All of them leave out connection-level headers
-(``SKIPPED_HEADERS``) that mean nothing when the request is sent again.
+Each is ``generate(flow) -> str``. All of them leave out connection-level headers and proxy
+credentials (``SKIPPED_HEADERS``) that mean nothing when the request is sent again. The
+snippets send the captured body bytes as they were (a signed JSON body stays signed: no
+re-serialising) and add no Content-Type the request did not have; a multipart form is
+rebuilt as its parts (``-F``, ``--multipart``, ``FormData``), which choose their own boundary.
 """
 
 from __future__ import annotations
 
+import base64
 import json
-import pprint
 import shlex
 from collections.abc import Callable
+from dataclasses import dataclass
+from email.parser import BytesParser
+from email.policy import HTTP
 from typing import Any
 
 from ghost_addons.model import Flow, Headers, encode_body, format_time, is_text_content_type
@@ -26,6 +32,43 @@ PYTHON_METHODS = frozenset({"get", "post", "put", "patch", "delete", "head", "op
 
 def replay_headers(headers: Headers) -> Headers:
     return [(k, v) for k, v in headers if k.lower() not in SKIPPED_HEADERS]
+
+
+@dataclass(frozen=True, slots=True)
+class FormPart:
+    name: str
+    value: bytes
+    filename: str | None
+    content_type: str | None
+
+
+def form_parts(flow: Flow) -> list[FormPart] | None:
+    """The parts of a multipart/form-data body; None when the body is not one."""
+    content_type = flow.request.content_type
+    if not content_type.lower().startswith("multipart/form-data") or not flow.request.body:
+        return None
+    message = BytesParser(policy=HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n"
+        + flow.request.body)
+    if not message.is_multipart():
+        return None
+    parts = []
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            return None
+        declared = part.get("content-type")
+        parts.append(FormPart(name, part.get_payload(decode=True) or b"", part.get_filename(),
+                              str(declared) if declared else None))
+    return parts
+
+
+def _without_type(headers: Headers, parts: list[FormPart] | None) -> Headers:
+    """A multipart form's Content-Type names the captured boundary: the client sets its own."""
+    if parts is None:
+        return headers
+    return [(k, v) for k, v in headers if k.lower() != "content-type"]
+
 
 
 def sh_quote(value: str) -> str:
@@ -61,21 +104,36 @@ def _parse_json(text: str | None) -> tuple[bool, Any]:
 
 def to_curl(flow: Flow) -> str:
     req = flow.request
+    parts_of_form = form_parts(flow)
     parts = ["curl " + sh_quote(req.url)]
-    body = text_body(flow)
-    binary = bool(req.body) and body is None
     if req.method == "HEAD":
         parts.append("--head")
-    elif req.method != "GET" or body:
+    elif req.method != "GET" or req.body:
         parts.append(f"-X {sh_quote(req.method) if not req.method.isalpha() else req.method}")
-    for name, value in replay_headers(req.headers):
+    headers = _without_type(replay_headers(req.headers), parts_of_form)
+    for name, value in headers:
         parts.append("-H " + sh_quote(f"{name}: {value}" if value else f"{name};"))
-    if body:
-        parts.append("--data-raw " + sh_quote(body))
-    command = " \\\n  ".join(parts)
-    if binary:
-        return "# Binary request body (base64-encoded, not included)\n" + command
-    return command
+    comment = ""
+    if parts_of_form is not None:
+        for part in parts_of_form:
+            if part.filename is not None:
+                kind = f";type={part.content_type}" if part.content_type else ""
+                parts.append("-F " + sh_quote(f"{part.name}=@{part.filename}{kind}"))
+                comment = "# Form parts with @file read those files: supply them\n"
+            else:
+                parts.append("--form-string " + sh_quote(
+                    f"{part.name}={part.value.decode('utf-8', 'surrogateescape')}"))
+    elif req.body:
+        if not any(k.lower() == "content-type" for k, _ in headers):
+            parts.append("-H 'Content-Type:'")  # curl would add a form Content-Type
+        text = text_body(flow)
+        if text is not None and "\x00" not in text:
+            parts.append("--data-binary " + sh_quote(text))  # as they are, newlines and all
+        else:  # an argument cannot hold a NUL byte: the bytes come through a pipe
+            encoded = base64.b64encode(req.body).decode("ascii")
+            parts.append("--data-binary @-")
+            comment += f"printf %s {encoded} | base64 -d | "
+    return comment + " \\\n  ".join(parts)
 
 
 # --- fetch() ---------------------------------------------------------------------------------
@@ -87,29 +145,44 @@ def _js(value: str) -> str:
 
 def to_fetch(flow: Flow) -> str:
     req = flow.request
+    parts_of_form = form_parts(flow)
     options: list[str] = []
+    before: list[str] = []
     if req.method != "GET":
         options.append(f"  method: {_js(req.method)}")
     seen: set[str] = set()
     header_lines = []
-    for name, value in replay_headers(req.headers):
+    for name, value in _without_type(replay_headers(req.headers), parts_of_form):
         if name.lower() in seen:
             continue  # multi-value headers: the first value only
         seen.add(name.lower())
         header_lines.append(f"    {_js(name)}: {_js(value)}")
     if header_lines:
         options.append("  headers: {\n" + ",\n".join(header_lines) + "\n  }")
-    body = text_body(flow)
-    if body is not None:
-        ok, parsed = _parse_json(body) if is_json_type(req.content_type) else (False, None)
-        if ok:
-            pretty = json.dumps(parsed, indent=2, ensure_ascii=False).replace("\n", "\n  ")
-            options.append(f"  body: JSON.stringify({pretty})")
+    if parts_of_form is not None:
+        before.append("const form = new FormData();")
+        for part in parts_of_form:
+            value = _js(part.value.decode("utf-8", "surrogateescape"))
+            if part.filename is not None:
+                kind = f", {{type: {_js(part.content_type)}}}" if part.content_type else ""
+                before.append(f"form.append({_js(part.name)}, new Blob([{value}]{kind}), "
+                              f"{_js(part.filename)});")
+            else:
+                before.append(f"form.append({_js(part.name)}, {value});")
+        options.append("  body: form")
+    elif req.body:
+        # bytes, not a string: fetch adds no Content-Type to a Uint8Array, and JSON is sent
+        # as captured (big integers and escapes intact)
+        text = text_body(flow)
+        if text is not None:
+            options.append(f"  body: new TextEncoder().encode({_js(text)})")
         else:
-            options.append(f"  body: {_js(body)}")
+            array = ", ".join(str(b) for b in req.body)
+            options.append(f"  body: new Uint8Array([{array}])")
+    prefix = "\n".join(before) + "\n" if before else ""
     if not options:
-        return f"fetch({_js(req.url)});"
-    return f"fetch({_js(req.url)}, {{\n" + ",\n".join(options) + "\n});"
+        return f"{prefix}fetch({_js(req.url)});"
+    return f"{prefix}fetch({_js(req.url)}, {{\n" + ",\n".join(options) + "\n});"
 
 
 # --- Python requests -------------------------------------------------------------------------
@@ -117,10 +190,11 @@ def to_fetch(flow: Flow) -> str:
 
 def to_python(flow: Flow) -> str:
     req = flow.request
+    parts_of_form = form_parts(flow)
     lines = ["import requests", "", f"url = {req.url!r}"]
     args = ["url"]
     merged: dict[str, str] = {}
-    for name, value in replay_headers(req.headers):
+    for name, value in _without_type(replay_headers(req.headers), parts_of_form):
         if name in merged:
             merged[name] += ("; " if name.lower() == "cookie" else ", ") + value
         else:
@@ -130,21 +204,22 @@ def to_python(flow: Flow) -> str:
         lines.extend(f"    {k!r}: {v!r}," for k, v in merged.items())
         lines.append("}")
         args.append("headers=headers")
-    if req.body:
-        body = text_body(flow)
-        ok, parsed = _parse_json(body) if is_json_type(req.content_type) else (False, None)
-        if ok:
-            lines.append("json_body = " + pprint.pformat(parsed, indent=4, sort_dicts=False))
-            args.append("json=json_body")
-        elif body is not None:
-            lines.append(f"data = {body!r}")
-            args.append("data=data.encode('utf-8')")
-        else:
-            lines.append(f"data = {req.body!r}")
-            args.append("data=data")
+    if parts_of_form is not None:
+        lines.append("files = [")
+        for part in parts_of_form:
+            lines.append(f"    ({part.name!r}, ({part.filename!r}, {part.value!r}"
+                         + (f", {part.content_type!r}" if part.content_type else "") + ")),")
+        lines.append("]")
+        args.append("files=files")
+    elif req.body:
+        text = text_body(flow)
+        # the captured bytes as they are: requests adds no Content-Type to bytes
+        lines.append(f"data = {text!r}.encode('utf-8')" if text is not None and text.isprintable()
+                     else f"data = {req.body!r}")
+        args.append("data=data")
     call_args = ", ".join(args)
     method = req.method.lower()
-    if method in PYTHON_METHODS:
+    if method in PYTHON_METHODS and req.method == req.method.upper():
         lines.append(f"response = requests.{method}({call_args})")
     else:
         lines.append(f"response = requests.request({req.method!r}, {call_args})")
@@ -158,27 +233,33 @@ _HTTPIE_SPECIAL = set("[]\\:=@")
 
 
 def to_httpie(flow: Flow) -> str:
+    """``--ignore-stdin``: without it HTTPie reads stdin when it is not a terminal (``| bash``,
+    CI) and fails."""
     req = flow.request
+    parts_of_form = form_parts(flow)
+    headers = _without_type(replay_headers(req.headers), parts_of_form)
     items: list[str] = []
-    for name, value in replay_headers(req.headers):
+    for name, value in headers:
         items.append(shlex.quote(f"{name}:{value}" if value else f"{name};"))
-    options: list[str] = []
+    options: list[str] = ["--ignore-stdin"]
     comment = ""
-    if req.body:
-        body = text_body(flow)
-        if body is None:
-            comment = "# Binary request body (base64-encoded, not included)\n"
-        elif is_json_type(req.content_type):
-            ok, parsed = _parse_json(body)
-            if ok and isinstance(parsed, dict) and parsed and not any(
-                    _HTTPIE_SPECIAL & set(key) for key in parsed):
-                for key, value in parsed.items():
-                    items.append(shlex.quote(f"{key}:={json.dumps(value, ensure_ascii=False)}"))
-            elif ok:
-                options.append("--raw " + shlex.quote(body))
-            # JSON that does not parse is skipped
+    if parts_of_form is not None:
+        options.append("--multipart")
+        for part in parts_of_form:
+            if part.filename is not None:
+                items.append(shlex.quote(f"{part.name}@{part.filename}"))
+                comment = "# Form parts with @file read those files: supply them\n"
+            else:
+                name = part.name.replace("\\", "\\\\").replace("=", "\\=").replace(":", "\\:")
+                items.append(shlex.quote(f"{name}={part.value.decode('utf-8', 'surrogateescape')}"))
+    elif req.body:
+        text = text_body(flow)
+        if text is None:
+            comment = "# Binary request body (not included)\n"
         else:
-            options.append("--raw " + shlex.quote(body))
+            options.append("--raw " + shlex.quote(text))  # the captured text, not re-serialised
+            if not any(k.lower() == "content-type" for k, _ in headers):
+                items.append(shlex.quote("Content-Type:"))  # HTTPie would add JSON's
     words = ["http", *options, req.method, shlex.quote(req.url), *items]
     return comment + " ".join(words)
 
@@ -250,7 +331,7 @@ def to_markdown(flow: Flow) -> str:
     if flow.error:
         lines.append(f"| Error | {_cell(flow.error)} |")
     lines.append("")
-    lines += _md_headers("Request Headers", req.headers)
+    lines += _md_headers("Request Headers", replay_headers(req.headers))
     lines += _md_body("Request Body", req.body, req.content_type)
     if resp:
         lines += _md_headers("Response Headers", resp.headers)

@@ -54,10 +54,12 @@ def ghost_routes(ghost: Ghost, routes: RouteTable) -> None:
 
     routes.add("POST", "/api/v1/compose", compose,
                "Send an ephemeral request (not stored); the response body is cut at 1 MB",
-               body="{method, url, headers, body, body_encoding?, follow_redirects?, timeout_ms?}"
+               body="{method, url, headers, body, body_encoding?, follow_redirects?, timeout_ms?, "
+                    "insecure?}"
                     " (2 MB limit)",
                responses={200: "{status_code, status_text, headers, body, body_encoding, "
                                "duration_ms}", 403: "Refused by the SSRF guard",
                           502: "Could not connect", 504: "Timed out"})
     routes.add("POST", "/api/v1/compose/import/curl", import_curl,
-               "Parse a cURL command into method, url, headers and body", body="{curl}")
+               "Parse a cURL command (bash or Windows cmd quoting) into method, url, headers, "
+               "body, insecure, warnings and files to supply", body="{curl}")

@@ -9,8 +9,10 @@ the ValueError rather than silently dropped.
 from __future__ import annotations
 
 import base64
+import re
+import secrets
 from dataclasses import dataclass, field
-from urllib.parse import quote_plus, urlsplit, urlunsplit
+from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 _ANSI_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"', "a": "\a",
                  "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "v": "\v", "?": "?"}
@@ -27,7 +29,8 @@ _IGNORED_FLAGS = frozenset({
 _IGNORED_WITH_VALUE = frozenset({
     "-o", "--output", "-w", "--write-out", "-m", "--max-time", "--connect-timeout",
     "--retry", "--retry-delay", "--retry-max-time", "--max-redirs", "--limit-rate",
-    "--max-filesize", "--keepalive-time", "--expect100-timeout",
+    "--max-filesize", "--keepalive-time", "--expect100-timeout", "--trace", "--trace-ascii",
+    "--stderr", "--trace-config",
 })
 _SHORT_WITH_VALUE = set("XHdubAeowmFTxKEr")
 
@@ -37,10 +40,12 @@ class CurlRequest:
     method: str
     url: str
     headers: list[tuple[str, str]] = field(default_factory=list)
-    body: str = ""
+    body: bytes = b""
     compressed: bool = False
     insecure: bool = False
     follow_redirects: bool = False
+    warnings: list[str] = field(default_factory=list)  # options Ghost does not reproduce
+    files: list[dict[str, str]] = field(default_factory=list)  # files the user must supply
 
     def headers_dict(self) -> dict[str, str]:
         merged: dict[str, str] = {}
@@ -53,25 +58,36 @@ class CurlRequest:
         return merged
 
     def to_dict(self) -> dict[str, object]:
+        """``headers`` is a list of {name, value} (a repeated header stays repeated, as curl
+        sends it); ``body`` is text, or base64 with ``body_encoding`` when not UTF-8."""
+        try:
+            body, encoding = self.body.decode("utf-8"), "utf8"
+        except UnicodeDecodeError:
+            body, encoding = base64.b64encode(self.body).decode("ascii"), "base64"
         return {
             "method": self.method,
             "url": self.url,
-            "headers": self.headers_dict(),
-            "body": self.body,
+            "headers": [{"name": k, "value": v} for k, v in self.headers],
+            "body": body,
+            "body_encoding": encoding,
             "compressed": self.compressed,
             "insecure": self.insecure,
             "follow_redirects": self.follow_redirects,
+            "warnings": self.warnings,
+            "files": self.files,
         }
 
 
 def _ansi_c(text: str, start: int) -> tuple[str, int]:
-    """Read $'...' from just after the opening quote; return (value, index after quote)."""
+    """Read $'...' from just after the opening quote; return (value, index after quote).
+    ``\\xNN`` and octal escapes are bytes, as in bash: ``\\xe2\\x82\\xac`` is one ``€``
+    (bytes that are not UTF-8 stay as surrogate escapes, sent as those bytes)."""
     out: list[str] = []
     i = start
     while i < len(text):
         ch = text[i]
         if ch == "'":
-            return "".join(out), i + 1
+            return _bytes_as_text("".join(out)), i + 1
         if ch != "\\":
             out.append(ch)
             i += 1
@@ -91,6 +107,8 @@ def _ansi_c(text: str, start: int) -> tuple[str, int]:
                 j += 1
             if not digits:
                 out.append("\\" + nxt)
+            elif nxt == "x":
+                out.append(chr(0xDC00 + int(digits, 16)))  # a byte, see _bytes_as_text
             else:
                 out.append(chr(int(digits, 16)))
             i = j
@@ -100,12 +118,64 @@ def _ansi_c(text: str, start: int) -> tuple[str, int]:
             while j < len(text) and len(digits) < 3 and text[j] in "01234567":
                 digits += text[j]
                 j += 1
-            out.append(chr(int(digits, 8)))
+            out.append(chr(0xDC00 + (int(digits, 8) & 0xFF)))
             i = j
         else:
             out.append("\\" + nxt)
             i += 2
     raise ValueError(f"unclosed $'...' quote starting at position {start - 2}")
+
+
+def _bytes_as_text(value: str) -> str:
+    """Runs of escaped bytes (held as U+DC00 + byte) decoded as UTF-8 where they are."""
+    if not any("\udc00" <= ch <= "\udcff" for ch in value):
+        return value
+    raw = bytearray()
+    for ch in value:
+        raw += bytes([ord(ch) - 0xDC00]) if "\udc00" <= ch <= "\udcff" else ch.encode()
+    return bytes(raw).decode("utf-8", "surrogateescape")
+
+
+def is_windows_cmd(text: str) -> bool:
+    """Chrome's "Copy as cURL (cmd)": lines end in ``^`` and specials are ``^``-escaped."""
+    return bool(re.search(r"\^\r?\n", text)) or '^"' in text or "^\\^\"" in text
+
+
+def split_cmd(text: str) -> list[str]:
+    """Split a Windows cmd.exe command line: ``^`` escapes the next character (and ends a
+    line), ``"`` quotes, then the C runtime's ``\\"`` is a literal quote."""
+    words: list[str] = []
+    current: list[str] = []
+    in_word = in_quotes = False
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "^" and i + 1 < len(text):
+            nxt = text[i + 1]
+            if nxt in "\r\n":
+                i += 2 if text[i + 1:i + 3] != "\r\n" else 3
+                continue
+            current.append("\x00" if nxt == '"' else nxt)  # an escaped quote, not a delimiter
+            in_word = True
+            i += 2
+            continue
+        if ch == '"':
+            in_quotes = not in_quotes
+            in_word = True
+        elif ch in " \t\r\n" and not in_quotes:
+            if in_word:
+                words.append("".join(current))
+                current, in_word = [], False
+        else:
+            current.append(ch)
+            in_word = True
+        i += 1
+    if in_quotes:
+        raise ValueError("unclosed double quote in the cmd command")
+    if in_word:
+        words.append("".join(current))
+    # the C runtime: \" is a quote; our marker for a ^-escaped quote is one too
+    return [re.sub(r'\\(\x00|")', '"', word).replace("\x00", '"') for word in words]
 
 
 def split_command(text: str) -> list[str]:
@@ -209,22 +279,97 @@ def _header(raw: str) -> tuple[str, str] | None:
     raise ValueError(f"bad header {raw!r}: expected 'Name: value'")
 
 
+# Long options this parser knows, for curl's unambiguous prefixes (``--sil`` is --silent).
+_HANDLED_LONG = frozenset({
+    "--request", "--header", "--data", "--data-ascii", "--data-binary", "--data-raw",
+    "--data-urlencode", "--json", "--user", "--cookie", "--user-agent", "--referer",
+    "--compressed", "--insecure", "--location", "--get", "--head", "--url", "--url-query",
+    "--form", "--form-string", "--upload-file", "--range", "--proxy", "--proxy-user",
+    "--digest", "--ntlm", "--negotiate", "--anyauth",
+})
+# Options that take a value and change what is sent in a way Ghost does not reproduce:
+# reported in ``warnings``, their value skipped so it is not read as the URL.
+_WARNED_WITH_VALUE = {
+    "-x": "a proxy", "--proxy": "a proxy", "-U": "proxy credentials",
+    "--proxy-user": "proxy credentials", "-K": "a config file", "--config": "a config file",
+    "-E": "a client certificate", "--cert": "a client certificate", "--key": "a client key",
+    "--cacert": "a CA file", "--capath": "a CA directory", "--unix-socket": "a Unix socket",
+    "--resolve": "a fixed address", "--connect-to": "a fixed address",
+    "-c": "a cookie jar", "--cookie-jar": "a cookie jar", "-D": "a header dump",
+    "--dump-header": "a header dump", "--oauth2-bearer": "OAuth2", "--aws-sigv4": "AWS signing",
+}
+_ALL_LONG = sorted(_HANDLED_LONG | {o for o in _IGNORED_FLAGS | _IGNORED_WITH_VALUE
+                                     | set(_WARNED_WITH_VALUE) if o.startswith("--")})
+MULTIPART_BOUNDARY_PREFIX = "------------------------"
+
+
+def _long_option(arg: str) -> str:
+    """``--sil`` -> ``--silent`` when exactly one known option starts so (curl does this)."""
+    if not arg.startswith("--") or arg in _ALL_LONG:
+        return arg
+    name = arg.partition("=")[0]
+    matches = [o for o in _ALL_LONG if o.startswith(name)]
+    return matches[0] if len(matches) == 1 else arg
+
+
+def _urlencode_part(value: str) -> str:
+    """--data-urlencode / --url-query: 'name=content' encodes content, '=content' and
+    'content' encode it all."""
+    name, eq, content = value.partition("=")
+    if eq:
+        return (name + "=" if name else "") + quote_plus(content)
+    return quote_plus(value)
+
+
+def _form_part(spec: str, literal: bool) -> tuple[str, str, str | None, str | None]:
+    """(name, value, file, content type) of one -F part; file is the path of '@file'/'<file'."""
+    name, eq, rest = spec.partition("=")
+    if not eq:
+        raise ValueError(f"-F {spec!r}: expected 'name=value'")
+    content_type = None
+    if not literal:
+        if ";type=" in rest:
+            rest, _, content_type = rest.partition(";type=")
+        if rest.startswith(("@", "<")):
+            return name, "", rest[1:].split(";", 1)[0], content_type
+    return name, rest, None, content_type
+
+
+def _multipart(parts: list[tuple[str, str, str | None, str | None]], boundary: str) -> bytes:
+    out = bytearray()
+    for name, value, _, content_type in parts:
+        out += f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n".encode()
+        if content_type:
+            out += f"Content-Type: {content_type}\r\n".encode()
+        out += b"\r\n" + value.encode("utf-8", "surrogateescape") + b"\r\n"
+    out += f"--{boundary}--\r\n".encode()
+    return bytes(out)
+
+
 def parse_curl(command: str) -> CurlRequest:
-    """Parse a curl command; ValueError says what could not be understood."""
+    """Parse a curl command (bash or Windows cmd quoting) into what curl would send;
+    ValueError says what could not be understood. Options Ghost cannot reproduce go to
+    ``warnings``; files the command reads go to ``files`` (the user supplies them)."""
     if not command or not command.strip():
         raise ValueError("the curl command is empty")
-    words = split_command(command.strip())
-    if not words or words[0].rsplit("/", 1)[-1] not in ("curl", "curl.exe"):
+    text = command.strip()
+    words = split_cmd(text) if is_windows_cmd(text) else split_command(text)
+    if not words or words[0].rsplit("/", 1)[-1].lower() not in ("curl", "curl.exe"):
         raise ValueError(f"expected a command starting with 'curl', got {(words or [''])[0]!r}")
     args = words[1:]
     method = ""
     urls: list[str] = []
+    queries: list[str] = []
     headers: list[tuple[str, str]] = []
     data: list[str] = []
+    json_data: list[str] = []
+    form: list[tuple[str, str, str | None, str | None]] = []
+    has_data = False
     get_mode = False
     head = False
+    upload: str | None = None
+    challenge = ""
     request = CurlRequest(method="", url="")
-    unsupported: list[str] = []
     i = 0
 
     def value_of(opt: str) -> str:
@@ -239,34 +384,59 @@ def parse_curl(command: str) -> CurlRequest:
         if arg.startswith("-") and not arg.startswith("--") and len(arg) > 2:
             args[i:i + 1] = _expand_short(arg)
             arg = args[i]
+        arg = _long_option(arg)
         if arg in ("-X", "--request"):
-            method = value_of(arg).upper()
+            method = value_of(arg)  # curl sends the method exactly as given: -X wHat
         elif arg in ("-H", "--header"):
-            parsed = _header(value_of(arg))
-            if parsed:
+            raw = value_of(arg)
+            if raw.startswith("@"):
+                request.warnings.append(f"{arg} {raw}: headers read from a file are not imported")
+                request.files.append({"option": arg, "path": raw[1:]})
+            elif (parsed := _header(raw)):
                 headers.append(parsed)
-        elif arg in ("-d", "--data", "--data-ascii", "--data-binary"):
+        elif arg in ("-d", "--data", "--data-ascii", "--data-binary", "--data-raw"):
             value = value_of(arg)
-            if value.startswith("@"):
-                unsupported.append(f"{arg} @file (reading the body from a file)")
+            has_data = True
+            if value.startswith("@") and arg != "--data-raw":
+                request.files.append({"option": arg, "path": value[1:]})
+                request.warnings.append(f"{arg} {value}: supply the file's content as the body")
             else:
-                data.append(value if arg == "--data-binary" else value.replace("\r", "").replace("\n", ""))
-        elif arg == "--data-raw":
-            data.append(value_of(arg))
+                data.append(value)  # literal data keeps its newlines (curl strips @file only)
         elif arg == "--data-urlencode":
             value = value_of(arg)
+            has_data = True
             name, eq, content = value.partition("=")
-            if value.startswith("@") or (not eq and "@" in value):
-                unsupported.append(f"{arg} with a file")
-            elif eq:
-                data.append((name + "=" if name else "") + quote_plus(content))
+            if content.startswith("@") or (not eq and value.startswith("@")) or \
+                    (eq and name.endswith("@")):
+                request.files.append({"option": arg, "path": value.partition("@")[2]})
+                request.warnings.append(f"{arg} {value}: supply the file's content")
             else:
-                data.append(quote_plus(value))
+                data.append(_urlencode_part(value))
         elif arg == "--json":
             value = value_of(arg)
-            data.append(value)
-            headers.append(("Content-Type", "application/json"))
-            headers.append(("Accept", "application/json"))
+            has_data = True
+            if value.startswith("@"):
+                request.files.append({"option": arg, "path": value[1:]})
+                request.warnings.append(f"{arg} {value}: supply the file's content as the body")
+            else:
+                json_data.append(value)  # repeated --json is concatenated, no separator
+        elif arg in ("-F", "--form", "--form-string"):
+            part = _form_part(value_of(arg), literal=arg == "--form-string")
+            form.append(part)
+            if part[2] is not None:
+                request.files.append({"option": arg, "name": part[0], "path": part[2]})
+                request.warnings.append(f"{arg} {part[0]}=@{part[2]}: supply the file as this "
+                                        "form part")
+        elif arg in ("-T", "--upload-file"):
+            upload = value_of(arg)
+            request.files.append({"option": arg, "path": upload})
+            request.warnings.append(f"{arg} {upload}: supply the file's content as the body")
+        elif arg == "--url-query":
+            value = value_of(arg)
+            queries.append(value[1:] if value.startswith("+") else _urlencode_part(value))
+        elif arg in ("-r", "--range"):
+            span = value_of(arg)
+            headers.append(("Range", f"bytes={span}-" if span.isdigit() else f"bytes={span}"))
         elif arg in ("-u", "--user"):
             cred = value_of(arg)
             if ":" not in cred:
@@ -276,13 +446,16 @@ def parse_curl(command: str) -> CurlRequest:
         elif arg in ("-b", "--cookie"):
             cookie = value_of(arg)
             if "=" not in cookie:
-                unsupported.append(f"{arg} {cookie!r} (a cookie file)")
+                request.warnings.append(f"{arg} {cookie!r}: cookies read from a file are not "
+                                        "imported")
             else:
                 headers.append(("Cookie", cookie))
         elif arg in ("-A", "--user-agent"):
             headers.append(("User-Agent", value_of(arg)))
         elif arg in ("-e", "--referer"):
             headers.append(("Referer", value_of(arg)))
+        elif arg in ("--digest", "--ntlm", "--negotiate", "--anyauth"):
+            challenge = arg  # curl answers a challenge; its first request has no credentials
         elif arg == "--compressed":
             request.compressed = True
         elif arg in ("-k", "--insecure"):
@@ -299,18 +472,23 @@ def parse_curl(command: str) -> CurlRequest:
             pass
         elif arg in _IGNORED_WITH_VALUE:
             value_of(arg)
+        elif arg in _WARNED_WITH_VALUE:
+            value = value_of(arg)
+            request.warnings.append(f"{arg} {value}: {_WARNED_WITH_VALUE[arg]} is not used "
+                                    "by Ghost's composer")
         elif arg.startswith("-") and len(arg) > 1:
-            unsupported.append(arg)
-            if arg in ("-F", "--form", "-T", "--upload-file", "-x", "--proxy", "-K", "--config",
-                        "-E", "--cert", "-r", "--range", "--form-string", "--unix-socket",
-                        "--resolve", "--connect-to", "--cacert", "--key", "--proxy-user", "-U"):
-                i += 1  # skip its value so it is not read as the URL
+            request.warnings.append(f"{arg}: not understood, ignored")
         else:
             urls.append(arg)
         i += 1
 
-    if unsupported:
-        raise ValueError("unsupported curl option(s): " + ", ".join(unsupported))
+    if any(re.search(r"\$\{?[A-Za-z_]", word) for word in args):
+        request.warnings.append("the command holds a shell variable ($NAME): the shell would "
+                                "expand it; Ghost keeps it as written")
+    if challenge:
+        headers = [(k, v) for k, v in headers if not (k == "Authorization" and v.startswith("Basic "))]
+        request.warnings.append(f"{challenge}: Ghost sends no credentials for this scheme, as "
+                                "curl's first request does not")
     if not urls:
         raise ValueError("the curl command has no URL")
     if len(urls) > 1:
@@ -319,21 +497,49 @@ def parse_curl(command: str) -> CurlRequest:
     if "://" not in url:
         url = "http://" + url
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise ValueError(f"invalid URL {urls[0]!r}: expected http:// or https://")
+    path = parts.path or "/"
+    if upload is not None and path.endswith("/"):
+        path += quote(upload.rsplit("/", 1)[-1])  # curl appends the file name
     body = "&".join(data)
-    if get_mode and data:
-        query = f"{parts.query}&{body}" if parts.query else body
-        url = urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
-        body = ""
+    if json_data:
+        body = (body + "&" if data else "") + "".join(json_data)
+    query = parts.query
+    extra = list(queries)
+    if get_mode and has_data:
+        extra.append(body)
+        body, has_data = "", False
+    if extra:
+        query = "&".join(([query] if query else []) + extra)
+    url = urlunsplit((parts.scheme, parts.netloc, path, query, ""))
+    has_header = {k.lower() for k, _ in headers}
+    body_bytes = body.encode("utf-8", "surrogateescape")
+    if form and not has_data:
+        boundary = MULTIPART_BOUNDARY_PREFIX + secrets.token_hex(12)
+        body_bytes = _multipart(form, boundary)
+        if "content-type" not in has_header:
+            headers.append(("Content-Type", f"multipart/form-data; boundary={boundary}"))
     if not method:
-        method = "HEAD" if head else ("POST" if body else "GET")
-    if body and not any(k.lower() == "content-type" for k, _ in headers) and data:
+        if head:
+            method = "HEAD"
+        elif upload is not None:
+            method = "PUT"
+        elif has_data or form:
+            method = "POST"
+        else:
+            method = "GET"
+    if json_data:
+        if "content-type" not in has_header:
+            headers.append(("Content-Type", "application/json"))
+        if "accept" not in has_header:
+            headers.append(("Accept", "application/json"))
+    elif has_data and "content-type" not in has_header:
         headers.append(("Content-Type", "application/x-www-form-urlencoded"))
-    if request.compressed and not any(k.lower() == "accept-encoding" for k, _ in headers):
-        headers.append(("Accept-Encoding", "gzip, deflate, br"))
+    if request.compressed and "accept-encoding" not in has_header:
+        headers.append(("Accept-Encoding", "deflate, gzip, br, zstd"))
     request.method = method
     request.url = url
     request.headers = headers
-    request.body = body
+    request.body = body_bytes
     return request

@@ -22,6 +22,19 @@ def csv_quote(value: str) -> str:
     return value
 
 
+def response_type(flow: Flow) -> str:
+    """The response's Content-Type; for an entry imported from a HAR file without that
+    header, the ``content.mimeType`` the file gave (kept in ``metadata.har_entry``)."""
+    if flow.response is None:
+        return ""
+    if flow.response.content_type:
+        return flow.response.content_type
+    kept = (flow.metadata or {}).get("har_entry")
+    content = ((kept or {}).get("response") or {}).get("content") if isinstance(kept, dict) else None
+    mime = content.get("mimeType") if isinstance(content, dict) else None
+    return mime if isinstance(mime, str) else ""
+
+
 def csv_row(flow: Flow) -> list[str]:
     req = flow.request
     resp = flow.response
@@ -35,7 +48,7 @@ def csv_row(flow: Flow) -> list[str]:
         f"{flow.duration_us / 1000:.1f}",
         str(req.body_size),
         str(resp.body_size if resp else 0),
-        csv_quote(resp.content_type if resp else ""),
+        csv_quote(response_type(flow)),
         csv_quote(";".join(flow.tags)),
         csv_quote(flow.error),
     ]

@@ -11,6 +11,7 @@ are valid UTF-8 are written as-is, everything else as base64 with ``"encoding": 
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 from collections.abc import Iterable, Iterator, Sequence
 from email.utils import parsedate_to_datetime
@@ -28,8 +29,13 @@ from ghost_addons.model import (
     header_value,
 )
 from plugins.exporters.contract import Exporter, ExportInfo, dumps_entry, ms
+from plugins.exporters.har_schema import repair
 
 HAR_CREATOR = {"name": "Ghost", "version": "1.0"}
+# What the HAR importer keeps in a flow's metadata (a literal here: plugins do not import
+# each other): the entry as imported without its bodies, and the page its pageref names.
+KEPT_ENTRY = "har_entry"
+KEPT_PAGE = "har_page"
 
 
 def _header(name: str, value: str) -> dict[str, str]:
@@ -106,14 +112,16 @@ def _server_ip(server_addr: str) -> str | None:
 
 
 def _timings(flow: Flow) -> dict[str, float]:
-    """The six phases Ghost measures (``blocked`` is optional in HAR and Ghost has none)."""
+    """The six phases Ghost measures (``blocked`` is optional in HAR and Ghost has none).
+    HAR's ``connect`` includes ``ssl`` (HAR 1.2, for HAR 1.1 readers); Ghost's does not."""
     t = flow.timings
     if t is None:
         return {"dns": -1, "connect": -1, "ssl": -1, "send": -1,
                 "wait": flow.duration_ms, "receive": -1}
+    connect = t.connect_us + t.tls_us if t.connect_us >= 0 and t.tls_us >= 0 else t.connect_us
     return {
         "dns": ms(t.dns_us),
-        "connect": ms(t.connect_us),
+        "connect": ms(connect),
         "ssl": ms(t.tls_us),
         "send": ms(t.send_us),
         "wait": ms(t.wait_us),
@@ -121,8 +129,54 @@ def _timings(flow: Flow) -> dict[str, float]:
     }
 
 
+def entry_time(timings: dict[str, float]) -> float:
+    """HAR's ``time``: the sum of the phases that were measured (not -1), as waterfall
+    viewers draw it. ``ssl`` is already inside ``connect`` (HAR 1.2), so not added again."""
+    total = sum(value for name, value in timings.items() if name != "ssl" and value >= 0)
+    return round(total, 3)
+
+
+def _body_into(holder: dict[str, Any], body: bytes) -> None:
+    """Put the flow's body back where the imported entry had its text, in the encoding the
+    entry used (base64 only if it said so, or if the bytes are not UTF-8)."""
+    if str(holder.get("encoding") or "").lower() == "base64":
+        holder["text"] = base64.b64encode(body).decode("ascii")
+        return
+    try:
+        holder["text"] = body.decode("utf-8")
+    except UnicodeDecodeError:
+        holder["text"] = base64.b64encode(body).decode("ascii")
+        holder["encoding"] = "base64"
+
+
+def kept_entry(flow: Flow) -> dict[str, Any] | None:
+    """The imported entry, bodies put back, when the flow came from a HAR file: every
+    field as the file had it, custom ``_fields`` and all (repaired where the file was not
+    valid HAR, see har_schema)."""
+    kept = flow.metadata.get(KEPT_ENTRY) if flow.metadata else None
+    if not isinstance(kept, dict) or not isinstance(kept.get("request"), dict):
+        return None
+    entry = dict(kept)
+    for part, holder, message in (("request", "postData", flow.request),
+                                  ("response", "content", flow.response)):
+        section = entry.get(part)
+        if isinstance(section, dict) and isinstance(section.get(holder), dict):
+            inner = dict(section[holder])
+            if "text" in inner and message is not None:
+                _body_into(inner, message.body)
+            entry[part] = {**section, holder: inner}
+    return repair(entry, "entry", built_entry(flow))
+
+
 def har_entry(flow: Flow) -> dict[str, Any]:
-    """One HAR 1.2 entry for a flow (every array present, never null)."""
+    """One HAR 1.2 entry for a flow (every array present, never null); an imported entry
+    as it was imported."""
+    kept = kept_entry(flow)
+    return kept if kept is not None else built_entry(flow)
+
+
+def built_entry(flow: Flow) -> dict[str, Any]:
+    """The entry Ghost writes from the flow's own fields."""
     req = flow.request
     entry_request: dict[str, Any] = {
         "method": req.method,
@@ -172,14 +226,19 @@ def har_entry(flow: Flow) -> dict[str, Any]:
             "headersSize": -1,
             "bodySize": -1,
         }
+    timings = _timings(flow)
     entry: dict[str, Any] = {
         "startedDateTime": format_time(flow.started_at),
-        "time": max(flow.duration_ms, 0),
+        "time": entry_time(timings) if flow.timings else max(flow.duration_ms, 0),
         "request": entry_request,
         "response": entry_response,
         "cache": {},
-        "timings": _timings(flow),
+        "timings": timings,
     }
+    if flow.timings and entry["time"] != max(flow.duration_ms, 0):
+        # Ghost's own duration (request start to response end) when it is not the sum of
+        # the phases, so that a re-import keeps it
+        entry["_duration"] = max(flow.duration_ms, 0)
     ip = _server_ip(flow.server_addr)
     if ip:
         entry["serverIPAddress"] = ip
@@ -189,19 +248,29 @@ def har_entry(flow: Flow) -> dict[str, Any]:
 
 
 class HarWriter:
-    """Streams ``{"log": {..., "entries": [`` entry, entry ... ``]}}``."""
+    """Streams ``{"log": {..., "entries": [`` entry, entry ... ``], "pages": [...]}}``:
+    the pages come last, once every entry has named its own (HAR does not order keys)."""
 
     def __init__(self, info: ExportInfo) -> None:
         self.info = info
         self.count = 0
+        self.pages: dict[str, dict[str, Any]] = {}
 
     def _head(self) -> bytes:
-        head = orjson.dumps({"version": "1.2", "creator": HAR_CREATOR, "pages": []})
-        # {"version":..,"pages":[]} -> {"log":{"version":..,"pages":[],"entries":[
+        head = orjson.dumps({"version": "1.2", "creator": HAR_CREATOR})
+        # {"version":..,"creator":..} -> {"log":{"version":..,"creator":..,"entries":[
         return b'{"log":' + head[:-1] + b',"entries":[\n'
+
+    def _page(self, flow: Flow) -> None:
+        page = flow.metadata.get(KEPT_PAGE) if flow.metadata else None
+        if isinstance(page, dict) and isinstance(page.get("id"), str) and \
+                page["id"] not in self.pages:
+            fallback = {"startedDateTime": format_time(flow.started_at), "title": page["id"]}
+            self.pages[page["id"]] = repair(page, "page", fallback)
 
     def write(self, flows: Sequence[Flow]) -> Iterator[bytes]:
         for flow in flows:
+            self._page(flow)
             chunk = dumps_entry(har_entry(flow))
             if self.count == 0:
                 yield self._head() + chunk
@@ -212,7 +281,7 @@ class HarWriter:
     def close(self) -> Iterator[bytes]:
         if self.count == 0:
             yield self._head()
-        yield b"\n]}}\n"
+        yield b"\n],\"pages\":" + orjson.dumps(list(self.pages.values())) + b"}}\n"
 
 
 def har_document(flows: Iterable[Flow], info: ExportInfo | None = None) -> Iterator[bytes]:

@@ -19,6 +19,7 @@ from ghost_addons.ids import new_id
 from ghost_addons.model import Flow
 from ghost_addons.slicing import Slicer, drain
 from plugins.importers.contract import Importer, ImportResult, SkippedEntry
+from plugins.importers.longstrings import remove_sidecars
 
 STORE_BATCH = 200
 CANCEL_CHECK_EVERY = 100
@@ -58,7 +59,21 @@ async def run_import(
     cancelled: Callable[[], bool] = lambda: False,
 ) -> ImportResult:
     """Scan, then convert and store. Raises ImportRejected (nothing stored) when the
-    scan fails, ImportCancelled when ``cancelled()`` turns true part way."""
+    scan fails, ImportCancelled when ``cancelled()`` turns true part way. ``entries`` may
+    yield None while it works on one long entry: a chance to give the loop a turn."""
+    try:
+        return await _run_import(importer, path, session_id, store, cancelled)
+    finally:
+        await asyncio.to_thread(remove_sidecars, path)
+
+
+async def _run_import(
+    importer: Importer,
+    path: Path,
+    session_id: str,
+    store: FlowStore,
+    cancelled: Callable[[], bool],
+) -> ImportResult:
     slicer = Slicer()
     await drain(importer.scan(path), slicer)
     result = ImportResult()
@@ -85,7 +100,12 @@ async def run_import(
                     result.imported += 1
 
     try:
-        for index, item in enumerate(importer.entries(path)):
+        index = -1
+        for item in importer.entries(path):
+            if item is None:
+                await slicer.tick()
+                continue
+            index += 1
             if isinstance(item, SkippedEntry):
                 result.skip(item.message(importer.noun))
             else:

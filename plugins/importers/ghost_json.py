@@ -12,6 +12,7 @@ import orjson
 from ghost_addons.model import Flow
 from plugins.importers.contract import Importer, ImportRejected, SkippedEntry
 from plugins.importers.jsonstream import Shape, iter_items, scan_items
+from plugins.importers.longstrings import SpillFile, prepare, readable, resolve_strings
 
 MAX_JSON_FLOWS = 50_000
 PROBE_BYTES = 4096
@@ -41,7 +42,9 @@ def probe_ghost_json(head: bytes) -> None:
 def scan_ghost_json(path: Path) -> Iterator[int]:
     with open(path, "rb") as fh:
         probe_ghost_json(fh.read(PROBE_BYTES))
-    for count in scan_items(path, (), "flow", Shape()):
+    for _ in prepare(path):
+        yield 0
+    for count in scan_items(readable(path), (), "flow", Shape()):
         if count > MAX_JSON_FLOWS:
             raise ImportRejected(
                 f"the file holds more than {MAX_JSON_FLOWS:,} flows; "
@@ -82,6 +85,8 @@ def ghost_json_to_flow(raw: object) -> Flow:
         raise ValueError("missing request method")
     if not request.get("url"):
         raise ValueError("missing request URL")
+    if isinstance(raw.get("started_at"), str) and raw["started_at"].startswith("0001-01-01"):
+        raw = {**raw, "started_at": None}  # Go's zero time: not set, so now (the spec)
     _check_types(raw)
     try:
         return Flow.from_dict(raw)
@@ -89,12 +94,18 @@ def ghost_json_to_flow(raw: object) -> Flow:
         raise ValueError(f"bad field: {exc}") from None
 
 
-def ghost_json_entries(path: Path) -> Iterator[Flow | SkippedEntry]:
-    for index, raw in enumerate(iter_items(path, "item")):
-        try:
-            yield ghost_json_to_flow(raw)
-        except ValueError as exc:
-            yield SkippedEntry(index, str(exc))
+def ghost_json_entries(path: Path) -> Iterator[Flow | SkippedEntry | None]:
+    spill = SpillFile(path)
+    try:
+        for index, raw in enumerate(iter_items(readable(path), "item")):
+            try:
+                if isinstance(raw, dict | list):
+                    yield from resolve_strings(spill, raw)
+                yield ghost_json_to_flow(raw)
+            except ValueError as exc:
+                yield SkippedEntry(index, str(exc))
+    finally:
+        spill.close()
 
 
 GHOST_JSON_IMPORTER = Importer(

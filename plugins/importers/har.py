@@ -10,11 +10,13 @@ import binascii
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote_plus, urlsplit
 
 import ijson
+import orjson
 
 from ghost_addons.model import (
     Flow,
@@ -22,11 +24,21 @@ from ghost_addons.model import (
     Request,
     Response,
     Timings,
-    is_text_content_type,
     parse_time,
 )
 from plugins.importers.contract import Importer, ImportRejected, SkippedEntry
 from plugins.importers.jsonstream import MAX_DEPTH, Shape, iter_items, scan_items
+from plugins.importers.longstrings import (
+    SpillFile,
+    decode_spilled,
+    prepare,
+    readable,
+    resolve_strings,
+)
+
+KEPT_ENTRY = "har_entry"  # metadata: the entry as imported, bodies left out (see har_entry_to_flow)
+KEPT_PAGE = "har_page"  # metadata: the log.pages item the entry's pageref names
+_REASONS = frozenset(status.phrase for status in HTTPStatus) | {"No Response", ""}
 
 _STRUCTURE_EVENTS_MAX = 10_000  # events read (on the loop, ~5 ms) while checking what "log" is
 
@@ -61,6 +73,9 @@ def scan_har(path: Path) -> Iterator[int]:
     count as it grows."""
     if path.stat().st_size == 0:
         raise ImportRejected("the file is empty")
+    for _ in prepare(path):
+        yield 0
+    path = readable(path)
     try:
         _check_log(path)
     except (UnicodeDecodeError, ijson.JSONError):
@@ -72,12 +87,16 @@ def scan_har(path: Path) -> Iterator[int]:
 
 
 def parse_started(value: Any) -> datetime:
-    """RFC 3339 with nanoseconds, RFC 3339, or ISO 8601 with milliseconds; now if none."""
+    """RFC 3339 with nanoseconds, RFC 3339, or ISO 8601 with milliseconds; now if none, or
+    for a zero time (Go's ``0001-01-01T00:00:00Z``, which means "not set")."""
     if isinstance(value, str) and value:
         try:
-            return parse_time(value)
+            moment = parse_time(value)
         except ValueError:
             pass
+        else:
+            if moment.year > 1:
+                return moment
     return datetime.now(UTC)
 
 
@@ -138,15 +157,35 @@ def _text_bytes(text: str, where: str) -> bytes:
                          "which is not valid Unicode") from None
 
 
+def params_body(params: Any) -> bytes:
+    """``postData.params`` (how Chrome, Firebug and k6 write a form post, with no ``text``)
+    as the urlencoded body the browser sent."""
+    if not isinstance(params, list):
+        return b""
+    pairs = []
+    for item in params:
+        if isinstance(item, dict) and isinstance(item.get("name"), str):
+            value = item.get("value")
+            value = "" if value is None else str(value)
+            pairs.append(f"{quote_plus(item['name'])}={quote_plus(value)}")
+    return "&".join(pairs).encode()
+
+
+def _is_base64(holder: dict[str, Any]) -> bool:
+    return str(holder.get("encoding") or "").lower() == "base64"
+
+
 def _request_body(post: Any) -> bytes:
+    """Base64-decoded only when ``encoding`` says so: ``"abcd"`` as octet-stream is the four
+    bytes ``abcd``."""
     if not isinstance(post, dict):
         return b""
     text = post.get("text")
+    if isinstance(text, bytes):  # a long body, already decoded (longstrings)
+        return text
     if not isinstance(text, str) or not text:
-        return b""
-    mime = str(post.get("mimeType") or "")
-    if str(post.get("encoding") or "").lower() == "base64" or (
-            mime and not is_text_content_type(mime)):
+        return params_body(post.get("params")) if text is None else b""
+    if _is_base64(post):
         try:
             return _b64(text)
         except (binascii.Error, ValueError):
@@ -158,9 +197,11 @@ def _response_body(content: Any) -> bytes:
     if not isinstance(content, dict):
         return b""
     text = content.get("text")
+    if isinstance(text, bytes):
+        return text
     if not isinstance(text, str) or not text:
         return b""
-    if str(content.get("encoding") or "").lower() == "base64":
+    if _is_base64(content):
         try:
             return _b64(text)
         except (binascii.Error, ValueError):
@@ -196,11 +237,39 @@ def parse_timings(raw: Any, total_ms: Any = None) -> Timings | None:
     if all(v < 0 for v in others) and total_ms is not None and \
             timings.wait_us == _ms_to_us(total_ms, "time"):
         return None
+    if timings.tls_us >= 0 and timings.connect_us >= timings.tls_us:
+        timings.connect_us -= timings.tls_us  # HAR's connect includes ssl; Ghost's does not
     return timings
 
 
-def har_entry_to_flow(entry: Any) -> Flow:
-    """One HAR entry as a Ghost flow (id and session left empty); ValueError says why not."""
+def kept_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """The entry without its bodies, for the exporter to write back what Ghost has no field
+    for (pages, timings as given, cache, comments, custom ``_fields``...). A body's ``text``
+    becomes null: "write the flow's body here"."""
+    kept = dict(entry)
+    for part, holder in (("request", "postData"), ("response", "content")):
+        section = kept.get(part)
+        if isinstance(section, dict) and isinstance(section.get(holder), dict):
+            section = kept[part] = dict(section)
+            inner = section[holder] = dict(section[holder])
+            if "text" in inner:
+                inner["text"] = None
+    try:
+        orjson.dumps(kept)
+    except orjson.JSONEncodeError as exc:
+        raise ValueError(f"holds a value Ghost cannot store: {exc}") from None
+    return kept
+
+
+def _error_of(resp_raw: dict[str, Any]) -> str:
+    """A status-0 response's statusText is the error unless it is a reason phrase ("OK")."""
+    text = str(resp_raw.get("statusText") or "")
+    return "" if text in _REASONS else text
+
+
+def har_entry_to_flow(entry: Any, page: dict[str, Any] | None = None) -> Flow:
+    """One HAR entry as a Ghost flow (id and session left empty); ValueError says why not.
+    The entry itself (bodies left out) and its page stay in the flow's metadata."""
     if not isinstance(entry, dict):
         raise ValueError("entry is not a JSON object")
     req = entry.get("request")
@@ -254,9 +323,9 @@ def har_entry_to_flow(entry: Any) -> Flow:
                 body_size=max(size, len(rbody)),
             )
         elif not error:
-            text = str(resp_raw.get("statusText") or "")
-            error = "" if text == "No Response" else text
-    ms = _number(entry.get("time"), "time", MAX_MS)
+            error = _error_of(resp_raw)
+    # Ghost's export writes its own duration as _duration when it is not HAR's time
+    ms = _number(entry.get("_duration", entry.get("time")), "time", MAX_MS)
     duration_us = 0 if ms is None else max(round(ms * 1000), 0)
     server_ip = entry.get("serverIPAddress")
     flow = Flow(
@@ -272,6 +341,9 @@ def har_entry_to_flow(entry: Any) -> Flow:
         source="import",
     )
     _check_unicode(flow)
+    flow.metadata[KEPT_ENTRY] = kept_entry(entry)
+    if page is not None:
+        flow.metadata[KEPT_PAGE] = page
     return flow
 
 
@@ -294,12 +366,84 @@ def _check_unicode(flow: Flow) -> None:
                              f"({text[exc.start]!r}), which is not valid Unicode") from None
 
 
-def har_entries(path: Path) -> Iterator[Flow | SkippedEntry]:
-    for index, entry in enumerate(iter_items(path, "log.entries.item")):
+TAIL_BYTES = 64 * 1024  # pages after the entries are looked for when named in this tail
+
+
+def read_pages(path: Path) -> Iterator[dict[str, dict[str, Any]] | None]:
+    """``log.pages`` by id (the last item yielded; None before, to give the loop a turn).
+    Browsers write pages before the entries: the read stops at ``log.entries`` unless the
+    file's tail names ``"pages"`` (Ghost's export writes them last, once it knows them)."""
+    with open(path, "rb") as fh:
+        fh.seek(max(path.stat().st_size - TAIL_BYTES, 0))
+        pages_after = b'"pages"' in fh.read()
+    pages: dict[str, dict[str, Any]] = {}
+    builder: ijson.ObjectBuilder | None = None
+    depth = 0
+    key_at_2 = ""
+    with open(path, "rb") as fh:
+        for n, (event, value) in enumerate(ijson.basic_parse(fh, use_float=True)):
+            if n % 5000 == 0:
+                yield None
+            if event in ("start_map", "start_array"):
+                depth += 1
+                if depth == 3 and key_at_2 == "entries" and event == "start_array" and \
+                        not pages_after:
+                    break
+                if depth == 4 and key_at_2 == "pages" and event == "start_map":
+                    builder = ijson.ObjectBuilder()
+            elif event in ("end_map", "end_array"):
+                depth -= 1
+            elif event == "map_key" and depth == 2:
+                key_at_2 = value
+            if builder is not None:
+                builder.event(event, value)
+                if depth == 3 and event == "end_map":
+                    page = builder.value
+                    if isinstance(page, dict) and isinstance(page.get("id"), str):
+                        pages[page["id"]] = page
+                    builder = None
+    yield pages
+
+
+def _decode_bodies(entry: Any, spill: SpillFile) -> Iterator[None]:
+    """Long bodies (placeholders) decoded to bytes in pieces, then any other long string."""
+    if not isinstance(entry, dict):
+        return
+    for part, holder in (("request", "postData"), ("response", "content")):
+        section = entry.get(part)
+        inner = section.get(holder) if isinstance(section, dict) else None
+        if isinstance(inner, dict) and (spilled := spill.find(inner.get("text"))) is not None:
+            out: list[bytes] = []
+            yield from decode_spilled(spill, spilled, _is_base64(inner), out)
+            inner["text"] = out[0]
+    yield from resolve_strings(spill, entry)
+
+
+def har_entries(path: Path) -> Iterator[Flow | SkippedEntry | None]:
+    """Flows and skipped entries; ``None`` now and then while a long body is decoded, so
+    the caller can give the loop a turn."""
+    spill = SpillFile(path)
+    try:
+        path = readable(path)
+        pages: dict[str, dict[str, Any]] = {}
         try:
-            yield har_entry_to_flow(entry)
-        except ValueError as exc:
-            yield SkippedEntry(index, str(exc))
+            for found in read_pages(path):
+                if found is None:
+                    yield None
+                else:
+                    pages = found
+        except (ijson.JSONError, UnicodeDecodeError):
+            pass  # the slow parser's territory (the scan passed); pages are a nicety
+        for index, entry in enumerate(iter_items(path, "log.entries.item")):
+            try:
+                yield from _decode_bodies(entry, spill)
+                pageref = entry.get("pageref") if isinstance(entry, dict) else None
+                page = pages.get(pageref) if isinstance(pageref, str) else None
+                yield har_entry_to_flow(entry, page)
+            except ValueError as exc:
+                yield SkippedEntry(index, str(exc))
+    finally:
+        spill.close()
 
 
 HAR_IMPORTER = Importer(name="har", title="HAR", scan=scan_har, entries=har_entries)

@@ -76,7 +76,7 @@ def test_import_curl_then_compose_it(ghost: GhostProcess, target: Target) -> Non
     assert r.status_code == 200, r.text
     parsed = r.json()
     assert parsed["method"] == "POST" and parsed["url"] == f"{target.http_url}/echo/from-curl"
-    assert parsed["headers"]["Cookie"] == "sid=abc"
+    assert {"name": "Cookie", "value": "sid=abc"} in parsed["headers"]
     assert parsed["body"] == '{"name":"O\'Brien"}'
     allow(ghost, ["127.0.0.1"])
     r = ghost.api("POST", "/api/v1/compose", json=parsed)
@@ -86,9 +86,12 @@ def test_import_curl_then_compose_it(ghost: GhostProcess, target: Target) -> Non
 
 def test_import_curl_errors_are_400(ghost: GhostProcess) -> None:
     for command, message in [("curl 'https://h/' -H 'a: b", "unclosed single quote"),
-                             ("curl https://h/ -F a=@b", "unsupported curl option(s): -F"),
+                             ("curl https://h/ -X", "option -X needs a value"),
                              ("ls -la", "starting with 'curl'")]:
         r = ghost.api("POST", "/api/v1/compose/import/curl", json={"curl": command})
         assert r.status_code == 400 and message in r.json()["error"], r.text
     r = ghost.api("POST", "/api/v1/compose/import/curl", json={"command": "curl x"})
     assert r.status_code == 400 and "'curl'" in r.json()["error"]
+    # a file the command reads is reported, not a refusal of the whole command
+    r = ghost.api("POST", "/api/v1/compose/import/curl", json={"curl": "curl https://h/ -F a=@b"})
+    assert r.status_code == 200 and r.json()["files"] == [{"option": "-F", "name": "a", "path": "b"}]

@@ -126,3 +126,55 @@ async def test_refused_connection_is_502() -> None:
 def test_bad_input_names_the_field(body: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_compose(body)
+
+
+async def test_insecure_skips_certificate_checks_as_curl_k_does(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import ssl
+
+    from tests.support.target import make_cert
+
+    cert, key = make_cert(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    app = web.Application()
+    app.router.add_get("/", lambda request: web.Response(text="tls ok"))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port, ssl_context=context).start()
+    try:
+        url = f"https://127.0.0.1:{port}/"
+        with pytest.raises(ComposeError) as refused:  # before, -k was ignored: this, always
+            await send(parse_compose({"url": url}), allowed())
+        assert refused.value.status == 502 and "CERTIFICATE_VERIFY_FAILED" in refused.value.message
+        result = await send(parse_compose({"url": url, "insecure": True}), allowed())
+        assert result["status_code"] == 200 and result["body"] == "tls ok"
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_timeout_is_a_504_that_says_so() -> None:
+    import asyncio
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(5)
+        return web.Response(text="late")
+
+    app = web.Application()
+    app.router.add_get("/", slow)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        with pytest.raises(ComposeError) as late:  # before: 502 "could not connect to 127.0.0.1: "
+            await send(parse_compose({"url": f"http://127.0.0.1:{port}/", "timeout_ms": 200}),
+                       allowed())
+        assert late.value.status == 504
+        assert late.value.message.startswith("no answer from 127.0.0.1 within 0.2 s")
+    finally:
+        await runner.cleanup()
+
+
+def test_the_method_keeps_its_case() -> None:
+    assert parse_compose({"method": "wHat", "url": "http://h/"}).method == "wHat"

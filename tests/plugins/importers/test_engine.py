@@ -61,7 +61,7 @@ async def test_every_flow_gets_a_fresh_ulid_session_and_source(tmp_path: Path) -
         ULID.from_str(flow.id)
         assert flow.session_id == "SESSION"
         assert flow.source == "import"
-        assert flow.metadata == {"import_source": "har"}
+        assert flow.metadata["import_source"] == "har"
 
 
 async def test_json_import_keeps_tags_and_marks_source(tmp_path: Path) -> None:

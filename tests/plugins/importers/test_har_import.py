@@ -75,10 +75,46 @@ def test_base64_bodies() -> None:
     raw = entry()
     raw["response"]["content"] = {"size": 3, "mimeType": "image/png", "text": "AAH/",
                                   "encoding": "BASE64"}
-    raw["request"]["postData"] = {"mimeType": "application/octet-stream", "text": "AAH/"}
+    raw["request"]["postData"] = {"mimeType": "application/octet-stream", "text": "AAH/",
+                                  "encoding": "base64"}
     flow = har_entry_to_flow(raw)
     assert flow.response is not None and flow.response.body == b"\x00\x01\xff"
     assert flow.request.body == b"\x00\x01\xff"
+
+
+def test_only_what_says_base64_is_decoded() -> None:
+    # before: "abcd" as octet-stream with no encoding was stored as three garbage bytes
+    raw = entry()
+    raw["request"]["postData"] = {"mimeType": "application/octet-stream", "text": "abcd"}
+    raw["response"]["content"] = {"size": 4, "mimeType": "image/png", "text": "abcd"}
+    flow = har_entry_to_flow(raw)
+    assert flow.request.body == b"abcd"
+    assert flow.response is not None and flow.response.body == b"abcd"
+
+
+def test_form_params_without_text_become_the_urlencoded_body() -> None:
+    raw = entry()
+    raw["request"]["postData"] = {"mimeType": "application/x-www-form-urlencoded",
+                                  "params": [{"name": "q", "value": "a b&c"},
+                                             {"name": "é", "value": "1"}, {"name": "e"}]}
+    assert har_entry_to_flow(raw).request.body == b"q=a+b%26c&%C3%A9=1&e="
+
+
+def test_status_0_with_a_reason_phrase_is_no_error() -> None:
+    flow = har_entry_to_flow(entry(response={"status": 0, "statusText": "OK", "content": {}}))
+    assert flow.response is None and flow.error == ""
+
+
+def test_zero_time_means_now() -> None:
+    assert abs(parse_started("0001-01-01T00:00:00Z") - datetime.now(UTC)) < timedelta(seconds=5)
+
+
+def test_a_bom_is_skipped(tmp_path: Path) -> None:
+    # mitmproxy's with-bom.har, Fiddler's exports: before, "was it truncated?"
+    path = write(tmp_path, b"\xef\xbb\xbf" + orjson.dumps({"log": {"entries": [entry()]}}))
+    assert list(HAR_IMPORTER.scan(path))[-1] == 1
+    flows = [item for item in HAR_IMPORTER.entries(path) if item is not None]
+    assert len(flows) == 1 and flows[0].request.body == b'{"a": 1}'
 
 
 def test_bad_base64_falls_back_to_raw_text() -> None:
@@ -119,7 +155,7 @@ def test_scan_and_entries_skip_bad_entries(tmp_path: Path) -> None:
                    "entries": [entry(), {"request": {"url": "nope"}}, entry()]}}
     path = write(tmp_path, doc)
     assert list(HAR_IMPORTER.scan(path))[-1] == 3
-    items = list(HAR_IMPORTER.entries(path))
+    items = [item for item in HAR_IMPORTER.entries(path) if item is not None]
     assert [type(i).__name__ for i in items] == ["Flow", "SkippedEntry", "Flow"]
     skipped = items[1]
     assert isinstance(skipped, SkippedEntry)
@@ -142,5 +178,14 @@ def test_scan_rejects_files_that_are_not_har(tmp_path: Path, content: bytes, mes
 
 def test_zero_entries_is_fine(tmp_path: Path) -> None:
     path = write(tmp_path, {"log": {"version": "1.2", "entries": []}})
-    assert list(HAR_IMPORTER.scan(path)) == [0]
-    assert list(HAR_IMPORTER.entries(path)) == []
+    assert list(HAR_IMPORTER.scan(path))[-1] == 0
+    assert [item for item in HAR_IMPORTER.entries(path) if item is not None] == []
+
+
+def test_content_mime_type_fills_the_csv_column_when_there_is_no_header() -> None:
+    from plugins.exporters.csv_export import csv_row
+
+    raw = entry()
+    raw["response"]["headers"] = []
+    raw["response"]["content"] = {"size": 2, "mimeType": "text/csv", "text": "a,b"}
+    assert "text/csv" in csv_row(har_entry_to_flow(raw))

@@ -66,7 +66,7 @@ def test_depth_at_the_limit_is_fine_one_more_is_not(tmp_path: Path) -> None:
     def doc(lists: int) -> bytes:
         return GOOD[:-1] + b', "_x": ' + b"[" * lists + b"]" * lists + b"}"
     assert list(HAR_IMPORTER.scan(har(tmp_path, doc(MAX_DEPTH - 4))))[-1] == 1
-    assert len(list(HAR_IMPORTER.entries(har(tmp_path, doc(MAX_DEPTH - 4))))) == 1
+    assert len([item for item in HAR_IMPORTER.entries(har(tmp_path, doc(MAX_DEPTH - 4))) if item is not None]) == 1
     with pytest.raises(ImportRejected, match="deeper than"):
         list(HAR_IMPORTER.scan(har(tmp_path, doc(MAX_DEPTH - 3))))
 
@@ -180,7 +180,7 @@ def test_arrays_of_objects_beside_the_entries_do_not_confuse_the_scan(tmp_path: 
     path.write_bytes(b'{"log": {"pages": [{"id": "p1", "x": [{"a": [1]}]}, 7], "creator": {"n": []}, '
                      b'"entries": [' + GOOD + b", " + GOOD + b'], "after": [{"b": {}}]}, "z": [[]]}')
     assert list(HAR_IMPORTER.scan(path))[-1] == 2
-    assert len(list(HAR_IMPORTER.entries(path))) == 2
+    assert len([item for item in HAR_IMPORTER.entries(path) if item is not None]) == 2
     path.write_bytes(b'[{"log": {"entries": [' + GOOD + b"]}}]")
     with pytest.raises(ImportRejected, match="starts with a JSON array"):
         list(HAR_IMPORTER.scan(path))
