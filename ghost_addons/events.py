@@ -97,6 +97,9 @@ CORE_EVENT_TYPES = (
               "token is closed (code 1008) right after this event; reconnect with the new token."),
     EventType("artifact.created", "artifact summary", "An artifact (report, export) was stored."),
     EventType("artifact.deleted", "{id}", "An artifact was deleted."),
+    EventType("proxy.api_refused", "{client_addr, target, user_agent}",
+              "The proxy refused a request to Ghost's own API (the client sends its API traffic "
+              "through Ghost's proxy; it must reach the API directly)."),
 )
 
 
