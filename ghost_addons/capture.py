@@ -75,8 +75,13 @@ def client_name(authorization: str) -> str:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8", "replace")
     except (binascii.Error, ValueError):
         return ""
-    user = decoded.partition(":")[0][:CLIENT_NAME_MAX]
-    return "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "-" for c in user)
+    return clean_client_name(decoded.partition(":")[0])
+
+
+def clean_client_name(text: str) -> str:
+    """`text` as a client name: letters, digits and `._-` (others become `-`), cut to
+    CLIENT_NAME_MAX characters."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "-" for c in text[:CLIENT_NAME_MAX])
 
 
 def take_proxy_authorization(flow: http.HTTPFlow) -> str | None:

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.support.ghostproc import GhostProcess
-from tests.support.tls_app import TlsApp
+from tests.support.tls_app import TlsApp, VerifyingGhost
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -38,15 +38,6 @@ def app(tmp_path: Path) -> Iterator[TlsApp]:
     directory.mkdir()
     with TlsApp(directory) as served:
         yield served
-
-
-class VerifyingGhost(GhostProcess):
-    """Ghost that verifies servers (GhostProcess sets ssl_insecure for the shared target)."""
-
-    def command(self) -> list[str]:
-        args = super().command()
-        at = args.index("ssl_insecure=true")
-        return args[:at - 1] + args[at + 1:]
 
 
 @pytest.fixture

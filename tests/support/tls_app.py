@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.support.ghostproc import GhostProcess
+
 PAGE = b"""<!doctype html><html><head><title>TLS app</title></head><body>
 <h1 id="title">Hello over TLS</h1>
 <button id="ping" onclick="fetch('/api/ping').then(r => r.text()).then(t => { document.getElementById('out').textContent = t; })">Ping</button>
@@ -92,3 +94,13 @@ class TlsApp:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(10)
+
+
+class VerifyingGhost(GhostProcess):
+    """Ghost that verifies servers (GhostProcess sets ssl_insecure for the shared target):
+    start it with `--set ssl_verify_upstream_trusted_ca=<the app's CA>`."""
+
+    def command(self) -> list[str]:
+        args = super().command()
+        at = args.index("ssl_insecure=true")
+        return args[:at - 1] + args[at + 1:]
