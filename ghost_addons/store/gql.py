@@ -18,7 +18,7 @@ MAX_TERMS = 200  # SQLite refuses an expression more than 1,000 deep; each term 
 MAX_WILDCARDS = 8  # per term: SQLite's LIKE backtracks on every %
 
 FIELDS = ("method", "status", "host", "path", "url", "tag", "source", "type", "duration",
-          "size", "error", "interaction", "id")
+          "size", "error", "interaction", "id", "device")
 
 
 class GqlError(ValueError):
@@ -91,6 +91,14 @@ def _tag(value: str) -> tuple[str, list[Any]]:
     return "EXISTS (SELECT 1 FROM json_each(flows.tags) WHERE value = ?)", [value]
 
 
+def _device(value: str) -> tuple[str, list[Any]]:
+    """The device a flow came from (metadata `device`, which the devices plugin records): its
+    id (client address) or its name, `*` as a wildcard ("device:iPhone*", "device:192.168.1.23")."""
+    id_sql, id_params = _glob("json_extract(flows.metadata, '$.device.id')")(value)
+    name_sql, name_params = _glob("json_extract(flows.metadata, '$.device.name')")(value)
+    return f"({id_sql} OR {name_sql})", [*id_params, *name_params]
+
+
 def _error(value: str) -> tuple[str, list[Any]]:
     if value.lower() in ("true", "yes", "1"):
         return "flows.error != ''", []
@@ -131,6 +139,7 @@ BUILDERS: dict[str, Callable[[str], tuple[str, list[Any]]]] = {
     "error": _error,
     "interaction": _glob("flows.interaction_id"),
     "id": _glob("flows.id"),
+    "device": _device,
 }
 
 
