@@ -115,7 +115,8 @@ class GhostAddon:
             if ctx.options.listen_port is None:
                 updates["listen_port"] = self.ghost.settings.get("proxy.port")
             if ctx.options.listen_host == "":
-                updates["listen_host"] = "127.0.0.1"  # devices need --set listen_host=0.0.0.0
+                # devices need 0.0.0.0: the proxy.listen_host setting or --set listen_host=0.0.0.0
+                updates["listen_host"] = self.ghost.settings.get("proxy.listen_host")
             if ctx.options.confdir == "~/.mitmproxy":
                 updates["confdir"] = str(home)
             if updates:
