@@ -9,8 +9,10 @@ import {
   WINDOW_MS,
   ambientId,
   backoff,
+  connectionProblem,
   effectiveConfig,
   interactionId,
+  proxyWithApiBypass,
   ruleUpdate,
   socketUrl,
 } from "./lib/protocol.js";
@@ -27,6 +29,7 @@ const state = {
   keepaliveTimer: null,
   config: null,
   lastError: "",
+  proxyNote: "",
   // {journeyId, sessionId, name, counter, currentId, resetTimer}
   recording: null,
   // messages made while the socket was down, sent on reconnect
@@ -81,6 +84,37 @@ function sendOrQueue(message) {
   }
 }
 
+// Extension proxy settings override the command line's: keep Ghost's API out of whatever
+// fixed proxy Chromium was started with, so the WebSocket below reaches Ghost directly.
+async function keepApiDirect(apiUrl) {
+  if (!chrome.proxy) return;
+  try {
+    const current = await chrome.proxy.settings.get({ incognito: false });
+    const value = proxyWithApiBypass(current.value, apiUrl);
+    if (value === null) return;
+    if (!["controllable_by_this_extension", "controlled_by_this_extension"].includes(current.levelOfControl)) {
+      state.proxyNote = `the proxy settings are ${current.levelOfControl}: cannot keep Ghost's API direct`;
+      return;
+    }
+    await chrome.proxy.settings.set({ value, scope: "regular" });
+  } catch (e) {
+    state.proxyNote = `cannot keep Ghost's API direct: ${e.message || e}`;
+  }
+}
+
+// Why the WebSocket failed: the browser does not tell, a plain request to the API does.
+async function diagnose(apiUrl) {
+  const probe = {};
+  try {
+    const response = await fetch(new URL("/api/v1/health", apiUrl), { cache: "no-store" });
+    probe.status = response.status;
+    if (!response.ok) probe.error = (await response.json().catch(() => ({}))).error || "";
+  } catch (e) {
+    probe.error = String(e.message || e);
+  }
+  return connectionProblem(apiUrl, probe) + (state.proxyNote ? ` (${state.proxyNote})` : "");
+}
+
 async function connect() {
   clearTimeout(state.reconnectTimer);
   state.reconnectTimer = null;
@@ -90,6 +124,8 @@ async function connect() {
     state.lastError = "no API token: set it in the options page or use `scripts/ghost extension DIR`";
     return;
   }
+  await keepApiDirect(state.config.api_url);
+  if (state.socket) return;
   let url;
   try {
     url = socketUrl(state.config.api_url, state.config.token);
@@ -128,7 +164,11 @@ async function connect() {
     handleMessage(message).catch((e) => console.error("Ghost: handling a message failed", e));
   };
   socket.onerror = () => {
-    state.lastError = `cannot reach Ghost at ${state.config.api_url}`;
+    const apiUrl = state.config.api_url;
+    state.lastError = `cannot reach Ghost at ${apiUrl}`;
+    diagnose(apiUrl).then((problem) => {
+      if (!state.connected) state.lastError = problem;
+    });
   };
   socket.onclose = () => {
     if (state.socket !== socket) return;

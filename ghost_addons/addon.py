@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from mitmproxy import ctx, exceptions, http, tls
+from mitmproxy import connection, ctx, exceptions, http, tls
 from mitmproxy.net import server_spec
 from mitmproxy.proxy.mode_specs import RegularMode
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData
@@ -29,8 +29,10 @@ from ghost_addons.capture import (
     SOURCE_KEY,
     ConnectionsSeen,
     flow_record,
+    mark_client,
     strip_proxy_headers,
     take_interaction_header,
+    take_proxy_authorization,
 )
 from ghost_addons.config import DEFAULT_HOME, SettingsError
 from ghost_addons.core import Ghost, ProxyControl
@@ -84,6 +86,9 @@ class GhostAddon:
         self._upstream: server_spec.ServerSpec | None = None
         self._bypass_tls = compile_hosts(())
         self._connections = ConnectionsSeen()
+        # client connection id -> the name its CONNECT gave (Proxy-Authorization user), for
+        # the requests inside the tunnel; dropped when the client disconnects
+        self._client_names: dict[str, str] = {}
         self._rebind = False
         self._strategy_before = ""
         # Exchanges between their request and their response (or error): waited for at stop.
@@ -126,7 +131,8 @@ class GhostAddon:
             if ctx.options.listen_port is None:
                 updates["listen_port"] = self.ghost.settings.get("proxy.port")
             if ctx.options.listen_host == "":
-                updates["listen_host"] = "127.0.0.1"  # devices need --set listen_host=0.0.0.0
+                # devices need 0.0.0.0: the proxy.listen_host setting or --set listen_host=0.0.0.0
+                updates["listen_host"] = self.ghost.settings.get("proxy.listen_host")
             if ctx.options.confdir == "~/.mitmproxy":
                 updates["confdir"] = str(home)
             if updates:
@@ -199,13 +205,28 @@ class GhostAddon:
         flow.response = http.Response.make(
             403, orjson.dumps({"error": API_REFUSED}), {"Content-Type": "application/json"},
         )
+        if self.ghost is not None:
+            # say who tried: a browser whose API traffic goes through the proxy never connects
+            # (its extension's WebSocket is refused here), and the client alone cannot tell why
+            peer = flow.client_conn.peername
+            self.ghost.events.publish("proxy.api_refused", {
+                "client_addr": f"{peer[0]}:{peer[1]}" if peer else "",
+                "target": f"{flow.request.host}:{flow.request.port}",
+                "user_agent": flow.request.headers.get("User-Agent", "")[:500],
+            })
 
     def http_connect(self, flow: http.HTTPFlow) -> None:
         ghost = self.ghost
         if ghost is None or not ghost.running:
             return
+        name = take_proxy_authorization(flow)
+        if name:
+            self._client_names[flow.client_conn.id] = name
         if ghost.targets_api(flow.request.host, flow.request.port):
             self._refuse_api(flow)
+
+    def client_disconnected(self, client: connection.Client) -> None:
+        self._client_names.pop(client.id, None)
 
     def server_connect(self, data: ServerConnectionHookData) -> Awaitable[None] | None:
         """The last look before mitmproxy connects anywhere (plain, CONNECT, replay, after
@@ -243,7 +264,12 @@ class GhostAddon:
             return None
         self._in_flight.add(flow.id)
         take_interaction_header(flow)
+        name = take_proxy_authorization(flow)
         strip_proxy_headers(flow)
+        if name is None:
+            name = self._client_names.get(flow.client_conn.id)
+        if name:
+            mark_client(flow, name)
         if ghost.targets_api(flow.request.host, flow.request.port):
             self._refuse_api(flow)
             return None

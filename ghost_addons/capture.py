@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import time
 import zlib
 from collections import OrderedDict
@@ -79,6 +81,50 @@ def strip_proxy_headers(flow: http.HTTPFlow) -> None:
 
 
 _HOP_NAMES_RAW = frozenset({name.encode() for name in PROXY_ONLY_HEADERS} | {b"connection"})
+
+
+PROXY_AUTHORIZATION = "Proxy-Authorization"
+_PROXY_AUTHORIZATION_RAW = PROXY_AUTHORIZATION.lower().encode()
+CLIENT_NAME_MAX = 64
+CLIENT_TAG_PREFIX = "client:"
+
+
+def client_name(authorization: str) -> str:
+    """The name a client gives itself as the user of its proxy URL (http://NAME@host:port),
+    from a `Proxy-Authorization: Basic ...` value: letters, digits and `._-` (others become
+    `-`), at most CLIENT_NAME_MAX characters; "" when there is none. The password is ignored:
+    Ghost's proxy has no accounts, the name only labels the client's flows."""
+    scheme, _, encoded = authorization.strip().partition(" ")
+    if scheme.lower() != "basic" or len(encoded) > 4 * CLIENT_NAME_MAX + 1024:
+        return ""
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return ""
+    return clean_client_name(decoded.partition(":")[0])
+
+
+def clean_client_name(text: str) -> str:
+    """`text` as a client name: letters, digits and `._-` (others become `-`), cut to
+    CLIENT_NAME_MAX characters."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "-" for c in text[:CLIENT_NAME_MAX])
+
+
+def take_proxy_authorization(flow: http.HTTPFlow) -> str | None:
+    """Remove the client's Proxy-Authorization (it is for Ghost, never for the target) and
+    return the client name it carries ("" when none); None when the request had none."""
+    # the raw scan is cheap; the lookup below decodes every header (this runs on every request)
+    if not any(name.lower() == _PROXY_AUTHORIZATION_RAW for name, _ in flow.request.headers.fields):
+        return None
+    value = flow.request.headers.get(PROXY_AUTHORIZATION, "")
+    del flow.request.headers[PROXY_AUTHORIZATION]
+    return client_name(value)
+
+
+def mark_client(flow: http.HTTPFlow, name: str) -> None:
+    """Tag a flow with the name its client gave itself (`client:NAME`, metadata `client`)."""
+    tag_flow(flow, CLIENT_TAG_PREFIX + name)
+    set_flow_metadata(flow, "client", name)
 
 
 def _us(start: float | None, end: float | None) -> int:

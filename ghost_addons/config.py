@@ -51,12 +51,27 @@ def _allow_list_problem(value: list[str]) -> str | None:
     return None
 
 
+def _listen_host_problem(value: str) -> str | None:
+    import ipaddress
+
+    if value == "localhost":
+        return None
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return "must be an IP address such as 127.0.0.1 or 0.0.0.0 (or localhost)"
+    return None
+
+
 PORT: dict[str, Any] = {"minimum": 1, "maximum": 65535, "rule": "must be a port number 1-65535"}
 
 CORE_SETTINGS: dict[str, tuple[Setting, ...]] = {
     "proxy": (
         Setting("port", 4545, "Port the proxy listens on (scripts/ghost passes it to mitmproxy).",
                 **PORT, restart=True),
+        Setting("listen_host", "127.0.0.1", "Address the proxy listens on; 0.0.0.0 lets phones and other "
+                "devices use it, and anyone else who reaches it on the network (Ghost warns at start-up).",
+                restart=True, check=_listen_host_problem),
         Setting("cert_cache_size", 10000, "How many generated certificates are kept.", minimum=1),
         Setting("host_include", [], "Capture only hosts matching these patterns (empty: all hosts)."),
         Setting("host_exclude", [], "Never capture hosts matching these patterns."),

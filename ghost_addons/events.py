@@ -101,6 +101,9 @@ CORE_EVENT_TYPES = (
               "captured flows are not stored, the proxy keeps proxying; `store_full` in the monitor is true."),
     EventType("store.resumed", "{flows_not_stored}", "Captured flows are stored again after the database was "
               "full; `flows_not_stored` counts those lost while it was."),
+    EventType("proxy.api_refused", "{client_addr, target, user_agent}",
+              "The proxy refused a request to Ghost's own API (the client sends its API traffic "
+              "through Ghost's proxy; it must reach the API directly)."),
 )
 
 

@@ -48,11 +48,15 @@ def launch_args(argv: list[str]) -> list[str]:
     """Options to put before `argv` so mitmproxy's first bind is already Ghost's."""
     given = chosen(argv)
     extra: list[str] = []
+    if "listen_port" in given and "listen_host" in given:
+        return extra
+    home = Path(given.get("ghost_home") or DEFAULT_HOME).expanduser()
+    settings = Settings.read(home / "config.yaml")
     if "listen_port" not in given:
-        home = Path(given.get("ghost_home") or DEFAULT_HOME).expanduser()
-        extra += ["--listen-port", str(Settings.read(home / "config.yaml").get("proxy.port"))]
+        extra += ["--listen-port", str(settings.get("proxy.port"))]
     if "listen_host" not in given:
-        extra += ["--listen-host", LOOPBACK]  # devices need --listen-host 0.0.0.0
+        # phones need 0.0.0.0: the proxy.listen_host setting or --set listen_host=0.0.0.0
+        extra += ["--listen-host", settings.get("proxy.listen_host") or LOOPBACK]
     return extra
 
 

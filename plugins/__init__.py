@@ -9,5 +9,5 @@ DEFAULT_PLUGINS: list[str] = [
     "plugins.js_addons",
     "plugins.integrations",
     "plugins.diagnostics", "plugins.security", "plugins.agent",
-    "plugins.webui",
+    "plugins.webui", "plugins.devices",
 ]

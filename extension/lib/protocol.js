@@ -61,3 +61,27 @@ export function effectiveConfig(defaults, overrides) {
 export function backoff(attempt) {
   return Math.min(30000, 1000 * 2 ** Math.max(0, attempt));
 }
+
+// The fixed-servers proxy value with Ghost's API (host:port of `apiUrl`) added to its bypass
+// list, or null when nothing needs to change (no fixed proxy, or the API is bypassed already).
+// Chromium started with --proxy-bypass-list=<-loopback> sends loopback through the proxy, and
+// so the extension's own connection to Ghost's API through Ghost, which refuses it.
+export function proxyWithApiBypass(value, apiUrl) {
+  if (!value || value.mode !== "fixed_servers" || !value.rules) return null;
+  const apiHost = new URL(apiUrl).host;
+  const bypassList = Array.isArray(value.rules.bypassList) ? value.rules.bypassList : [];
+  if (bypassList.includes(apiHost)) return null;
+  return { mode: "fixed_servers", rules: { ...value.rules, bypassList: [...bypassList, apiHost] } };
+}
+
+// What to tell the user when the WebSocket failed, from a probe of GET /api/v1/health
+// (status and JSON body, or the fetch error).
+export function connectionProblem(apiUrl, probe) {
+  if (probe.status === 403 && /does not proxy requests to its own API/.test(probe.error || "")) {
+    return "Ghost refused: the browser sends its connection to Ghost through Ghost's proxy. " +
+      `Keep ${new URL(apiUrl).host} direct (add it to --proxy-bypass-list) or use \`scripts/ghost browser\``;
+  }
+  if (probe.status === 200) return `Ghost at ${apiUrl} answers but refused the extension's connection (token?)`;
+  if (probe.status) return `Ghost at ${apiUrl} answered ${probe.status}: ${probe.error || "no reason given"}`;
+  return `cannot reach Ghost at ${apiUrl}: ${probe.error || "no answer"}`;
+}

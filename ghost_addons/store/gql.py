@@ -25,7 +25,7 @@ MAX_TERMS = 200  # SQLite refuses an expression more than 1,000 deep; each term 
 MAX_WILDCARDS = 8  # per term: SQLite's LIKE backtracks on every %
 
 FIELDS = ("method", "status", "host", "path", "url", "tag", "source", "type", "duration",
-          "size", "error", "interaction", "id", "body", "req.body", "resp.body", "header")
+          "size", "error", "interaction", "id", "device", "body", "req.body", "resp.body", "header")
 REGEX_FIELDS = ("body", "req.body", "resp.body", "header", "url", "path", "host")
 
 
@@ -104,6 +104,14 @@ def _tag(value: str) -> tuple[str, list[Any]]:
     if "*" in value:
         return "flows.id IN (SELECT flow_id FROM flow_tags WHERE tag LIKE ? ESCAPE '\\')", [_like(value)]
     return "flows.id IN (SELECT flow_id FROM flow_tags WHERE tag = ?)", [value]
+
+
+def _device(value: str) -> tuple[str, list[Any]]:
+    """The device a flow came from (metadata `device`, which the devices plugin records): its
+    id (client address) or its name, `*` as a wildcard ("device:iPhone*", "device:192.168.1.23")."""
+    id_sql, id_params = _glob("json_extract(flows.metadata, '$.device.id')")(value)
+    name_sql, name_params = _glob("json_extract(flows.metadata, '$.device.name')")(value)
+    return f"({id_sql} OR {name_sql})", [*id_params, *name_params]
 
 
 def _error(value: str) -> tuple[str, list[Any]]:
@@ -196,6 +204,7 @@ BUILDERS: dict[str, Callable[[str], tuple[str, list[Any]]]] = {
     "error": _error,
     "interaction": _glob("flows.interaction_id"),
     "id": _glob("flows.id"),
+    "device": _device,
     "body": _body(search.BODY_COLUMNS["body"]),
     "req.body": _body(search.BODY_COLUMNS["req.body"]),
     "resp.body": _body(search.BODY_COLUMNS["resp.body"]),

@@ -41,6 +41,7 @@ from plugins.exporters.report import REPORT_EXPORTER
 if TYPE_CHECKING:
     from ghost_addons.api.routes import RouteTable
     from ghost_addons.core import Ghost
+    from ghost_addons.model import Flow
     from ghost_addons.store.db import Connection
 
 log = logging.getLogger("ghost.export")
@@ -125,6 +126,7 @@ async def stream_export(ghost: Ghost, request: web.Request, exporter: Exporter,
     pending: list[bytes] = []
     pending_size = 0
     exported = 0
+    devices = DevicesSeen()
     slicer = Slicer()
 
     async def send(chunk: bytes) -> None:
@@ -154,6 +156,7 @@ async def stream_export(ghost: Ghost, request: web.Request, exporter: Exporter,
                 log.info("export of %s cancelled after %d flows: client went away",
                          session["id"], exported)
                 return response
+            devices.add(batch)
             for chunk in writer.write(batch):
                 await send(chunk)
             exported += len(batch)
@@ -182,11 +185,37 @@ async def stream_export(ghost: Ghost, request: web.Request, exporter: Exporter,
             format=exporter.artifact_format,
             content=b"".join(keep),
             session_id=session["id"],
+            device_id=devices.only_id(), device_name=devices.only_name(),
             metadata={"flow_count": exported, "session_name": session["name"],
                       "export_format": exporter.name, "filename": filename,
                       **({"query": query} if query else {})},
         )
     return response
+
+
+class DevicesSeen:
+    """The devices (flow metadata `device`, see plugins/devices) an export's flows came from:
+    an export made from one device's traffic carries its device_id and device_name."""
+
+    def __init__(self) -> None:
+        self.ids: set[str] = set()
+        self.name = ""
+        self.unknown = False
+
+    def add(self, batch: list[Flow]) -> None:
+        for flow in batch:
+            device = flow.metadata.get("device")
+            if isinstance(device, dict) and isinstance(device.get("id"), str):
+                self.ids.add(device["id"])
+                self.name = str(device.get("name") or self.name)
+            else:
+                self.unknown = True
+
+    def only_id(self) -> str:
+        return next(iter(self.ids)) if len(self.ids) == 1 and not self.unknown else ""
+
+    def only_name(self) -> str:
+        return self.name if self.only_id() else ""
 
 
 @hookimpl

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ghost_addons.extension import BrowserExtension
 
 TOKEN_ROTATED_EVENT = "api.token_rotated"
+API_REFUSED_EVENT = "proxy.api_refused"
 TOKEN_ROTATED_MESSAGE = "the API token was rotated; reconnect with the new token"
 ACTIONS = ("screenshot", "navigate", "read_page", "tabs")
 DEFAULT_TIMEOUT_MS = 15_000
@@ -64,6 +65,8 @@ class ExtensionBridge:
 
     @hookimpl
     def ghost_event(self, ghost: Ghost, type: str, data: Any) -> None:
+        if type == API_REFUSED_EVENT and self.hub is not None and not self.hub.connected:
+            self.hub.note_error(api_refused_error(data, ghost.api_port))
         # The extension's socket was opened with the old token: it must not outlive it.
         if type == TOKEN_ROTATED_EVENT and self.hub is not None and self.hub.connections:
             ghost.spawn(self.hub.close_all(WSCloseCode.POLICY_VIOLATION, TOKEN_ROTATED_MESSAGE),
@@ -132,6 +135,17 @@ class ExtensionBridge:
                    body='{"code": "...", "tab_id"?: N, "timeout_ms"?: N}',
                    responses={200: "The script's JSON result", 502: "The script failed",
                               504: "The extension did not answer"}, tag="extension")
+
+
+def api_refused_error(refusal: dict[str, Any], api_port: int) -> str:
+    """`last_error` for a request to the API that the proxy refused (the extension's
+    WebSocket reaches Ghost through Ghost's own proxy when the browser's proxy settings
+    send loopback through it, e.g. `--proxy-bypass-list=<-loopback>`)."""
+    who = "a browser" if "Mozilla/" in refusal.get("user_agent", "") else "a client"
+    return (f"Ghost refused: {who} sends its connection to Ghost's API ({refusal.get('target', '?')}, "
+            f"from {refusal.get('client_addr') or '?'}) through Ghost's proxy. Keep the API direct: add "
+            f"127.0.0.1:{api_port} to Chromium's --proxy-bypass-list (e.g. "
+            f"--proxy-bypass-list='<-loopback>;127.0.0.1:{api_port}'), or use `scripts/ghost browser`")
 
 
 def timeout_of(body: dict[str, Any]) -> float:

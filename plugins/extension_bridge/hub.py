@@ -74,6 +74,9 @@ class ExtensionHub:
         self.deliver = deliver
         self.greeted = greeted
         self.connections: list[ExtensionConnection] = []
+        # why no extension could connect, as Ghost saw it ("" once one connects)
+        self.last_error = ""
+        self.last_error_at = ""
 
     # --- what features use (ghost_addons.extension.BrowserExtension) -------------------------
 
@@ -86,10 +89,16 @@ class ExtensionHub:
 
     def status(self) -> dict[str, Any]:
         current = self.current()
-        out: dict[str, Any] = {"connected": current is not None, "connections": len(self.connections)}
+        out: dict[str, Any] = {"connected": current is not None, "connections": len(self.connections),
+                               "last_error": self.last_error, "last_error_at": self.last_error_at}
         if current is not None:
             out.update(current.describe())
         return out
+
+    def note_error(self, error: str) -> None:
+        """Remember why an extension could not connect (shown by `status()` until one does)."""
+        self.last_error = error
+        self.last_error_at = format_time(datetime.now(UTC))
 
     async def broadcast(self, message: dict[str, Any]) -> int:
         """Send to every connected extension; returns how many got it."""
@@ -171,6 +180,7 @@ class ExtensionHub:
             hello = message.get("data")
             data: dict[str, Any] = hello if isinstance(hello, dict) else {}
             connection.info = {k: str(data[k])[:500] for k in HELLO_FIELDS if data.get(k)}
+            self.last_error = self.last_error_at = ""
             info = connection.describe()
             self.publish("extension.connected", info)
             await self._run(connection, self.greeted(info), kind)

@@ -49,7 +49,7 @@ def test_flow_tags_annotation_delete_replay(ghost, target: Target) -> None:
     replayed = ghost.api("POST", f"/api/v1/flows/{flow_id}/replay")
     assert replayed.status_code == 201, replayed.text
     new = replayed.json()
-    assert new["source"] == "replay" and new["metadata"] == {"replay_of": flow_id}
+    assert new["source"] == "replay" and new["metadata"]["replay_of"] == flow_id
     assert new["response"]["status_code"] == 200
     assert target.seen[0].method == "POST" and target.seen[0].body == b'{"a":1}'
     assert [f["id"] for f in ghost.flows("source:replay")] == [new["id"]]

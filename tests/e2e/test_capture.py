@@ -40,7 +40,9 @@ def test_https_with_curl_stores_every_field(ghost, target: Target) -> None:
     assert resp["content_type"].startswith("application/json")
     assert ("Set-Cookie", "sid=abc; Path=/") in headers_of(resp)
     assert '"method": "POST"' in resp["body"] and resp["body_size"] == len(resp["body"].encode())
-    assert flow["source"] == "proxy" and flow["error"] == "" and flow["tags"] == [] and flow["metadata"] == {}
+    assert flow["source"] == "proxy" and flow["error"] == "" and flow["tags"] == []
+    # the devices plugin names the device (client address; the User-Agent names the program)
+    assert list(flow["metadata"]) == ["device"] and flow["metadata"]["device"]["id"] == "127.0.0.1"
     assert flow["client_addr"].startswith("127.0.0.1:") and flow["server_addr"] == f"127.0.0.1:{target.https_port}"
     timings = flow["timings"]
     assert timings["connect_ms"] >= 0 and timings["tls_ms"] >= 0 and timings["wait_ms"] >= 0

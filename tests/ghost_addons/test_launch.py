@@ -34,6 +34,13 @@ def test_the_port_comes_from_the_settings_in_ghost_home(tmp_path: Path) -> None:
     assert not (tmp_path / "new").exists()   # reading the settings writes nothing
 
 
+def test_the_listen_host_comes_from_the_settings_too(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("proxy:\n  listen_host: 0.0.0.0\n")
+    assert launch_args(["--set", f"ghost_home={tmp_path}"]) == ["--listen-port", "4545", "--listen-host", "0.0.0.0"]
+    assert launch_args(["--set", f"ghost_home={tmp_path}", "--set", "listen_host=127.0.0.1"]) == [
+        "--listen-port", "4545"]
+
+
 def test_options_on_the_command_line_are_left_alone(tmp_path: Path) -> None:
     assert launch_args(["-p", "9000", "--listen-host", "0.0.0.0", "--set", f"ghost_home={tmp_path}"]) == []
 

@@ -4,7 +4,7 @@ import test from "node:test";
 
 import {
   CORRELATING_TYPES, HEADER, RULE_ID, WINDOW_MS, ambientId, backoff, effectiveConfig, interactionId,
-  journeyRule, ruleUpdate, socketUrl,
+  journeyRule, ruleUpdate, socketUrl, proxyWithApiBypass, connectionProblem,
 } from "../../../extension/lib/protocol.js";
 
 test("ids follow {journey}-{counter}-{ms} and {journey}-ambient-{ms}", () => {
@@ -44,4 +44,24 @@ test("options override config.json, blanks do not", () => {
 
 test("reconnect backoff doubles up to 30 s", () => {
   assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 10].map(backoff), [1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
+});
+
+test("a fixed proxy gets Ghost's API added to its bypass list, once", () => {
+  const value = { mode: "fixed_servers", rules: { singleProxy: { host: "127.0.0.1", port: 4545 }, bypassList: ["<-loopback>"] } };
+  assert.deepEqual(proxyWithApiBypass(value, "http://127.0.0.1:5565"), {
+    mode: "fixed_servers",
+    rules: { singleProxy: { host: "127.0.0.1", port: 4545 }, bypassList: ["<-loopback>", "127.0.0.1:5565"] },
+  });
+  const fixed = proxyWithApiBypass(value, "http://127.0.0.1:5565");
+  assert.equal(proxyWithApiBypass(fixed, "http://127.0.0.1:5565"), null);
+  assert.equal(proxyWithApiBypass({ mode: "system" }, "http://127.0.0.1:5565"), null);
+  assert.equal(proxyWithApiBypass({ mode: "pac_script", pacScript: { url: "x" } }, "http://127.0.0.1:5565"), null);
+});
+
+test("a failed connection is explained from a probe of the API", () => {
+  const refused = connectionProblem("http://127.0.0.1:5565",
+    { status: 403, error: "Ghost does not proxy requests to its own API" });
+  assert.match(refused, /^Ghost refused: the browser sends its connection to Ghost through Ghost's proxy/);
+  assert.match(refused, /127\.0\.0\.1:5565/);
+  assert.match(connectionProblem("http://127.0.0.1:5565", { error: "Failed to fetch" }), /cannot reach Ghost.*Failed to fetch/);
 });
