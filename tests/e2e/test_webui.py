@@ -480,7 +480,10 @@ def test_compose_from_a_flow_and_from_pasted_curl(ghost, target: Target, browser
     expect(composer.locator(".compose-answer pre")).to_contain_text('"X-From": "curl"')
     composer.locator("textarea[name=curl]").fill("curl -F a=@file http://x")
     composer.locator("button", has_text="Import cURL").click()
-    expect(composer.locator(".editor-error")).not_to_be_empty()
+    expect(composer.locator(".editor-error")).to_contain_text("supply the file")  # imported, and said
+    composer.locator("textarea[name=curl]").fill("curl")
+    composer.locator("button", has_text="Import cURL").click()
+    expect(composer.locator(".editor-error")).not_to_be_empty()  # refused, with the reason
     assert not trouble, trouble
 
 

@@ -18,12 +18,15 @@ from tests.support.inprocess import Api
 # The only routes anyone may call without the token: liveness, the CA certificate a device
 # installs before it can hold a token, and the PAC file a browser fetches by itself.
 PUBLIC = {"/api/v1/health", "/api/v1/proxy/ca", "/proxy.pac"}
+# The web UI's own pages and files (plugins/webui): static, no data in them; the data they
+# show comes from the API, which needs the token or the UI's session cookie.
+UI_PAGES = {"/", "/login", "/ui/{name}"}
 
 
 def guarded(api: Api) -> list[tuple[str, str]]:
     routes = served_routes(api.ghost)
     assert len(routes) > 80, routes  # the whole table, not an early-returning stub
-    return [(method, path) for method, path in routes if path not in PUBLIC]
+    return [(method, path) for method, path in routes if path not in PUBLIC | UI_PAGES]
 
 
 async def statuses(api: Api, headers: dict[str, str], query: str = "") -> dict[tuple[str, str], int]:
@@ -43,12 +46,13 @@ def not_401(got: dict[tuple[str, str], int]) -> dict[tuple[str, str], int]:
 
 
 async def test_public_routes_are_exactly_the_three_that_need_no_token(ghost_app) -> None:
+    """Besides the web UI's static pages, which hold no data."""
     api = await ghost_app(ALL_PLUGINS)
     served = {path for _, path in served_routes(api.ghost)}
-    assert PUBLIC <= served
+    assert PUBLIC | UI_PAGES <= served
     assert api.ghost.api.runner is not None
     from ghost_addons.api.core_routes import ROUTES_KEY
-    assert api.ghost.api.runner.app[ROUTES_KEY].public_paths() == PUBLIC
+    assert api.ghost.api.runner.app[ROUTES_KEY].public_paths() == PUBLIC | UI_PAGES
 
 
 @pytest.mark.parametrize("headers", [

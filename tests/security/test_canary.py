@@ -47,7 +47,8 @@ async def test_secret_settings_never_leave_ghost(ghost_app, caplog: pytest.LogCa
         _, no_format = await api.call("GET", f"/api/v1/journeys/{journey}/export")
         journey_formats = re.findall(r"[\w-]+", no_format["error"].rsplit("one of", 1)[1])
         formats = sorted({*api.ghost.exporters, *api.ghost.code_generators, *journey_formats})
-        ids = {"id": [session, flow, journey], "flow_id": [flow], "format": formats, "tag": ["t"]}
+        ids = {"id": [session, flow, journey], "flow_id": [flow], "format": formats, "tag": ["t"],
+               "name": ["app.js", "index.html"]}
 
         bodies: list[str] = []
         calls = 0

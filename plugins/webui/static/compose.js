@@ -44,7 +44,12 @@ export class Composer {
 
   async importCurl() {
     this.fail("");
-    try { this.fill(await post("/compose/import/curl", { curl: this.curl.value })); } catch (error) { this.fail(error.message); }
+    let imported;
+    try { imported = await post("/compose/import/curl", { curl: this.curl.value }); } catch (error) { this.fail(error.message); return; }
+    this.fill(imported);
+    // What curl would have done that the composer does not (a file to supply, a proxy): said, not hidden.
+    const warnings = imported.warnings || [];
+    if (warnings.length) this.fail(`Imported; not reproduced: ${warnings.join("; ")}`);
   }
 
   async send() {
