@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import anthropic
 import orjson
 from aiohttp import web
 
@@ -68,6 +67,11 @@ class AnthropicLlm:
     """The Messages API through the `anthropic` SDK (base URL from ANTHROPIC_BASE_URL)."""
 
     def __init__(self, api_key: str, model: str) -> None:
+        # Imported here, when an agent is configured: the SDK takes a second to import, which
+        # every start of Ghost (and every test's) would otherwise pay.
+        import anthropic
+
+        self.api_error = anthropic.APIError
         self.client = anthropic.AsyncAnthropic(api_key=api_key, timeout=LLM_TIMEOUT_SECS, max_retries=1)
         self.model = model
 
@@ -77,8 +81,11 @@ class AnthropicLlm:
 
     async def create(self, *, system: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
                      max_tokens: int) -> Any:
-        return await self.client.messages.create(model=self.model, system=system, messages=messages,
-                                                 tools=tools, max_tokens=max_tokens)  # type: ignore[arg-type]
+        try:
+            return await self.client.messages.create(model=self.model, system=system, messages=messages,
+                                                     tools=tools, max_tokens=max_tokens)  # type: ignore[arg-type]
+        except self.api_error as e:
+            raise LlmFailed(str(e)) from e
 
     async def close(self) -> None:
         await self.client.close()
@@ -322,7 +329,7 @@ class AgentPlugin:
             try:
                 outcome = await agent_loop(llm, runner, message, self.limits(ghost), emit, approve)
                 await emit("done", outcome.to_dict())
-            except (anthropic.APIError, LlmFailed) as e:
+            except LlmFailed as e:
                 log.warning("agent: the LLM provider failed: %s", e)
                 await emit("error", {"error": f"the LLM provider failed: {e}"})
             except Exception as e:

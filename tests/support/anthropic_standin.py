@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.support.ports import free_port
+from tests.support.local_server import LocalServer
 
 Script = Callable[[list[dict[str, Any]]], tuple[list[dict[str, Any]], str]]
 
@@ -40,13 +40,13 @@ def tool_results(request: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {b["tool_use_id"]: b for b in last["content"] if b.get("type") == "tool_result"}
 
 
-class AnthropicStandIn:
+class AnthropicStandIn(LocalServer):
     def __init__(self, script: Script, *, usage: tuple[int, int] = (100, 20)) -> None:
+        super().__init__()
         self.script = script
         self.usage = usage
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
-        self.runner: web.AppRunner | None = None
 
     async def messages(self, request: web.Request) -> web.Response:
         if request.headers.get("x-api-key") != "test-key":
@@ -62,15 +62,5 @@ class AnthropicStandIn:
             "usage": {"input_tokens": self.usage[0], "output_tokens": self.usage[1]},
         })
 
-    async def start(self) -> str:
-        app = web.Application()
-        app.router.add_post("/v1/messages", self.messages)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        port = free_port()
-        await web.TCPSite(self.runner, "127.0.0.1", port).start()
-        return f"http://127.0.0.1:{port}"
-
-    async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
+    def routes(self) -> dict[str, web.Handler]:
+        return {"/v1/messages": self.messages}

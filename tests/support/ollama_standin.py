@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.support.ports import free_port
+from tests.support.local_server import LocalServer
 
 Script = Callable[[list[dict[str, Any]]], dict[str, Any]]
 
@@ -18,11 +18,11 @@ def call(name: str, /, **arguments: Any) -> dict[str, Any]:
     return {"function": {"name": name, "arguments": arguments}}
 
 
-class OllamaStandIn:
+class OllamaStandIn(LocalServer):
     def __init__(self, script: Script) -> None:
+        super().__init__()
         self.script = script
         self.requests: list[dict[str, Any]] = []
-        self.runner: web.AppRunner | None = None
 
     async def chat(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -31,15 +31,5 @@ class OllamaStandIn:
         return web.json_response({"model": body["model"], "created_at": "2026-12-03T12:00:00Z", "message": message,
                                   "done": True, "done_reason": "stop", "prompt_eval_count": 50, "eval_count": 10})
 
-    async def start(self) -> str:
-        app = web.Application()
-        app.router.add_post("/api/chat", self.chat)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        port = free_port()
-        await web.TCPSite(self.runner, "127.0.0.1", port).start()
-        return f"http://127.0.0.1:{port}"
-
-    async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
+    def routes(self) -> dict[str, web.Handler]:
+        return {"/api/chat": self.chat}

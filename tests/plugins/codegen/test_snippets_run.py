@@ -15,14 +15,12 @@ from email.policy import HTTP
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from ghost_addons.model import Flow, Request
 from plugins.codegen.generators import SKIPPED_HEADERS, to_curl, to_fetch, to_httpie, to_python
-from tests.support.ports import free_port
+from tests.support.recording_echo import Seen, recording_echo
 
 VENV_BIN = Path(sys.executable).parent
-Seen = tuple[str, str, list[tuple[str, str]], bytes]
 
 CASES: dict[str, tuple[str, str, list[tuple[str, str]], bytes]] = {
     # a signed JSON body: escapes, key order, a big integer and spacing must survive
@@ -49,23 +47,8 @@ CLIENT_OWN = {"host", "user-agent", "accept", "accept-encoding", "connection",
 
 @pytest.fixture
 async def echo() -> AsyncIterator[tuple[str, list[Seen]]]:
-    seen: list[Seen] = []
-
-    async def record(request: web.Request) -> web.Response:
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers]
-        seen.append((request.method, request.raw_path, headers, await request.read()))
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", record)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
+    async with recording_echo() as (port, seen):
         yield f"http://127.0.0.1:{port}", seen
-    finally:
-        await runner.cleanup()
 
 
 def flow(base: str, case: str) -> Flow:

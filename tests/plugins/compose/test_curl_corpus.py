@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from plugins.compose.composer import ComposeError, parse_compose, send
 from plugins.compose.curl_import import parse_curl
 from tests.plugins.compose.test_composer import guard_allowing
-from tests.support.ports import free_port
+from tests.support.recording_echo import Seen, recording_echo
 
 CORPUS = sorted((Path(__file__).parents[2] / "data" / "curl_corpus").glob("*.sh"))
 # headers the client adds on its own (curl's and aiohttp's differ); compared only when the
@@ -29,28 +28,12 @@ CONNECTION = {"connection", "upgrade", "http2-settings", "keep-alive"}
 # commands whose data come from stdin (a heredoc): Ghost asks for a single command
 FROM_STDIN = {"bash_redirect_heredoc.sh", "bash_redirect_herestring.sh"}
 
-Seen = tuple[str, str, list[tuple[str, str]], bytes]
 
 
 @pytest.fixture
 async def echo() -> AsyncIterator[tuple[int, list[Seen]]]:
-    seen: list[Seen] = []
-
-    async def record(request: web.Request) -> web.Response:
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers]
-        seen.append((request.method, request.raw_path, headers, await request.read()))
-        return web.Response(text="ok")
-
-    app = web.Application(client_max_size=64 * 1024 * 1024)
-    app.router.add_route("*", "/{tail:.*}", record)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
+    async with recording_echo() as (port, seen):
         yield port, seen
-    finally:
-        await runner.cleanup()
 
 
 def normalised(request: Seen, own: set[str]) -> dict[str, Any]:
