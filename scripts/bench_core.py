@@ -13,7 +13,10 @@ threads). Both ratios are printed: throughput (Ghost / bare), the issue's figure
 (bare CPU per request / Ghost CPU per request, the throughput ratio a CPU-bound proxy
 would reach). Ghost's flow writer process is reported apart (it runs on another core).
 
-    .venv/bin/python scripts/bench_core.py [--seconds 5] [--rounds 16]
+    .venv/bin/python scripts/bench_core.py [--seconds 5] [--rounds 16] [--scan]
+
+`--scan` turns the passive security scanner on for every host (`security.target_hosts: ["*"]`),
+so its cost is in Ghost's figures too.
 
 Exit status: 0 when no stored rows are missing, 1 when some are, 2 when wrk is missing.
 """
@@ -24,7 +27,7 @@ import argparse
 import os
 import sys
 
-from benchlib import BareMitmdump, GhostUnderTest, ab_rounds, bench_run, median_of, require_wrk
+from benchlib import STORE_EVERY_FLOW, BareMitmdump, GhostUnderTest, ab_rounds, bench_run, median_of, require_wrk
 
 TOKEN = "bench-token"
 
@@ -34,14 +37,16 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="length of one measured round")
     parser.add_argument("--rounds", type=int, default=16, help="rounds (each measures both proxies)")
     parser.add_argument("--body", type=int, default=2048, help="response body bytes")
+    parser.add_argument("--scan", action="store_true", help="the security scanner on, for every host")
     args = parser.parse_args()
+    config = STORE_EVERY_FLOW + ('security:\n  target_hosts: ["*"]\n' if args.scan else "")
     if not require_wrk():
         return 2
     with bench_run("ghost-bench-", "/bench", b"x" * args.body) as (workdir, target):
         bare = BareMitmdump(workdir)
         ghost: GhostUnderTest | None = None
         try:
-            ghost = GhostUnderTest(workdir / "ghost-home", TOKEN)
+            ghost = GhostUnderTest(workdir / "ghost-home", TOKEN, config=config)
             proxies = {"bare": bare, "ghost": ghost}
             rounds = []
             for round_no, measured in enumerate(ab_rounds(proxies, args.rounds, target, args.seconds, workdir), 1):
@@ -61,7 +66,7 @@ def main() -> int:
     bare_rps, ghost_rps = median_of(rounds, "bare", "rps"), median_of(rounds, "ghost", "rps")
     bare_cpu, ghost_cpu = median_of(rounds, "bare", "cpu_us"), median_of(rounds, "ghost", "cpu_us")
     print(f"core capture: bare mitmdump {bare_rps:.0f} req/s, Ghost {ghost_rps:.0f} req/s, "
-          f"ratio {ghost_rps / bare_rps:.2f} (target >= 0.90); stored {rows} of {answered} answered, "
+          f"ratio {ghost_rps / bare_rps:.2f} (target >= 0.90){'; scanner on for every host' if args.scan else ''}; stored {rows} of {answered} answered, "
           f"rows missing: {lost}")
     print(f"core capture, CPU per request: bare mitmdump {bare_cpu:.0f} us, Ghost {ghost_cpu:.0f} us, "
           f"CPU ratio {bare_cpu / ghost_cpu:.2f} (bare / Ghost, throughput-equivalent)")
