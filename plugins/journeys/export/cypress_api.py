@@ -20,19 +20,9 @@ import base64
 import orjson
 
 from plugins.journeys.export.assertions import KeyCheck, key_checks
-from plugins.journeys.export.common import banner, one_line
-from plugins.journeys.export.correlation import Part, RequestParts, Variable, plan, render
+from plugins.journeys.export.common import banner, js_expression, js_string, one_line
+from plugins.journeys.export.correlation import Part, RequestParts, Variable, plan
 from plugins.journeys.export.model import JourneyExport
-
-
-def js_string(text: str) -> str:
-    return orjson.dumps(text).decode().replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-
-
-def expression(parts: list[Part]) -> str:
-    if not parts:
-        return '""'
-    return render(parts, js_string, lambda v: v.name, join=" + ")
 
 
 def key_assertion(check: KeyCheck, subject: str, indent: str) -> list[str]:
@@ -61,14 +51,14 @@ def generate(export: JourneyExport) -> str:
         parts = p.request(index)
         method = flow.request.method.upper()
         status = flow.response.status_code if flow.response else 0
-        options = [f"method: {js_string(method)}", f"url: {expression(parts.url)}",
-                   "headers: {" + ", ".join(f"{js_string(n)}: {expression(v)}" for n, v in parts.headers) + "}"]
+        options = [f"method: {js_string(method)}", f"url: {js_expression(parts.url)}",
+                   "headers: {" + ", ".join(f"{js_string(n)}: {js_expression(v)}" for n, v in parts.headers) + "}"]
         if flow.request.body:
             if parts.body is None:
                 encoded = js_string(base64.b64encode(flow.request.body).decode())
                 options.append(f'body: Cypress.Buffer.from({encoded}, "base64")')
             else:
-                options.append(f"body: {expression(parts.body)}")
+                options.append(f"body: {js_expression(parts.body)}")
         options.append("followRedirect: false")
         if status >= 400:
             options.append("failOnStatusCode: false")

@@ -14,23 +14,14 @@ import base64
 import orjson
 
 from plugins.journeys.export.assertions import KeyCheck, key_checks
-from plugins.journeys.export.common import banner, one_line
-from plugins.journeys.export.correlation import Part, Variable, plan, render
+from plugins.journeys.export.common import banner, js_expression, js_string, one_line
+from plugins.journeys.export.correlation import Variable, plan
 from plugins.journeys.export.model import JourneyExport
 
 METHODS = {"GET": "get", "POST": "post", "PUT": "put", "PATCH": "patch", "DELETE": "del",
            "HEAD": "head", "OPTIONS": "options"}
 NO_BODY = ("get", "head")
 
-
-def js_string(text: str) -> str:
-    return orjson.dumps(text).decode().replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-
-
-def expression(parts: list[Part]) -> str:
-    if not parts:
-        return '""'
-    return render(parts, js_string, lambda v: v.name, join=" + ")
 
 
 HAS_KEYS = [
@@ -97,14 +88,14 @@ def generate(export: JourneyExport) -> str:
         if index:
             lines.append("  sleep(1);")
         lines.append(f"\n  // {one_line(p.title(index))}")
-        url = expression(parts.url)
-        params = "{ headers: {" + ", ".join(f"{js_string(n)}: {expression(v)}" for n, v in parts.headers) + "} }"
+        url = js_expression(parts.url)
+        params = "{ headers: {" + ", ".join(f"{js_string(n)}: {js_expression(v)}" for n, v in parts.headers) + "} }"
         if not flow.request.body:
             body = "null"
         elif parts.body is None:
             body = f'encoding.b64decode({js_string(base64.b64encode(flow.request.body).decode())}, "std", "b")'
         else:
-            body = expression(parts.body)
+            body = js_expression(parts.body)
         method = flow.request.method.upper()
         function = METHODS.get(method)
         if function is None or (function in NO_BODY and flow.request.body):

@@ -14,21 +14,12 @@ import base64
 import orjson
 
 from plugins.journeys.export.assertions import KeyCheck, key_checks
-from plugins.journeys.export.common import banner, one_line
-from plugins.journeys.export.correlation import Part, Variable, dedupe, plan, render
+from plugins.journeys.export.common import banner, js_expression, js_string, one_line
+from plugins.journeys.export.correlation import Variable, dedupe, plan
 from plugins.journeys.export.model import JourneyExport
 
 METHODS = {"GET": "get", "POST": "post", "PUT": "put", "PATCH": "patch", "DELETE": "delete", "HEAD": "head"}
 
-
-def ts_string(text: str) -> str:
-    return orjson.dumps(text).decode().replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-
-
-def expression(parts: list[Part]) -> str:
-    if not parts:
-        return '""'
-    return render(parts, ts_string, lambda v: v.name, join=" + ")
 
 
 def generate(export: JourneyExport) -> str:
@@ -38,8 +29,8 @@ def generate(export: JourneyExport) -> str:
              "// Run: npx playwright test THIS_FILE (override any constant below from the environment).",
              'import { test, expect } from "@playwright/test";', ""]
     for variable in p.env:
-        lines.append(f"const {variable.name} = process.env.{variable.name} || {ts_string(variable.value)};")
-    lines += ["", f"test({ts_string(export.journey.name)}, async ({{ request }}) => {{"]
+        lines.append(f"const {variable.name} = process.env.{variable.name} || {js_string(variable.value)};")
+    lines += ["", f"test({js_string(export.journey.name)}, async ({{ request }}) => {{"]
     extracted = [v for v in p.variables if v.kind == "response"]
     if extracted:
         lines.append("  let " + ", ".join(f"{v.name}: string" for v in extracted) + ";")
@@ -47,22 +38,22 @@ def generate(export: JourneyExport) -> str:
         number = index + 1
         parts = p.request(index)
         lines.append(f"\n  // {one_line(p.title(index))}")
-        options = ["headers: {" + ", ".join(f"{ts_string(n)}: {expression(v)}" for n, v in parts.headers) + "}"]
+        options = ["headers: {" + ", ".join(f"{js_string(n)}: {js_expression(v)}" for n, v in parts.headers) + "}"]
         if flow.request.body:
             if parts.body is None:
-                options.append(f'data: Buffer.from({ts_string(base64.b64encode(flow.request.body).decode())}, "base64")')
+                options.append(f'data: Buffer.from({js_string(base64.b64encode(flow.request.body).decode())}, "base64")')
             else:
-                options.append(f"data: {expression(parts.body)}")
+                options.append(f"data: {js_expression(parts.body)}")
         options.append("maxRedirects: 0")
         method = flow.request.method.upper()
         call = METHODS.get(method)
         opts = "{ " + ", ".join(options) + " }"
         if call is None:
-            opts = "{ method: " + ts_string(method) + ", " + opts[2:]
+            opts = "{ method: " + js_string(method) + ", " + opts[2:]
             call = "fetch"
-        lines.append(f"  const response{number} = await request.{call}({expression(parts.url)}, {opts});")
+        lines.append(f"  const response{number} = await request.{call}({js_expression(parts.url)}, {opts});")
         status = flow.response.status_code if flow.response else 0
-        lines.append(f"  expect(response{number}.status(), {ts_string(f'step {number}: {method}')}).toBe({status});")
+        lines.append(f"  expect(response{number}.status(), {js_string(f'step {number}: {method}')}).toBe({status});")
         key_check = checks[index]
         if key_check is not None:
             lines += _key_expectations(key_check, number)
@@ -74,8 +65,8 @@ def generate(export: JourneyExport) -> str:
 
 def _key_expectations(check: KeyCheck, number: int) -> list[str]:
     """The live body has the JSON keys every recorded response of the step had."""
-    keys = "[" + ", ".join(ts_string(k) for k in check.keys) + "]"
-    label = ts_string(f"step {number}: body keys")
+    keys = "[" + ", ".join(js_string(k) for k in check.keys) + "]"
+    label = js_string(f"step {number}: body keys")
     if check.each:
         return [f"  for (const item of await response{number}.json()) {{",
                 f"    expect(Object.keys(item), {label}).toEqual(expect.arrayContaining({keys}));", "  }"]
@@ -85,6 +76,6 @@ def _key_expectations(check: KeyCheck, number: int) -> list[str]:
 def _extract(variable: Variable, number: int) -> str:
     comment = f"  // {variable.name}: handed out by step {number} ({variable.describe()}), sent back by later steps"
     if variable.header:
-        return f"{comment}\n  {variable.name} = response{number}.headers()[{ts_string(variable.header)}];"
+        return f"{comment}\n  {variable.name} = response{number}.headers()[{js_string(variable.header)}];"
     path = "".join(f"[{orjson.dumps(k).decode()}]" for k in variable.json_path)
     return f"{comment}\n  {variable.name} = String((await response{number}.json()){path});"
