@@ -308,12 +308,19 @@ async def start_recording(ghost: GhostUnderTest) -> tuple[aiohttp.ClientSession,
 
 
 async def poll_depth(ghost: GhostUnderTest, polls: list[tuple[float, int]], until: float) -> None:
-    """Poll the monitor every 50 ms; each answer as (when it came, flow_queue_depth)."""
+    """Poll the monitor every 50 ms; each answer as (when it was asked, flow_queue_depth).
+
+    The time is when the poll was *sent*, not when its answer came: Ghost samples the depth
+    somewhere in between, so a flow a client received before the poll was sent was queued
+    before the sample (counted in the depth, or already committed), and every flow received
+    later counts as answered after the poll. Timing by the answer left a window in which a
+    flow counted on neither side."""
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
         while time.monotonic() < until:
+            asked_at = time.monotonic()
             async with http.get(f"{ghost.api_url}/api/v1/monitor") as r:
                 depth = (await r.json())["flow_queue_depth"]
-            polls.append((time.monotonic(), int(depth)))
+            polls.append((asked_at, int(depth)))
             await asyncio.sleep(0.05)
 
 

@@ -283,6 +283,10 @@ class FlowWriter:
     async def _run(self) -> None:
         while True:
             batch = [await self.queue.get()]
+            # Counted from the moment it leaves the queue: during the batch window the
+            # first flow is in neither the queue nor a commit, and `depth` must still
+            # bound what a kill -9 would lose.
+            self._committing = 1
             if not self.draining and not self._commit_waiters:
                 # Sleep through the window rather than await each flow: flows arriving now
                 # only queue up, instead of waking this task once per flow. (Not while

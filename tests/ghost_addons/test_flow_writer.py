@@ -344,3 +344,19 @@ async def test_committed_answers_once_the_row_is_in_and_false_when_it_is_not(gho
     orphan = make_flow(new_id(), session_id="no-such-session")
     await ghost.settings_changed(ghost.settings.update({"store": {"max_db_size": 0}}))
     assert await asyncio.wait_for(ghost.flow_writer.committed(orphan), 5) is False   # skipped
+
+
+async def test_depth_counts_a_flow_from_the_moment_it_leaves_the_queue(ghost: Ghost) -> None:
+    """`depth` bounds what a kill -9 loses, so the flow the writer has taken off the queue
+    and holds through its batch window (before the commit starts) still counts: whenever
+    `depth` reads 0 the row is already committed."""
+    flow = flows_for(ghost, 1)[0]
+    await capture(ghost, flow)
+    await until(lambda: ghost.flow_writer.queue.empty())
+    depth_when_taken = ghost.flow_writer.depth  # read at once: within the 50 ms window
+    if depth_when_taken == 0:
+        assert await ghost.store.get_flow(flow.id) is not None
+    else:
+        assert depth_when_taken == 1
+    await until(lambda: ghost.flow_writer.depth == 0)
+    assert await ghost.store.get_flow(flow.id) is not None
