@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from ghost_addons import __version__
 from ghost_addons.api.app import ApiServer, is_loopback_name
+from ghost_addons.api.streams import OpenStreams
 from ghost_addons.capture import ID_KEY, METADATA_KEY, SOURCE_KEY
 from ghost_addons.config import Settings, core_schema, write_private
 from ghost_addons.errors import InvalidInput, TimedOut, Unavailable
@@ -78,6 +79,7 @@ class Ghost:
         self.settings = Settings.load(home / "config.yaml", token, schema)
         self.proxy = proxy or ProxyControl()
         self.events = EventHub(self, declare(self.pm, "ghost_event_types", event_registrar, core_event_types()))
+        self.streams = OpenStreams()
         self.store = Store(home / "ghost.db")
         self.store.ghost = self
         self.flow_writer = FlowWriter(self)
@@ -237,11 +239,14 @@ class Ghost:
 
     def rotate_token(self) -> str:
         """Make a new API token. The old one stops working for new requests at once, and
-        every WebSocket opened with it is closed: the core's here, each plugin's on the
-        `api.token_rotated` event it hears through `ghost_event`."""
+        every WebSocket and SSE stream opened with it (or with a credential a plugin issued,
+        which rotation revokes too) is closed: the core's WebSockets and every stream held
+        in `streams` here, each plugin's own WebSockets on the `api.token_rotated` event it
+        hears through `ghost_event`."""
         token = self.settings.rotate_token()
         self.events.publish("api.token_rotated", {})
         self.events.revoke_all(TOKEN_ROTATED, "api.token_rotated", {})
+        self.streams.end_all(TOKEN_ROTATED)
         return token
 
     async def activate_session(self, session_id: str) -> None:

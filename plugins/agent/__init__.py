@@ -344,15 +344,16 @@ class AgentPlugin:
         await response.prepare(request)
         task = ghost.spawn(drive(), name="agent chat")
         try:
-            while True:
-                try:
-                    item = await asyncio.wait_for(queue.get(), KEEPALIVE_SECS)
-                except TimeoutError:
-                    await response.write(b": keepalive\n\n")
-                    continue
-                if item is None:
-                    break
-                await response.write(sse(*item))
+            with ghost.streams.hold(request, response):  # rotating the token ends the chat
+                while True:
+                    try:
+                        item = await asyncio.wait_for(queue.get(), KEEPALIVE_SECS)
+                    except TimeoutError:
+                        await response.write(b": keepalive\n\n")
+                        continue
+                    if item is None:
+                        break
+                    await response.write(sse(*item))
         except ConnectionError:
             log.info("agent: the client went away; the chat is cancelled")
         finally:

@@ -186,7 +186,8 @@ def register(ghost: Ghost, routes: RouteTable, recorder: Recorder, exporters: Re
                 "X-Accel-Buffering": "no",
             })
             await response.prepare(request)
-            await stream_replay(request, response, flows, guard, delay_ms, lambda: ghost.token)
+            with ghost.streams.hold(request, response):  # rotating the token ends it, whatever opened it
+                await stream_replay(request, response, flows, guard, delay_ms, lambda: ghost.token)
             return response
         finally:
             await asyncio.shield(store.write(tables.set_status, journey.id, previous, ("replaying",)))

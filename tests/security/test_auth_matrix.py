@@ -133,3 +133,23 @@ async def test_streams_opened_with_the_old_token_close_within_a_second(ghost_app
                     pass
             assert time.monotonic() - started < 1.0
         sse_header.close()
+
+
+async def test_a_stream_opened_with_the_web_ui_cookie_closes_within_a_second_of_a_rotation(ghost_app) -> None:
+    """Rotation revokes the UI's session cookies too, so a stream the UI opened with its
+    cookie (no token anywhere) must end like one opened with the token."""
+    api = await ghost_app(ALL_PLUGINS)
+    journey = await journey_of(api.ghost, ["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"])
+    login_url = (await api.ok("POST", "/api/v1/webui/login-url"))["url"]
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+        async with browser.get(login_url, allow_redirects=False) as response:
+            assert response.status == 303
+        stream = await browser.get(f"{api.base}/api/v1/journeys/{journey}/replay?delay_ms=10000",
+                                   headers={"X-Ghost-UI": "1"})
+        assert stream.status == 200
+        assert await asyncio.wait_for(stream.content.readline(), 5) == b"event: step_start\n"
+        assert len(api.ghost.streams) == 1
+        await api.ok("POST", "/api/v1/settings/rotate-token")
+        assert await read_until_closed(stream, 2.0) < 1.0
+        stream.close()
+    assert len(api.ghost.streams) == 0
