@@ -37,6 +37,7 @@ from ghost_addons.capture import (
 from ghost_addons.config import DEFAULT_HOME, SettingsError
 from ghost_addons.core import Ghost, ProxyControl
 from ghost_addons.hookspecs import hookimpl
+from ghost_addons.malloc import return_large_buffers_to_the_os
 from ghost_addons.matching import compile_hosts
 from ghost_addons.plugins import PluginLoadError, is_empty
 
@@ -112,6 +113,7 @@ class GhostAddon:
         ghost_options = {"ghost_home", "ghost_api_host", "ghost_api_port", "ghost_api_token", "ghost_plugins",
                          "ghost_disable_plugins"}
         if self.ghost is None:
+            return_large_buffers_to_the_os()
             home = Path(ctx.options.ghost_home).expanduser()
             try:
                 self.ghost = Ghost(
