@@ -35,6 +35,10 @@ log = logging.getLogger("ghost.store")
 T = TypeVar("T")
 
 FLOW_QUEUE_SIZE = 20_000
+# Bodies held by queued flows, at most (one larger flow is always let in alone). The count
+# alone did not bound memory: when the writer fell behind under load with 5 MB bodies, the
+# queue held 3,600 flows and Ghost's RSS climbed past 2.7 GB (`scripts/soak load`).
+FLOW_QUEUE_BYTES = 256 * 1024 * 1024
 FLOW_BATCH_SIZE = 1_000
 # A batch waits this long for company: a few commits a second instead of one per flow.
 FLOW_BATCH_WINDOW = 0.05
@@ -214,11 +218,18 @@ def flow_stored_calls(hook: pluggy.HookCaller) -> list[tuple[str, FlowStoredCall
             for impl in reversed(impls)]
 
 
+def body_bytes(flow: Flow) -> int:
+    """What a queued flow holds in memory, roughly: its bodies."""
+    response = flow.response
+    return len(flow.request.body or b"") + (len(response.body or b"") if response is not None else 0)
+
+
 class FlowWriter:
     """Batches captured flows into transactions; publishes each flow once it is committed.
 
-    The queue is bounded: when the disk cannot keep up, `put()` makes the proxy wait
-    rather than dropping flows. Plugins' `ghost_flow_stored` work never holds the writer:
+    The queue is bounded, in flows and in body bytes: when the disk cannot keep up,
+    `put()` makes the proxy wait rather than dropping flows or holding their bodies
+    without limit. Plugins' `ghost_flow_stored` work never holds the writer:
     awaitables they return run in their own lane (see `ghost_addons.lanes`).
     """
 
@@ -236,6 +247,8 @@ class FlowWriter:
         self.full_reason = ""
         self._lost_while_full = 0
         self._committing = 0  # flows taken off the queue into the batch being committed
+        self.queued_bytes = 0  # body bytes of the flows queued or being committed
+        self._room = asyncio.Event()  # set whenever queued_bytes fell
         # store.answer_after_commit: the captured responses held until their flow is committed
         self._commit_waiters: dict[str, asyncio.Future[bool]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -255,12 +268,24 @@ class FlowWriter:
         self._task = self.ghost.spawn(self._run(), name="ghost flow writer")
 
     def put(self, flow: Flow) -> Awaitable[None] | None:
-        """Queue a flow; returns an awaitable only when the queue is full (back-pressure)."""
+        """Queue a flow; returns an awaitable only when the queue is full, in flows or in
+        bytes (back-pressure)."""
+        size = body_bytes(flow)
+        if self.queued_bytes and self.queued_bytes + size > FLOW_QUEUE_BYTES:
+            return self._put_when_room(flow, size)
         try:
             self.queue.put_nowait(flow)
-            return None
         except asyncio.QueueFull:
-            return self.queue.put(flow)
+            return self._put_when_room(flow, size)
+        self.queued_bytes += size
+        return None
+
+    async def _put_when_room(self, flow: Flow, size: int) -> None:
+        while self.queued_bytes and self.queued_bytes + size > FLOW_QUEUE_BYTES:
+            self._room.clear()
+            await self._room.wait()
+        self.queued_bytes += size  # counted before the wait for a place: no one overtakes the bytes
+        await self.queue.put(flow)
 
     async def committed(self, flow: Flow) -> bool:
         """Queue a flow and wait until its row is committed (`store.answer_after_commit`);
@@ -306,6 +331,8 @@ class FlowWriter:
             finally:
                 self._committing = 0
                 self._release(batch, stored=False)  # those commit() did not release: not stored
+                self.queued_bytes -= sum(body_bytes(flow) for flow in batch)
+                self._room.set()
                 for _ in batch:
                     self.queue.task_done()
 

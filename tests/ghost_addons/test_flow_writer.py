@@ -360,3 +360,25 @@ async def test_depth_counts_a_flow_from_the_moment_it_leaves_the_queue(ghost: Gh
         assert depth_when_taken == 1
     await until(lambda: ghost.flow_writer.depth == 0)
     assert await ghost.store.get_flow(flow.id) is not None
+
+
+async def test_the_queue_is_bounded_in_body_bytes_so_a_writer_behind_holds_the_proxy_not_memory(
+        ghost: Ghost, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past FLOW_QUEUE_BYTES of queued bodies `put` hands back an awaitable (the proxy's
+    response waits), which ends once the flows before it are committed; a single flow
+    larger than the bound is let in alone rather than never."""
+    import ghost_addons.store as store_module
+
+    monkeypatch.setattr(store_module, "FLOW_QUEUE_BYTES", 1_000)
+    first, second, huge = (make_flow(new_id(), session_id=ghost.active_session_id, response_body=b"x" * size)
+                           for size in (800, 800, 5_000))
+    assert ghost.flow_writer.put(first) is None
+    waiting = ghost.flow_writer.put(second)
+    assert waiting is not None and ghost.flow_writer.queued_bytes == 800
+    await asyncio.wait_for(waiting, 5)
+    assert await ghost.store.get_flow(first.id) is not None
+    await until(lambda: ghost.flow_writer.queued_bytes == 0)
+    assert await ghost.store.get_flow(second.id) is not None
+    assert ghost.flow_writer.put(huge) is None  # the queue is empty: in it goes
+    await until(lambda: ghost.flow_writer.depth == 0 and ghost.flow_writer.queued_bytes == 0)
+    assert await ghost.store.get_flow(huge.id) is not None
