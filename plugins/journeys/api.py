@@ -16,7 +16,7 @@ from aiohttp import web
 from ghost_addons.api.http import ApiError, field, json_response, query_int, read_json_object, token_still_valid
 from ghost_addons.api.lookups import outbound_guard
 from ghost_addons.errors import Conflict, NotFound, UpstreamFailed
-from ghost_addons.extension import browser_extension
+from ghost_addons.extension import BrowserExtension, browser_extension
 from ghost_addons.ids import new_id
 from ghost_addons.model import Flow
 from ghost_addons.registry import Registry
@@ -100,7 +100,7 @@ class StoredScreenshots:
         await self.store.write(tables.put_screenshot, self.journey_id, step_order, png, *size, now_utc())
 
 
-def browser_of(ghost: Ghost) -> Any:
+def browser_of(ghost: Ghost) -> BrowserExtension:
     extension = browser_extension(ghost)
     if extension is None:
         raise UpstreamFailed("the browser extension disconnected")
@@ -121,6 +121,18 @@ async def take_screenshot(ghost: Ghost, tab_id: int) -> bytes:
         return base64.b64decode(str(shot.get("data", "")), validate=True)
     except binascii.Error as e:
         raise UpstreamFailed(f"the extension's screenshot is not base64: {e}") from None
+
+
+def browser_replay_stream(ghost: Ghost, journey_id: str, steps: list[BrowserStep], options: ReplayOptions
+                          ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """The events of a browser replay, the extension doing the steps, the store keeping the screenshots."""
+
+    async def diff(baseline: bytes, current: bytes) -> dict[str, Any]:
+        return await asyncio.to_thread(browser_replay.screenshot_diff, baseline, current, options.threshold_percent)
+
+    return browser_replay.browser_replay_events(
+        steps, lambda step, tab, reload: run_browser_step(ghost, step, tab, reload),
+        lambda tab: take_screenshot(ghost, tab), StoredScreenshots(ghost, journey_id), diff, options)
 
 
 def register(ghost: Ghost, routes: RouteTable, recorder: Recorder, exporters: Registry[Any]) -> None:
@@ -268,18 +280,8 @@ def register(ghost: Ghost, routes: RouteTable, recorder: Recorder, exporters: Re
                 raise Conflict(f"journey {journey.id} changed while the replay was starting; try again")
             try:
                 response = await open_sse(request)
-                screenshots = StoredScreenshots(ghost, journey.id)
-
-                async def diff(baseline: bytes, current: bytes) -> dict[str, Any]:
-                    return await asyncio.to_thread(browser_replay.screenshot_diff, baseline, current,
-                                                   options.threshold_percent)
-
-                def events() -> AsyncIterator[tuple[str, dict[str, Any]]]:
-                    return browser_replay.browser_replay_events(
-                        steps, lambda step, tab, reload: run_browser_step(ghost, step, tab, reload),
-                        lambda tab: take_screenshot(ghost, tab), screenshots, diff, options)
-
-                await stream_events(request, response, events, lambda: ghost.token)
+                await stream_events(request, response, lambda: browser_replay_stream(ghost, journey.id, steps, options),
+                                    lambda: ghost.token)
                 return response
             finally:
                 await asyncio.shield(store.write(tables.set_status, journey.id, previous, ("replaying",)))
