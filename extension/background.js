@@ -1,6 +1,7 @@
 // Ghost's service worker: the WebSocket to Ghost, journey header injection, browser actions.
 //
 // Ghost -> extension: journey.recording_start / journey.recording_stop, action, inject.
+// Actions: tabs, navigate, screenshot, read_page, replay_step (one recorded journey step).
 // Extension -> Ghost: hello, interaction, action.result, ping.
 // The content script reports interactions with chrome.runtime.sendMessage.
 
@@ -9,11 +10,17 @@ import {
   WINDOW_MS,
   ambientId,
   backoff,
+  SETTLE_QUIET_MS,
+  SETTLE_TIMEOUT_MS,
   connectionProblem,
   effectiveConfig,
   interactionId,
+  performStepInPage,
   proxyWithApiBypass,
+  replayTarget,
   ruleUpdate,
+  samePage,
+  settled,
   socketUrl,
 } from "./lib/protocol.js";
 
@@ -257,6 +264,54 @@ function handleInteraction(data, sender) {
   });
 }
 
+// --- the requests each tab has in flight (a replayed step waits until its page settles) -----
+
+const network = new Map(); // tabId -> {inflight: Set of request ids, lastActivity: ms}
+
+function tabNetwork(tabId) {
+  let entry = network.get(tabId);
+  if (!entry) {
+    entry = { inflight: new Set(), lastActivity: 0 };
+    network.set(tabId, entry);
+  }
+  return entry;
+}
+
+function requestStarted(details) {
+  if (details.tabId < 0) return;
+  const entry = tabNetwork(details.tabId);
+  entry.inflight.add(details.requestId);
+  entry.lastActivity = Date.now();
+}
+
+function requestEnded(details) {
+  if (details.tabId < 0) return;
+  const entry = tabNetwork(details.tabId);
+  entry.inflight.delete(details.requestId);
+  entry.lastActivity = Date.now();
+}
+
+if (chrome.webRequest) {
+  chrome.webRequest.onBeforeRequest.addListener(requestStarted, { urls: ["<all_urls>"] });
+  chrome.webRequest.onCompleted.addListener(requestEnded, { urls: ["<all_urls>"] });
+  chrome.webRequest.onErrorOccurred.addListener(requestEnded, { urls: ["<all_urls>"] });
+}
+chrome.tabs.onRemoved.addListener((tabId) => network.delete(tabId));
+
+// Resolves true once the tab has loaded and no request was pending for quietMs, false when
+// timeoutMs passed first (a page that polls or streams). A tab replaced by a navigation to
+// another process keeps its id, so the same entry is watched throughout.
+async function settle(tabId, quietMs, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const tab = await chrome.tabs.get(tabId);
+    const entry = tabNetwork(tabId);
+    if (settled(tab.status, entry.inflight.size, entry.lastActivity, Date.now(), quietMs)) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 // --- actions --------------------------------------------------------------------------------
 
 async function targetTab(tabId) {
@@ -309,7 +364,15 @@ const actions = {
     let tab = await targetTab(data.tab_id);
     if (!tab.active) tab = await chrome.tabs.update(tab.id, { active: true });
     const format = data.format === "jpeg" ? "jpeg" : "png";
-    const dataUrl = await chrome.tabs.captureVisibleTab(tab.windowId, { format });
+    let dataUrl;
+    try {
+      dataUrl = await chrome.tabs.captureVisibleTab(tab.windowId, { format });
+    } catch (e) {
+      // Chromium allows two captures a second; a replay takes one per step.
+      if (!/MAX_CAPTURE_VISIBLE_TAB_CALLS_PER_SECOND/.test(String(e.message || e))) throw e;
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      dataUrl = await chrome.tabs.captureVisibleTab(tab.windowId, { format });
+    }
     return {
       tab_id: tab.id,
       url: tab.url,
@@ -317,6 +380,43 @@ const actions = {
       format,
       data: dataUrl.slice(dataUrl.indexOf(",") + 1),
     };
+  },
+
+  // One recorded journey step: go to its page when the tab is elsewhere (or when Ghost asks
+  // for a fresh load), find its element by the recorded selector chain, act, wait until the
+  // page settles. Answers {tab_id, url, title, selector, navigated, settled}; an error says
+  // why ("element not found: ...").
+  async replay_step(data) {
+    const target = replayTarget(data);
+    const pageUrl = data.step.page_url;
+    let tab = await targetTab(data.tab_id);
+    const quietMs = Number(data.settle_ms) > 0 ? Math.min(Number(data.settle_ms), 10000) : SETTLE_QUIET_MS;
+    const settleTimeoutMs = Number(data.settle_timeout_ms) > 0
+      ? Math.min(Number(data.settle_timeout_ms), 60000) : SETTLE_TIMEOUT_MS;
+    let navigated = false;
+    if (pageUrl && (data.reload || !samePage(tab.url, pageUrl))) {
+      if (!/^https?:/.test(pageUrl)) throw new Error(`the step's page ${pageUrl} is not an http(s) page`);
+      const loaded = waitForLoad(tab.id, NAVIGATE_TIMEOUT_MS);
+      await chrome.tabs.update(tab.id, { url: pageUrl, active: true });
+      tab = await loaded;
+      navigated = true;
+    }
+    let selector = "";
+    if (target.action !== "navigation") {
+      const [result] = await chrome.scripting.executeScript({
+        target: { tabId: tab.id },
+        func: performStepInPage,
+        args: [target],
+      });
+      const outcome = result && result.result;
+      if (!outcome) throw new Error("the step did not run (a page the extension may not script?)");
+      if (!outcome.ok) throw new Error(outcome.error);
+      selector = outcome.selector;
+      tabNetwork(tab.id).lastActivity = Date.now(); // the requests the action starts come after this
+    }
+    const quiet = await settle(tab.id, quietMs, settleTimeoutMs);
+    tab = await chrome.tabs.get(tab.id);
+    return { tab_id: tab.id, url: tab.url, title: tab.title, selector, navigated, settled: quiet };
   },
 
   async read_page(data) {

@@ -85,3 +85,171 @@ export function connectionProblem(apiUrl, probe) {
   if (probe.status) return `Ghost at ${apiUrl} answered ${probe.status}: ${probe.error || "no reason given"}`;
   return `cannot reach Ghost at ${apiUrl}: ${probe.error || "no answer"}`;
 }
+
+// --- replaying a journey step (the `replay_step` action) -----------------------------------
+
+// Interaction types the extension can replay; Ghost sends one step at a time.
+export const REPLAY_TYPES = new Set(["navigation", "click", "input", "change", "submit", "keypress"]);
+// The page has settled when no request of the tab is pending for this long...
+export const SETTLE_QUIET_MS = 300;
+// ...or, at the latest, after this (a page that polls or streams never goes quiet).
+export const SETTLE_TIMEOUT_MS = 10000;
+// How long the element may take to appear (pages render after their data arrives).
+export const FIND_TIMEOUT_MS = 5000;
+
+// Whether the tab shows the page a step was recorded on (the fragment does not count).
+export function samePage(tabUrl, pageUrl) {
+  const strip = (u) => String(u || "").split("#", 1)[0];
+  return strip(tabUrl) === strip(pageUrl);
+}
+
+// Whether a tab has settled: loaded, no request in flight, and none finished for quietMs.
+export function settled(status, inflight, lastActivityMs, nowMs, quietMs = SETTLE_QUIET_MS) {
+  return status === "complete" && inflight === 0 && nowMs - lastActivityMs >= quietMs;
+}
+
+// A replay_step request checked: what the page-side function gets, or an Error saying what is wrong.
+export function replayTarget(data) {
+  const step = data && data.step;
+  if (!step || typeof step !== "object") throw new Error("replay_step needs a step object");
+  if (!REPLAY_TYPES.has(step.action)) {
+    throw new Error(`cannot replay a ${step.action} step; replayable: ${[...REPLAY_TYPES].join(", ")}`);
+  }
+  const selectors = Array.isArray(step.selectors) ? step.selectors.filter((s) => typeof s === "string" && s) : [];
+  if (step.action !== "navigation" && !selectors.length && !step.text) {
+    throw new Error(`the ${step.action} step has no selector and no text to find its element by`);
+  }
+  return {
+    action: step.action,
+    selectors,
+    text: typeof step.text === "string" ? step.text : "",
+    tag: typeof step.tag === "string" ? step.tag : "",
+    value: typeof step.value === "string" ? step.value : "",
+    find_timeout_ms: Math.min(Math.max(Number(data.find_timeout_ms) || FIND_TIMEOUT_MS, 0), 60000),
+  };
+}
+
+// Runs IN THE PAGE (chrome.scripting.executeScript serialises it): nothing from this module
+// is in scope there, so everything it needs is inside. Finds the element (each selector of
+// the recorded chain in order, then an element of the recorded tag whose text is the
+// recorded text), waits for it up to find_timeout_ms, and schedules the action right after
+// answering, so a navigation the action causes cannot swallow the answer.
+// Answers {ok: true, selector} or {ok: false, error}.
+export async function performStepInPage(target, doc = globalThis.document, schedule = globalThis.setTimeout) {
+  const squash = (text) => String(text || "").split("\n").map((l) => l.replace(/\s+/g, " ").trim())
+    .filter(Boolean).join("\n");
+  function locate() {
+    for (const selector of target.selectors) {
+      let found = null;
+      try {
+        found = doc.querySelector(selector);
+      } catch (e) {
+        continue; // a selector this browser does not parse: try the next one
+      }
+      if (found) return { element: found, selector };
+    }
+    if (target.text) {
+      const tag = target.tag || "*";
+      const wanted = squash(target.text);
+      for (const candidate of doc.querySelectorAll(tag)) {
+        if (squash(candidate.innerText || candidate.textContent) === wanted) {
+          return { element: candidate, selector: `text=${wanted}` };
+        }
+      }
+    }
+    return null;
+  }
+  function fire(el, type, Kind = Event, extra = {}) {
+    el.dispatchEvent(new Kind(type, { bubbles: true, cancelable: true, composed: true, ...extra }));
+  }
+  function setValue(el, value) {
+    if (el.isContentEditable) el.textContent = value;
+    else el.value = value;
+    fire(el, "input", typeof InputEvent === "function" ? InputEvent : Event);
+    fire(el, "change");
+  }
+  function formOf(el) {
+    return el.tagName === "FORM" ? el : el.form || (el.closest && el.closest("form"));
+  }
+  // Checks what can fail now (so the answer says it) and returns the action to run.
+  function plan(el) {
+    const tag = el.tagName;
+    const into = () => el.scrollIntoView && el.scrollIntoView({ block: "center", inline: "center" });
+    const focus = () => el.focus && el.focus();
+    switch (target.action) {
+      case "click":
+        return () => {
+          into();
+          focus();
+          fire(el, "mousedown", MouseEvent);
+          fire(el, "mouseup", MouseEvent);
+          el.click();
+        };
+      case "input":
+        return () => {
+          into();
+          focus();
+          setValue(el, target.value);
+        };
+      case "change": {
+        if (el.type === "file") throw new Error("a file input cannot be replayed (the browser asks the user for the file)");
+        if (tag === "SELECT") {
+          const wanted = squash(target.value);
+          const option = Array.from(el.options).find((o) => squash(o.textContent) === wanted || o.value === target.value);
+          if (!option) throw new Error(`the select has no option ${JSON.stringify(target.value)}`);
+          return () => {
+            el.value = option.value;
+            fire(el, "input");
+            fire(el, "change");
+          };
+        }
+        if (el.type === "checkbox" || el.type === "radio") {
+          return () => {
+            if (el.checked !== (target.value === "checked")) el.click();
+          };
+        }
+        return () => setValue(el, target.value);
+      }
+      case "submit": {
+        const form = formOf(el);
+        if (!form) throw new Error("the element is in no form");
+        return () => form.requestSubmit();
+      }
+      case "keypress": {
+        const key = target.value || "Enter";
+        const form = formOf(el);
+        return () => {
+          focus();
+          for (const type of ["keydown", "keypress", "keyup"]) fire(el, type, KeyboardEvent, { key, code: key });
+          if (key === "Enter" && form && tag === "INPUT") form.requestSubmit();
+        };
+      }
+      default:
+        throw new Error(`cannot replay a ${target.action} step`);
+    }
+  }
+  const deadline = Date.now() + target.find_timeout_ms;
+  let hit = locate();
+  while (!hit && Date.now() < deadline) {
+    await new Promise((resolve) => schedule(resolve, 100));
+    hit = locate();
+  }
+  if (!hit) {
+    const tried = [...target.selectors, ...(target.text ? [`text=${squash(target.text)}`] : [])];
+    return { ok: false, error: `element not found: ${tried.join(" | ") || "(no selector)"}` };
+  }
+  let run;
+  try {
+    run = plan(hit.element);
+  } catch (e) {
+    return { ok: false, error: `${e.message} (${hit.selector})` };
+  }
+  schedule(() => {
+    try {
+      run();
+    } catch (e) {
+      console.warn("Ghost: replaying the step failed", e);
+    }
+  }, 0);
+  return { ok: true, selector: hit.selector };
+}

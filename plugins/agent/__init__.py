@@ -1,9 +1,12 @@
 """The AI agent: a tool-using chat over the Anthropic Messages API or Ollama's chat API,
 streamed as SSE.
 
-- ``POST /api/v1/agent/chat`` {message, session_id?} runs the loop (plugins/agent/loop.py)
-  and streams each step: ``text``, ``tool_call``, ``tool_result``, ``approval_required``,
-  then ``done`` (or ``error``). The client going away cancels the run.
+- ``POST /api/v1/agent/chat`` {message, session_id?, conversation_id?} runs the loop
+  (plugins/agent/loop.py) and streams each step: ``text``, ``tool_call``, ``tool_result``,
+  ``approval_required``, then ``done`` (or ``error``). The client going away cancels the
+  run. The ``X-Ghost-Conversation-Id`` response header names the conversation; sending it
+  back as ``conversation_id`` continues it (plugins/agent/conversations.py).
+- ``GET /api/v1/agent/conversations``, ``DELETE /api/v1/agent/conversations/{id}``.
 - ``POST /api/v1/agent/approvals/{id}`` {approve: bool} lets a waiting tool run (or not);
   ``GET /api/v1/agent/approvals`` lists the ones waiting.
 - ``GET /api/v1/sessions/{id}/report`` and ``/poc`` serve what the agent wrote in the
@@ -36,6 +39,7 @@ from ghost_addons.ids import new_id
 from ghost_addons.settings_schema import Setting
 from ghost_addons.ssrf import SsrfRefused, guard_for, host_address
 from plugins.agent import workspace
+from plugins.agent.conversations import Conversation, Conversations
 from plugins.agent.loop import Limits, agent_loop
 from plugins.agent.ollama import LlmFailed, OllamaLlm
 from plugins.agent.tools import GhostClient, ToolRunner
@@ -161,6 +165,7 @@ class AgentPlugin:
         self.approvals: dict[str, Approval] = {}
         self.chats_started = 0
         self.chats_running = 0
+        self.conversations = Conversations()
 
     @hookimpl
     def ghost_settings(self, register: RegisterSettings) -> None:
@@ -241,13 +246,45 @@ class AgentPlugin:
                 raise ApiError(400, "message is required: what you want the agent to do")
             if len(message) > MESSAGE_MAX_CHARS:
                 raise ApiError(400, f"message is {len(message)} characters; the limit is {MESSAGE_MAX_CHARS}")
-            session_id = body.get("session_id") or ghost.active_session_id
-            if not isinstance(session_id, str):
+            conversation_id = body.get("conversation_id")
+            if conversation_id is not None and not isinstance(conversation_id, str):
+                raise ApiError(400, "conversation_id must be a string")
+            session_id = body.get("session_id")
+            if session_id is not None and not isinstance(session_id, str):
                 raise ApiError(400, "session_id must be a string")
+            conversation = self.conversations.get(conversation_id) if conversation_id else None
+            if conversation_id and conversation is None:
+                raise NotFound(f"no conversation {conversation_id} (unknown, or forgotten after "
+                               f"{int(self.conversations.ttl_secs)} s unused or a restart); start a new one")
+            if conversation is not None and session_id and session_id != conversation.session_id:
+                raise ApiError(400, f"conversation {conversation.id} is about session {conversation.session_id}, "
+                                    f"not {session_id}")
+            session_id = conversation.session_id if conversation else session_id or ghost.active_session_id
             await session_or_404(ghost, session_id)
+            if conversation is not None and conversation.busy:
+                raise Conflict(f"conversation {conversation.id} is answering a message; send the next when it is done")
             llm = self.llm_for(ghost)
             await check_provider_address(ghost, llm.base_url)
-            return await self.stream_chat(ghost, request, llm, message, session_id)
+            if conversation is None:
+                conversation = self.conversations.new(new_id(), session_id)
+            conversation.busy = True  # no await between the check above and this
+            try:
+                return await self.stream_chat(ghost, request, llm, message, conversation)
+            finally:
+                self.conversations.finish(conversation)
+
+        async def list_conversations(request: web.Request) -> web.Response:
+            self.conversations.expire()
+            return json_response({"conversations": [c.describe() for c in self.conversations.items.values()]})
+
+        async def forget_conversation(request: web.Request) -> web.Response:
+            conversation = self.conversations.get(request.match_info["id"])
+            if conversation is None:
+                raise NotFound(f"no conversation {request.match_info['id']}")
+            if conversation.busy:
+                raise Conflict(f"conversation {conversation.id} is answering a message")
+            self.conversations.forget(conversation.id)
+            return web.Response(status=204)
 
         async def approve(request: web.Request) -> web.Response:
             body = await read_json_object(request, limit=1024)
@@ -293,10 +330,19 @@ class AgentPlugin:
 
         routes.add("POST", "/api/v1/agent/chat", chat,
                    "Run the AI agent on a message; streams its steps as server-sent events",
-                   body="{message, session_id?} (64 KB; session_id defaults to the active session)",
-                   responses={200: "text/event-stream: text, tool_call, tool_result, approval_required, done, error",
+                   body="{message, session_id?, conversation_id?} (64 KB; session_id defaults to the active "
+                        "session; conversation_id, from the X-Ghost-Conversation-Id header of an earlier chat, "
+                        "continues that conversation)",
+                   responses={200: "text/event-stream: text, tool_call, tool_result, approval_required, done, error; "
+                                   "the X-Ghost-Conversation-Id header names the conversation",
                               400: "Bad body, no LLM configured, or the provider's address refused",
-                              404: "No such session"})
+                              404: "No such session or conversation",
+                              409: "The conversation is answering another message"})
+        routes.add("GET", "/api/v1/agent/conversations", list_conversations,
+                   "The agent's conversations kept for continuing (in memory, forgotten after an hour unused)",
+                   responses={200: "{conversations: [{id, session_id, messages, bytes, busy}]}"})
+        routes.add("DELETE", "/api/v1/agent/conversations/{id}", forget_conversation, "Forget a conversation",
+                   responses={204: "Forgotten", 404: "No such conversation", 409: "It is answering a message"})
         routes.add("GET", "/api/v1/agent/approvals", waiting, "Agent tool calls waiting for approval",
                    responses={200: "{approvals: [{id, tool, input, session_id}]}"})
         routes.add("POST", "/api/v1/agent/approvals/{id}", approve, "Approve or refuse a waiting agent tool call",
@@ -311,7 +357,8 @@ class AgentPlugin:
                    responses={200: "application/zip", 404: "No session or no PoC files"})
 
     async def stream_chat(self, ghost: Ghost, request: web.Request, llm: AnthropicLlm | OllamaLlm, message: str,
-                          session_id: str) -> web.StreamResponse:
+                          conversation: Conversation) -> web.StreamResponse:
+        session_id = conversation.session_id
         queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue()
 
         async def emit(event: str, data: dict[str, Any]) -> None:
@@ -327,7 +374,8 @@ class AgentPlugin:
             self.chats_started += 1
             self.chats_running += 1
             try:
-                outcome = await agent_loop(llm, runner, message, self.limits(ghost), emit, approve)
+                outcome = await agent_loop(llm, runner, message, self.limits(ghost), emit, approve,
+                                           conversation.messages)
                 await emit("done", outcome.to_dict())
             except LlmFailed as e:
                 log.warning("agent: the LLM provider failed: %s", e)
@@ -340,7 +388,8 @@ class AgentPlugin:
                 await queue.put(None)
 
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-                                               "X-Accel-Buffering": "no"})
+                                               "X-Accel-Buffering": "no",
+                                               "X-Ghost-Conversation-Id": conversation.id})
         await response.prepare(request)
         task = ghost.spawn(drive(), name="agent chat")
         try:

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from plugins.agent.conversations import start_turn
 from plugins.agent.tools import TOOLS, TOOLS_BY_NAME, ToolFailed, ToolRunner, bounded
 
 log = logging.getLogger("ghost.agent")
@@ -88,8 +89,13 @@ async def run_tool(runner: ToolRunner, approve: Approve, emit: Emit, call_id: st
 
 
 async def agent_loop(llm: LlmClient, runner: ToolRunner, message: str, limits: Limits, emit: Emit,
-                     approve: Approve) -> Outcome:
-    messages: list[dict[str, Any]] = [{"role": "user", "content": message}]
+                     approve: Approve, messages: list[dict[str, Any]] | None = None) -> Outcome:
+    """Run one chat. `messages`: the conversation so far, which the chat continues; the
+    user's message and everything after it are appended to it as they happen (so a chat
+    cut short leaves what it got to)."""
+    if messages is None:
+        messages = []
+    start_turn(messages, message)
     tools = [tool.schema() for tool in TOOLS]
     outcome = Outcome("iteration_limit", 0, 0, 0)
     while outcome.iterations < limits.max_iterations:

@@ -22,12 +22,13 @@ import orjson
 from plugins.agent import workspace
 
 TIMEOUT_SECS = 60
+REPLAY_TIMEOUT_SECS = 900  # a browser replay waits for each page to settle
 RESULT_MAX_CHARS = 64 * 1024
 BODY_MAX_CHARS = 16 * 1024
 FLOWS_MAX = 200
 JOURNEYS_MAX = 100
 STEPS_MAX = 500
-REPLAY_EVENTS_MAX = 500
+REPLAY_STEPS_MAX = 200
 
 
 class ToolFailed(Exception):
@@ -86,9 +87,14 @@ TOOLS: tuple[Tool, ...] = (
          "browser extension). Needs the user's approval.",
          {"action": {"type": "string", "enum": ["start", "stop"]}, "name": _s("journey name (to start)")},
          ("action",), needs_approval=True),
-    Tool("replay_journey", "Replay a recorded journey's requests against their servers (sends traffic) "
-         "and report each step's status and timing against the original. Needs the user's approval.",
-         {"journey_id": _s("journey id")}, ("journey_id",), needs_approval=True),
+    Tool("replay_journey", "Replay a recorded journey in the browser (needs the browser extension): each "
+         "recorded click, input, change, submit and navigation is done again in a tab, so the page sends its "
+         "requests again. With compare, each step's screenshot is compared with the journey's baselines (the "
+         "first compared replay stores them) and the steps that changed are reported. Returns the summary "
+         "(steps run, failed, changed) and the failed and changed steps. Needs the user's approval.",
+         {"journey_id": _s("journey id"), "compare": {"type": "boolean", "description":
+                                                      "compare each step's screenshot with its baseline"}},
+         ("journey_id",), needs_approval=True),
 )
 TOOLS_BY_NAME = {tool.name: tool for tool in TOOLS}
 
@@ -133,6 +139,23 @@ def sse_events(raw: str) -> list[dict[str, Any]]:
     return events
 
 
+def replay_summary(journey_id: str, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the model reads of a browser replay: the summary, the failed steps and the
+    changed ones (not every event: a long journey would eat the token budget)."""
+    done = next((e for e in events if e.get("type") == "done"), None)
+    if done is None:
+        raise ToolFailed("the replay ended before its done event (the browser or Ghost went away)")
+    failed = [{k: e.get(k) for k in ("step_order", "action", "page_url", "selector", "error")}
+              for e in events if e.get("type") == "step_error"]
+    changed = [{"step_order": e.get("step_order"), "action": e.get("action"), "page_url": e.get("page_url"),
+                "diff_percent": e["screenshot_diff"].get("diff_percent")}
+               for e in events if e.get("type") == "step_complete"
+               and isinstance(e.get("screenshot_diff"), dict) and e["screenshot_diff"].get("changed")]
+    return {"journey_id": journey_id, "summary": done.get("summary"), "failed_steps": failed[:REPLAY_STEPS_MAX],
+            "changed_steps": changed[:REPLAY_STEPS_MAX],
+            "screenshots": f"/api/v1/journeys/{journey_id}/screenshots/{{step_order}}"}
+
+
 class GhostClient:
     """Ghost's REST API on loopback, with the token read at each call (it may be rotated)."""
 
@@ -141,10 +164,10 @@ class GhostClient:
         self.token = token
 
     async def request(self, method: str, path: str, params: dict[str, Any] | None = None,
-                      body: Any = None) -> tuple[bytes, dict[str, str]]:
+                      body: Any = None, timeout_secs: float = TIMEOUT_SECS) -> tuple[bytes, dict[str, str]]:
         """(body, headers) of a call; ToolFailed saying what Ghost answered for a 4xx/5xx."""
         query = {k: str(v) for k, v in (params or {}).items() if v not in (None, "")}
-        timeout = aiohttp.ClientTimeout(total=TIMEOUT_SECS)
+        timeout = aiohttp.ClientTimeout(total=timeout_secs)
         headers = {"Authorization": f"Bearer {self.token()}"}
         try:
             async with aiohttp.ClientSession(timeout=timeout, headers=headers) as session, \
@@ -284,8 +307,10 @@ class ToolRunner:
 
     async def replay_journey(self, args: dict[str, Any]) -> Any:
         journey_id = text_arg(args, "journey_id", True)
-        data, _ = await self.api.request("GET", f"/api/v1/journeys/{journey_id}/replay")
-        events = sse_events(data.decode("utf-8", "replace"))
-        return {"journey_id": journey_id, "events": events[:REPLAY_EVENTS_MAX],
-                "truncated": len(events) > REPLAY_EVENTS_MAX}
+        compare = args.get("compare", False)
+        if not isinstance(compare, bool):
+            raise ToolFailed("compare must be true or false")
+        data, _ = await self.api.request("POST", f"/api/v1/journeys/{journey_id}/replay/browser",
+                                         body={"compare": compare}, timeout_secs=REPLAY_TIMEOUT_SECS)
+        return replay_summary(journey_id, sse_events(data.decode("utf-8", "replace")))
 

@@ -11,7 +11,13 @@ Extension → Ghost
 Ghost → Extension
     journey.recording_start  {"data": {"journey_id", "session_id", "name"}}
     journey.recording_stop   {"data": {"journey_id"}}
-    action                   {"id", "data": {"action": "screenshot" | "navigate" | "read_page" | "tabs", ...}}
+    action                   {"id", "data": {"action": "screenshot" | "navigate" | "read_page" | "tabs"
+                                             | "replay_step", ...}}
+                             replay_step: {"step": {"action", "page_url", "selectors": [...], "text",
+                             "tag", "value", "step_order"}, "tab_id"?, "reload"?, "settle_ms"?,
+                             "settle_timeout_ms"?, "find_timeout_ms"?} -> {"tab_id", "url", "title",
+                             "selector" (the one that matched), "navigated", "settled"}; an error
+                             says why ("element not found: ...")
     inject                   {"id", "data": {"code", "tab_id"?}}
     error                    {"error": "..."} when a message from the extension was refused
 

@@ -67,6 +67,29 @@ MIGRATIONS: list[str] = [
     CREATE INDEX idx_journey_steps_flow ON journey_steps(flow_id);
     CREATE INDEX idx_journey_steps_interaction ON journey_steps(interaction_id);
     """,
+    # 2: screenshots of browser replays: the baselines later replays are compared with (the
+    # spec's screenshot_baselines, keyed by journey + step), and each step's latest screenshot
+    """
+    CREATE TABLE screenshot_baselines (
+        id TEXT PRIMARY KEY,
+        journey_id TEXT REFERENCES journeys(id) ON DELETE SET NULL,
+        step_order INTEGER NOT NULL,
+        png BLOB NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        created_at DATETIME NOT NULL
+    );
+    CREATE UNIQUE INDEX idx_screenshot_baselines_journey_step ON screenshot_baselines(journey_id, step_order);
+    CREATE TABLE journey_step_screenshots (
+        journey_id TEXT NOT NULL REFERENCES journeys(id) ON DELETE CASCADE,
+        step_order INTEGER NOT NULL,
+        png BLOB NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        taken_at DATETIME NOT NULL,
+        PRIMARY KEY (journey_id, step_order)
+    );
+    """,
 ]
 
 
@@ -176,6 +199,8 @@ def recover_orphans(conn: Connection) -> dict[str, list[str]]:
     replayed = [r[0] for r in conn.execute("SELECT id FROM journeys WHERE status = 'replaying'")]
     conn.execute("UPDATE journeys SET status = 'failed' WHERE status = 'recording'")
     conn.execute("UPDATE journeys SET status = 'completed' WHERE status = 'replaying'")
+    # Baselines whose journey was deleted with its session (SET NULL) can never be compared again.
+    conn.execute("DELETE FROM screenshot_baselines WHERE journey_id IS NULL")
     return {"failed": failed, "completed": replayed}
 
 
@@ -337,3 +362,52 @@ def list_interactions(
     sql += " ORDER BY timestamp, id LIMIT ? OFFSET ?"
     args += [limit, offset]
     return [_interaction(r) for r in conn.execute(sql, args).fetchall()]
+
+
+# --- screenshots of browser replays ------------------------------------------------------------
+
+
+def get_baseline(conn: Connection, journey_id: str, step_order: int) -> bytes | None:
+    row = conn.execute("SELECT png FROM screenshot_baselines WHERE journey_id = ? AND step_order = ?",
+                       (journey_id, step_order)).fetchone()
+    return bytes(row[0]) if row else None
+
+
+def put_baseline(conn: Connection, journey_id: str, step_order: int, png: bytes, width: int, height: int,
+                 moment: datetime) -> None:
+    conn.execute("DELETE FROM screenshot_baselines WHERE journey_id = ? AND step_order = ?", (journey_id, step_order))
+    conn.execute(
+        "INSERT INTO screenshot_baselines (id, journey_id, step_order, png, width, height, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (new_id(), journey_id, step_order, png, width, height, format_time(moment)),
+    )
+
+
+def list_baselines(conn: Connection, journey_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT step_order, width, height, length(png) AS size, created_at FROM screenshot_baselines"
+        " WHERE journey_id = ? ORDER BY step_order", (journey_id,)).fetchall()
+    return [{"step_order": r["step_order"], "width": r["width"], "height": r["height"], "size": r["size"],
+             "created_at": r["created_at"]} for r in rows]
+
+
+def delete_baselines(conn: Connection, journey_id: str, step_order: int | None = None) -> int:
+    if step_order is None:
+        cursor = conn.execute("DELETE FROM screenshot_baselines WHERE journey_id = ?", (journey_id,))
+    else:
+        cursor = conn.execute("DELETE FROM screenshot_baselines WHERE journey_id = ? AND step_order = ?",
+                              (journey_id, step_order))
+    return cursor.rowcount
+
+
+def put_screenshot(conn: Connection, journey_id: str, step_order: int, png: bytes, width: int, height: int,
+                   moment: datetime) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO journey_step_screenshots (journey_id, step_order, png, width, height, taken_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)", (journey_id, step_order, png, width, height, format_time(moment)))
+
+
+def get_screenshot(conn: Connection, journey_id: str, step_order: int) -> bytes | None:
+    row = conn.execute("SELECT png FROM journey_step_screenshots WHERE journey_id = ? AND step_order = ?",
+                       (journey_id, step_order)).fetchone()
+    return bytes(row[0]) if row else None

@@ -694,3 +694,94 @@ def test_ui_exports_pass_against_the_restarted_app_and_fail_on_a_changed_test_id
         assert check_cypress_selectors(browser, fresh.url, cypress_dir) == ["PickPage.getSavePickButton: 0 elements"]
     finally:
         restarted.stop()
+
+
+# --- browser replay ------------------------------------------------------------------------------------
+
+
+def replay_in_browser(ghost: GhostProcess, journey_id: str, body: dict) -> list[tuple[str, dict]]:
+    events, name = [], ""
+    with httpx.stream("POST", f"{ghost.api_url}/api/v1/journeys/{journey_id}/replay/browser", json=body,
+                      headers={"Authorization": f"Bearer {ghost.token}"}, timeout=60) as response:
+        assert response.status_code == 200, response.read()
+        assert response.headers["content-type"] == "text/event-stream"
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                events.append((name, json.loads(line[6:])))
+    return events
+
+
+def flows_to(ghost: GhostProcess, url: str) -> int:
+    return len([f for f in ghost.flows() if f["url"] == url])
+
+
+@pytest.mark.timeout(120)
+def test_a_journey_replays_in_the_browser_and_its_screenshots_are_compared(
+        ghost: GhostProcess, journey_app: JourneyApp, browser: Any) -> None:
+    wait_connected(ghost)
+    session_id = active_session(ghost)
+    journey = ghost.api("POST", "/api/v1/journeys/start", json={"session_id": session_id, "name": "Greet"}).json()
+    time.sleep(0.3)  # the extension sets its rule
+    page = browser.new_page()
+    page.goto(f"{journey_app.url}/greet")
+    page.fill("[data-testid=name]", "ann")
+    page.click("[data-testid=greet]")
+    page.wait_for_function("document.getElementById('greeting').textContent === 'Hello, ann'", timeout=15_000)
+    page.click("[data-testid=show-items]")
+    page.wait_for_function("document.querySelectorAll('#items li').length === 2", timeout=15_000)
+    time.sleep(1.0)
+    assert ghost.api("POST", "/api/v1/journeys/stop", json={"session_id": session_id}).status_code == 200
+    replayed = [s for s in steps_of(ghost, journey["id"]) if s["data"].get("interaction_type")]
+    assert [s["data"]["interaction_type"] for s in replayed] == ["navigation", "input", "click", "click"]
+    greet_url, items_url = f"{journey_app.url}/api/greet", f"{journey_app.url}/api/items"
+    assert journey_app.greeted == ["ann"] and flows_to(ghost, greet_url) == 1
+    page.goto("about:blank")  # the replay starts from the recorded page, wherever the tab is
+
+    # First replay with compare: each step runs in the browser, its clicks call the API again
+    # (through Ghost's proxy: new flows; Ghost's HTTP replay would send them past it), and
+    # the screenshots become the baselines.
+    events = replay_in_browser(ghost, journey["id"], {"compare": True})
+    names = [n for n, _ in events]
+    assert names == ["step_start", "step_complete"] * 4 + ["done"], events
+    complete = [d for n, d in events if n == "step_complete"]
+    assert [d["action"] for d in complete] == ["navigation", "input", "click", "click"]
+    assert [d["selector"] for d in complete[1:]] == ['input[data-testid="name"]', 'button[data-testid="greet"]',
+                                                    'button[data-testid="show-items"]']  # as recorded
+    assert all(d["ok"] and d["screenshot_diff"] == {"baseline": "stored", "changed": False} for d in complete)
+    assert events[-1][1]["summary"] == {"steps_run": 4, "failed": 0, "changed": 0, "changed_steps": [],
+                                        "baselines_stored": 4}
+    assert journey_app.greeted == ["ann", "ann"]  # the typed name, sent by the page's own click handler
+    wait_for(lambda: flows_to(ghost, greet_url) == 2 and flows_to(ghost, items_url) >= 2, 10,
+             "the replayed clicks' requests in Ghost")
+    assert page.text_content("#greeting") == "Hello, ann"  # the replay drove this very tab
+    assert ghost.api("GET", f"/api/v1/journeys/{journey['id']}").json()["status"] == "completed"
+    baselines = ghost.api("GET", f"/api/v1/journeys/{journey['id']}/baselines").json()
+    assert [b["step_order"] for b in baselines] == [d["step_order"] for d in complete]
+    shot = ghost.api("GET", f"/api/v1/journeys/{journey['id']}/screenshots/{complete[2]['step_order']}")
+    assert shot.status_code == 200 and shot.content.startswith(b"\x89PNG")
+
+    # The app unchanged: nothing changed.
+    events = replay_in_browser(ghost, journey["id"], {"compare": True})
+    summary = events[-1][1]["summary"]
+    assert summary["failed"] == 0 and summary["changed"] == 0, events
+    assert all(d["screenshot_diff"]["baseline"] == "compared" for n, d in events if n == "step_complete")
+
+    # The banner's colour changes: the steps that show it are reported, the others are not.
+    journey_app.greeting_colour = "#c62828"
+    events = replay_in_browser(ghost, journey["id"], {"compare": True})
+    summary = events[-1][1]["summary"]
+    complete = [d for n, d in events if n == "step_complete"]
+    assert summary["failed"] == 0 and summary["changed_steps"] == [d["step_order"] for d in complete[2:]], events
+    assert all(d["screenshot_diff"]["diff_percent"] > 1 for d in complete[2:])
+    assert journey_app.greeted == ["ann"] * 4
+
+    # The button's test id changes: the recorded selector finds nothing, the next one of the
+    # chain (the button's recorded id) does.
+    journey_app.greet_test_id, journey_app.greeting_colour = "say-hello", "#2e7d32"
+    events = replay_in_browser(ghost, journey["id"], {})
+    complete = [d for n, d in events if n == "step_complete"]
+    assert events[-1][1]["summary"]["failed"] == 0 and complete[2]["selector"] == "#greet-button", events
+    assert journey_app.greeted == ["ann"] * 5
+    page.close()

@@ -5,6 +5,7 @@ journey, the model being a local stand-in for the Anthropic Messages API
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import time
 import zipfile
@@ -124,10 +125,34 @@ def analysis_script(requests: list[dict[str, Any]]) -> tuple[list[dict[str, Any]
     return [text("The report and the PoC are written.")], "end_turn"
 
 
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+
+
+async def play_the_browser(extension: FakeExtension, target_port: int) -> None:
+    """The extension's side of a browser replay: each replayed click makes the page fetch
+    what it fetched when recorded (the journey's one click loaded /api/items); screenshots."""
+    async with aiohttp.ClientSession() as page:
+        while True:
+            message = await extension.expect("action", timeout=60)
+            data = message["data"]
+            if data["action"] == "replay_step":
+                async with page.get(f"http://127.0.0.1:{target_port}/api/items") as response:
+                    await response.read()
+                reply = {"tab_id": 1, "url": data["step"]["page_url"], "selector": data["step"]["selectors"][0]}
+            else:
+                reply = {"tab_id": 1, "format": "png", "data": base64.b64encode(PNG).decode()}
+            await extension.send({"type": "action.result", "id": message["id"], "ok": True, "data": reply})
+
+
 async def test_the_loop_runs_tools_waits_for_approval_and_writes_a_report_and_a_poc(
         ghost_app, monkeypatch, target) -> None:  # type: ignore[no-untyped-def]
     standin = AnthropicStandIn(analysis_script)
     api = await ghost_with_llm(ghost_app, monkeypatch, await standin.start())
+    browser = await FakeExtension(api).connect()
+    playing = asyncio.ensure_future(play_the_browser(browser, target.port))
     try:
         failing_id, journey_id = await capture(api, target.port)
         session_id = api.ghost.active_session_id
@@ -152,6 +177,8 @@ async def test_the_loop_runs_tools_waits_for_approval_and_writes_a_report_and_a_
             assert response.status == 200 and response.content_type == "text/event-stream"
             events = await asyncio.wait_for(read_events(response, on_event), 60)
     finally:
+        playing.cancel()
+        await browser.close()
         await standin.stop()
 
     names = [name for name, _ in events]
@@ -179,7 +206,9 @@ async def test_the_loop_runs_tools_waits_for_approval_and_writes_a_report_and_a_
     assert export["path"].endswith(f"workspaces/{session_id}/exports/journey-{journey_id[:8]}.sh")
     assert "curl" in Path(export["path"]).read_text() and export["lines"] >= 1  # noqa: ASYNC240 (a test)
     replay = result_json(standin.requests[3], "c7")
-    assert replay["events"][-1]["type"] == "done"
+    assert replay["summary"] == {"steps_run": 1, "failed": 0, "changed": 0, "changed_steps": [],
+                                 "baselines_stored": 0}
+    assert replay["failed_steps"] == replay["changed_steps"] == []
     assert second["messages"][1]["content"][1] == {"type": "tool_use", "id": "c1", "name": "query_flows",
                                                    "input": {"q": "status:>=500"}}
 

@@ -65,3 +65,82 @@ test("a failed connection is explained from a probe of the API", () => {
   assert.match(refused, /127\.0\.0\.1:5565/);
   assert.match(connectionProblem("http://127.0.0.1:5565", { error: "Failed to fetch" }), /cannot reach Ghost.*Failed to fetch/);
 });
+
+// --- replay_step ----------------------------------------------------------------------------
+
+import {
+  FIND_TIMEOUT_MS, performStepInPage, replayTarget, samePage, settled,
+} from "../../../extension/lib/protocol.js";
+
+test("a step's page is the tab's page whatever its fragment", () => {
+  assert.equal(samePage("http://a.test/x#top", "http://a.test/x"), true);
+  assert.equal(samePage("http://a.test/x?q=1", "http://a.test/x"), false);
+  assert.equal(samePage("about:blank", "http://a.test/"), false);
+});
+
+test("a page has settled when loaded, quiet and idle for the quiet time", () => {
+  assert.equal(settled("complete", 0, 1000, 1300), true);
+  assert.equal(settled("complete", 0, 1000, 1299), false);
+  assert.equal(settled("complete", 1, 0, 99999), false);
+  assert.equal(settled("loading", 0, 0, 99999), false);
+});
+
+test("replay_step requests are checked", () => {
+  assert.throws(() => replayTarget({}), /needs a step/);
+  assert.throws(() => replayTarget({ step: { action: "hover", selectors: ["#a"] } }), /cannot replay a hover/);
+  assert.throws(() => replayTarget({ step: { action: "click" } }), /no selector and no text/);
+  const target = replayTarget({ step: { action: "click", selectors: ["#a", 3, ""], text: "Go", tag: "button" } });
+  assert.deepEqual(target, { action: "click", selectors: ["#a"], text: "Go", tag: "button", value: "",
+                             find_timeout_ms: FIND_TIMEOUT_MS });
+  assert.equal(replayTarget({ step: { action: "navigation" } }).selectors.length, 0);
+});
+
+// A document of a few elements: enough for the lookup, which only uses querySelector(All).
+function fakeDocument(elements) {
+  return {
+    querySelector(selector) {
+      if (selector.startsWith("!")) throw new Error("SyntaxError");
+      return elements.find((e) => e.matches.includes(selector)) || null;
+    },
+    querySelectorAll(tag) {
+      return elements.filter((e) => tag === "*" || e.tagName.toLowerCase() === tag);
+    },
+  };
+}
+
+function fakeElement(tagName, matches, text = "") {
+  const element = { tagName, matches, textContent: text, clicks: 0, click() { this.clicks += 1; } };
+  element.dispatchEvent = () => true;
+  return element;
+}
+
+const now = (fn) => fn();
+
+test("the selector chain is tried in order, an unparsable selector skipped, text last", async () => {
+  const save = fakeElement("BUTTON", ["button[data-testid=\"save\"]", "#save"], "Save");
+  const other = fakeElement("BUTTON", ["#other"], "Cancel");
+  const doc = fakeDocument([other, save]);
+  const base = { action: "click", text: "", tag: "", value: "", find_timeout_ms: 0 };
+  globalThis.MouseEvent ??= Event; // node has no MouseEvent
+  let result = await performStepInPage({ ...base, selectors: ["!bad", "#gone", "#save"] }, doc, now);
+  assert.deepEqual(result, { ok: true, selector: "#save" });
+  assert.equal(save.clicks, 1);
+  result = await performStepInPage({ ...base, selectors: ["#gone"], text: " Save ", tag: "button" }, doc, now);
+  assert.deepEqual(result, { ok: true, selector: "text=Save" });
+  result = await performStepInPage({ ...base, selectors: ["#gone"], text: "Delete", tag: "button" }, doc, now);
+  assert.deepEqual(result, { ok: false, error: "element not found: #gone | text=Delete" });
+});
+
+test("what cannot be done is said before anything is done", async () => {
+  const select = fakeElement("SELECT", ["#country"]);
+  select.options = [{ value: "de", textContent: "Germany" }];
+  const doc = fakeDocument([select, fakeElement("INPUT", ["#lonely"])]);
+  const base = { text: "", tag: "", find_timeout_ms: 0 };
+  let result = await performStepInPage({ ...base, action: "change", selectors: ["#country"], value: "France" }, doc, now);
+  assert.deepEqual(result, { ok: false, error: "the select has no option \"France\" (#country)" });
+  result = await performStepInPage({ ...base, action: "submit", selectors: ["#lonely"], value: "" }, doc, now);
+  assert.deepEqual(result, { ok: false, error: "the element is in no form (#lonely)" });
+  result = await performStepInPage({ ...base, action: "change", selectors: ["#country"], value: "Germany" }, doc, now);
+  assert.equal(result.ok, true);
+  assert.equal(select.value, "de");
+});

@@ -18,6 +18,11 @@
                        container, a Turkish-labelled button without a test id, today's date
                        (`today`), and a "Save pick" button whose test id is `save_pick_test_id`
     /api/picks         POST {"realm"} with the sign-in token -> 201 {"realm"}
+    /greet             (browser replay proofs) a name field, "Greet" posting it to /api/greet
+                       and showing the greeting on a banner of colour `greeting_colour`,
+                       "Show items" listing /api/items; nothing on the page moves by itself;
+                       the Greet button's test id is `greet_test_id`
+    /api/greet         POST {"name"} -> {"greeting": "Hello, <name>"}; names kept in `greeted`
     /static/...        CSS, JS, a font, images; /favicon.ico, /manifest.json
     analytics          both pages post a beacon to www.google-analytics.com (answered by
                        the analytics stub plugin inside Ghost, never by the network)
@@ -168,6 +173,9 @@ class JourneyApp:
     picks: list[str] = field(default_factory=list)
     today: str = "03-12-2026"
     save_pick_test_id: str = "save-pick"
+    greeting_colour: str = "#2e7d32"
+    greet_test_id: str = "greet"
+    greeted: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -255,6 +263,7 @@ def make_app(state: JourneyApp) -> web.Application:
 
     app = web.Application(middlewares=[remember])
     add_pick_routes(app, state, signed_in)
+    add_greet_routes(app, state)
     app.router.add_get("/", login)
     app.router.add_get("/dashboard", dashboard)
     app.router.add_get("/widgets", widgets)
@@ -320,6 +329,51 @@ def add_pick_routes(app: web.Application, state: JourneyApp, signed_in: Callable
 
     app.router.add_get("/pick", pick)
     app.router.add_post("/api/picks", save_pick)
+
+
+def greet_page(state: JourneyApp) -> str:
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>Greet - Journey App</title>
+<style>body {{ font: 20px sans-serif; margin: 20px; }} #greeting {{ display: none; padding: 30px; font-size: 40px;
+  color: white; background: {state.greeting_colour}; }} #greeting.shown {{ display: block; }}
+  * {{ caret-color: transparent; }}</style></head>
+<body>
+  <h1>Greeter</h1>
+  <input id="name" data-testid="name" placeholder="Your name" autocomplete="off">
+  <button type="button" id="greet-button" data-testid="{state.greet_test_id}">Greet</button>
+  <button type="button" data-testid="show-items">Show items</button>
+  <p id="greeting"></p>
+  <ul id="items"></ul>
+  <script>
+    document.getElementById("greet-button").addEventListener("click", async () => {{
+      const response = await fetch("/api/greet", {{
+        method: "POST", headers: {{"Content-Type": "application/json"}},
+        body: JSON.stringify({{name: document.getElementById("name").value}}),
+      }});
+      const greeting = document.getElementById("greeting");
+      greeting.textContent = (await response.json()).greeting;
+      greeting.className = "shown";
+    }});
+    document.querySelector("[data-testid=show-items]").addEventListener("click", async () => {{
+      const items = await (await fetch("/api/items")).json();
+      document.getElementById("items").innerHTML = items.map(i => `<li>${{i.name}}</li>`).join("");
+    }});
+  </script>
+</body></html>
+"""
+
+
+def add_greet_routes(app: web.Application, state: JourneyApp) -> None:
+    async def greet(request: web.Request) -> web.Response:
+        return web.Response(text=greet_page(state), content_type="text/html")
+
+    async def api_greet(request: web.Request) -> web.Response:
+        name = str((await request.json()).get("name", ""))
+        state.greeted.append(name)
+        return web.json_response({"greeting": f"Hello, {name}"})
+
+    app.router.add_get("/greet", greet)
+    app.router.add_post("/api/greet", api_greet)
 
 
 class JourneyAppServer:
