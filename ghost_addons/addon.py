@@ -275,6 +275,7 @@ class GhostAddon:
             return None
         if not flow.is_replay and not ghost.capture_filter.captures(flow.request.host, flow.request.port):
             flow.metadata[SKIP] = True
+            ghost.pm.direct("ghost_uncaptured_request")(ghost=ghost, flow=flow)
             return None
         if self._upstream and isinstance(flow.client_conn.proxy_mode, RegularMode) and not flow.server_conn.via:
             flow.server_conn.via = self._upstream
