@@ -193,12 +193,15 @@ class ResolutionTimer:
             finally:
                 seconds.set(time.perf_counter() - started)
 
-        loop.getaddrinfo = timed_getaddrinfo  # type: ignore[method-assign]
+        try:
+            loop.getaddrinfo = timed_getaddrinfo  # type: ignore[method-assign]
+        except AttributeError:  # a loop without instance attributes (uvloop): dns stays -1
+            return
         self._loop, self._timed = loop, timed_getaddrinfo
 
     def uninstall(self) -> None:
         loop, self._loop = self._loop, None
-        if loop is not None and loop.__dict__.get("getaddrinfo") is self._timed:
+        if loop is not None and vars(loop).get("getaddrinfo") is self._timed:
             del loop.getaddrinfo  # the class's method again
 
     def take(self) -> int:
