@@ -52,10 +52,11 @@ def test_har_keeps_every_answered_flow_in_step_order() -> None:
     assert doc["log"]["creator"] == {"name": "Ghost", "version": "1.0"}
 
 
-def test_har_pages_are_the_browser_pages_titled_as_the_extension_saw_them() -> None:
+def test_har_pages_are_the_browser_pages_titled_as_the_extension_saw_them(tmp_path: Path) -> None:
     from ghost_addons.model import Timings
     from plugins.journeys.export.model import ExportStep
     from plugins.journeys.model import Interaction
+    from tests.support.captured_session import ensure_node_tools, har_validator
 
     journey = login_journey()
     base = "http://127.0.0.1:8080"
@@ -65,7 +66,12 @@ def test_har_pages_are_the_browser_pages_titled_as_the_extension_saw_them() -> N
                          page_title="Dashboard")
     steps = [ExportStep(journey.steps[0].step, page, None), ExportStep(journey.steps[1].step, None, titled),
              *journey.steps]
-    log = orjson.loads(BUILTIN["har"].generate(type(journey)(journey.journey, steps)))["log"]
+    text = BUILTIN["har"].generate(type(journey)(journey.journey, steps))
+    ensure_node_tools()
+    (tmp_path / "journey.har").write_text(text)
+    checked = har_validator(tmp_path / "journey.har")
+    assert checked.returncode == 0, checked.stderr
+    log = orjson.loads(text)["log"]
     assert [(p["id"], p["title"]) for p in log["pages"]] == [(f"page_{page.id}", "Dashboard")]
     entries = log["entries"]
     # the flows recorded before the navigation started have no page; the ones after it are on it
