@@ -56,44 +56,57 @@ class _Page:
 
 
 @dataclass(slots=True)
+class _ClientPages:
+    """One client's pages, indexed so that a flow finds its page in constant time."""
+
+    latest: _Page
+    by_url: dict[str, _Page] = field(default_factory=dict)
+    by_origin: dict[str, _Page] = field(default_factory=dict)
+
+    def add(self, page: _Page) -> None:
+        self.latest = page
+        self.by_url[page.url] = page
+        self.by_origin[_origin(page.url)] = page
+
+
+@dataclass(slots=True)
 class PageTracker:
     """Assigns flows to pages as they stream past (`page_of`), in start order; `pages()`
     lists them in HAR's form once every flow has been seen."""
 
     titles: Mapping[str, str] = field(default_factory=dict)
     _pages: list[_Page] = field(default_factory=list)
-    _by_client: dict[str, list[_Page]] = field(default_factory=dict)
+    _clients: dict[str, _ClientPages] = field(default_factory=dict)
 
     def page_of(self, flow: Flow) -> str | None:
         """The id of the page `flow` belongs to (starting one for a navigation), or None."""
         client = _client(flow)
-        pages = self._by_client.get(client)
+        known = self._clients.get(client)
         if is_navigation(flow):
             url = _without_fragment(flow.request.url)
-            if pages and pages[-1].redirect_to == url:
-                page = pages[-1]
+            if known is not None and known.latest.redirect_to == url:
+                page = known.latest
                 page.url = url
             else:
                 page = _Page(f"page_{flow.id}", url, format_time(flow.started_at))
                 self._pages.append(page)
-                self._by_client.setdefault(client, []).append(page)
+            if known is None:
+                known = self._clients[client] = _ClientPages(page)
+            known.add(page)
             location = header_value(flow.response.headers, "location") if flow.response else ""
             redirected = flow.response is not None and 300 <= flow.response.status_code < 400 and location
             page.redirect_to = _without_fragment(urljoin(url, location)) if redirected else ""
             return page.id
-        if not pages:
+        if known is None:
             return None
         referer = _without_fragment(header_value(flow.request.headers, "referer"))
         if referer:
-            for page in reversed(pages):
-                if page.url == referer:
-                    return page.id
-            if urlsplit(referer).path in ("", "/"):  # an origin-only referrer
-                origin = _origin(referer)
-                for page in reversed(pages):
-                    if _origin(page.url) == origin:
-                        return page.id
-        return pages[-1].id
+            page = known.by_url.get(referer)
+            if page is None and urlsplit(referer).path in ("", "/"):  # an origin-only referrer
+                page = known.by_origin.get(_origin(referer))
+            if page is not None:
+                return page.id
+        return known.latest.id
 
     def pages(self) -> list[dict[str, Any]]:
         return [{"startedDateTime": page.started, "id": page.id,
