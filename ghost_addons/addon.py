@@ -28,6 +28,7 @@ from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 from ghost_addons.capture import (
     SOURCE_KEY,
     ConnectionsSeen,
+    ResolutionTimer,
     flow_record,
     mark_client,
     strip_proxy_headers,
@@ -87,6 +88,7 @@ class GhostAddon:
         self._upstream: server_spec.ServerSpec | None = None
         self._bypass_tls = compile_hosts(())
         self._connections = ConnectionsSeen()
+        self._lookups = ResolutionTimer()  # DNS time of server connections (HAR's `dns`)
         # client connection id -> the name its CONNECT gave (Proxy-Authorization user), for
         # the requests inside the tunnel; dropped when the client disconnects
         self._client_names: dict[str, str] = {}
@@ -163,6 +165,7 @@ class GhostAddon:
     # --- lifecycle -----------------------------------------------------------------------
 
     async def running(self) -> None:
+        self._lookups.install(asyncio.get_running_loop())
         server = ctx.master.addons.get("proxyserver")
         if self._rebind and server is not None and ctx.options.server:
             self._rebind = False
@@ -173,6 +176,7 @@ class GhostAddon:
             await self.ghost.start()
 
     async def done(self) -> None:
+        self._lookups.uninstall()
         ghost = self.ghost
         if ghost is None or not ghost.running:
             return
@@ -243,6 +247,12 @@ class GhostAddon:
             return None
         return self._refuse_resolved_api(ghost, data, address[0], address[1])
 
+    def server_connected(self, data: ServerConnectionHookData) -> None:
+        # called in the task that opened the connection, right after its lookup
+        dns_us = self._lookups.take()
+        if dns_us >= 0:
+            self._connections.resolved(data.server.id, dns_us)
+
     async def _refuse_resolved_api(self, ghost: Ghost, data: ServerConnectionHookData, host: str, port: int) -> None:
         if await ghost.resolves_to_api(host, port):
             data.server.error = f"{API_REFUSED} ({host} resolves to it)"
@@ -277,6 +287,7 @@ class GhostAddon:
             return None
         if not flow.is_replay and not ghost.capture_filter.captures(flow.request.host, flow.request.port):
             flow.metadata[SKIP] = True
+            ghost.pm.direct("ghost_uncaptured_request")(ghost=ghost, flow=flow)
             return None
         if self._upstream and isinstance(flow.client_conn.proxy_mode, RegularMode) and not flow.server_conn.via:
             flow.server_conn.via = self._upstream
@@ -357,7 +368,9 @@ class GhostAddon:
             return None
         flow.metadata[STORED] = True
         first = self._connections.first_use(flow.server_conn.id) if flow.server_conn.timestamp_start else False
-        record = flow_record(flow, ghost.active_session_id, ghost.settings.get("store.max_flow_body_size"), first)
+        dns_us = self._connections.lookup_us(flow.server_conn.id) if first else -1
+        record = flow_record(flow, ghost.active_session_id, ghost.settings.get("store.max_flow_body_size"), first,
+                             dns_us)
         ghost.pm.direct("ghost_capture")(ghost=ghost, flow=flow, record=record)
         if False in ghost.pm.direct("ghost_should_store")(ghost=ghost, record=record):
             return None

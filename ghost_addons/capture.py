@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import time
 import zlib
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -135,11 +138,13 @@ def _us(start: float | None, end: float | None) -> int:
 
 class ConnectionsSeen:
     """Remembers which server connections already had a flow, so connect and TLS time go
-    to the first flow on a connection only (a bounded memory of recent connection ids)."""
+    to the first flow on a connection only (a bounded memory of recent connection ids), and
+    how long each new connection's DNS lookup took (`resolved`, see `ResolutionTimer`)."""
 
     def __init__(self, capacity: int = 10_000) -> None:
         self.capacity = capacity
         self._ids: OrderedDict[str, None] = OrderedDict()
+        self._lookups: OrderedDict[str, int] = OrderedDict()
 
     def first_use(self, connection_id: str) -> bool:
         if connection_id in self._ids:
@@ -149,19 +154,83 @@ class ConnectionsSeen:
             self._ids.popitem(last=False)
         return True
 
+    def resolved(self, connection_id: str, dns_us: int) -> None:
+        self._lookups[connection_id] = dns_us
+        if len(self._lookups) > self.capacity:
+            self._lookups.popitem(last=False)
 
-def timings_of(flow: http.HTTPFlow, new_connection: bool) -> Timings | None:
+    def lookup_us(self, connection_id: str) -> int:
+        """The DNS lookup time of a connection (once: its first flow takes it); -1 if none."""
+        return self._lookups.pop(connection_id, -1)
+
+
+class ResolutionTimer:
+    """Times the DNS lookup mitmproxy makes when it opens a server connection.
+
+    mitmproxy has no DNS timestamp: `asyncio.open_connection` resolves the name between the
+    server's `timestamp_start` and `timestamp_tcp_setup`, through the loop's `getaddrinfo`.
+    The timer wraps that method on the running loop (one clock read either side of a
+    lookup; an IP literal is never looked up) and keeps the time in a context variable of
+    the task that asked: mitmproxy opens each connection in a task of its own and calls the
+    `server_connected` hook from it, where `take()` reads it. Nothing is resolved twice.
+    """
+
+    def __init__(self) -> None:
+        self._seconds: ContextVar[float] = ContextVar(f"ghost_dns_seconds_{id(self)}", default=-1.0)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timed: Callable[..., Awaitable[Any]] | None = None
+
+    def install(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._loop is not None:
+            return
+        original = loop.getaddrinfo
+        seconds = self._seconds
+
+        async def timed_getaddrinfo(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await original(*args, **kwargs)
+            finally:
+                seconds.set(time.perf_counter() - started)
+
+        try:
+            loop.getaddrinfo = timed_getaddrinfo  # type: ignore[method-assign]
+        except AttributeError:  # a loop without instance attributes (uvloop): dns stays -1
+            return
+        self._loop, self._timed = loop, timed_getaddrinfo
+
+    def uninstall(self) -> None:
+        loop, self._loop = self._loop, None
+        if loop is not None and vars(loop).get("getaddrinfo") is self._timed:
+            del loop.getaddrinfo  # the class's method again
+
+    def take(self) -> int:
+        """Microseconds of this task's last lookup (-1: none), and forget it."""
+        seconds = self._seconds.get()
+        if seconds < 0:
+            return -1
+        self._seconds.set(-1.0)
+        return round(seconds * 1_000_000)
+
+
+def timings_of(flow: http.HTTPFlow, new_connection: bool, dns_us: int = -1) -> Timings | None:
+    """The phases of an exchange. ``dns_us``: the DNS lookup of a new connection, which
+    happened inside mitmproxy's connect time (taken out of ``connect_us`` here)."""
     req, resp, server = flow.request, flow.response, flow.server_conn
     if req.timestamp_start is None:
         return None
     new_connection = new_connection and server.timestamp_tcp_setup is not None
     connect = _us(server.timestamp_start, server.timestamp_tcp_setup) if new_connection else -1
+    dns = dns_us if new_connection and connect >= 0 else -1
+    if dns >= 0:
+        dns = min(dns, connect)  # two clocks: never more than the connect time it was part of
+        connect -= dns
     tls = _us(server.timestamp_tcp_setup, server.timestamp_tls_setup) if new_connection else -1
     ready = req.timestamp_end
     if new_connection:
         ready = max(filter(None, (req.timestamp_end, server.timestamp_tcp_setup, server.timestamp_tls_setup)))
     return Timings(
-        dns_us=-1,
+        dns_us=dns,
         connect_us=connect,
         tls_us=tls,
         send_us=_us(req.timestamp_start, req.timestamp_end),
@@ -235,7 +304,8 @@ def _address(peer: Any) -> str:
 
 
 def flow_record(
-    flow: http.HTTPFlow, session_id: str, max_body_size: int = 0, new_connection: bool = True
+    flow: http.HTTPFlow, session_id: str, max_body_size: int = 0, new_connection: bool = True,
+    dns_us: int = -1,
 ) -> Flow:
     req = flow.request
     headers = _headers(req)
@@ -277,7 +347,7 @@ def flow_record(
         request=request,
         response=response,
         duration_us=max(0, round((end - started) * 1_000_000)),
-        timings=timings_of(flow, new_connection),
+        timings=timings_of(flow, new_connection, dns_us),
         error=flow.error.msg if flow.error else "",
         client_addr=_address(flow.client_conn.peername),
         server_addr=_address(flow.server_conn.peername),

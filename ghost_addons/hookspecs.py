@@ -168,6 +168,16 @@ def ghost_addons(ghost: Ghost, flow: http.HTTPFlow, phase: Phase) -> Awaitable[N
 
 
 @hookspec
+def ghost_uncaptured_request(ghost: Ghost, flow: http.HTTPFlow) -> None:
+    """A request Ghost does not capture (``proxy.host_include``/``host_exclude`` leave its
+    host out) is about to go to its target unrecorded, with no stage run: set
+    ``flow.response`` to answer it anyway (a page the proxy itself serves whatever the
+    capture filter says, as the devices plugin's setup page). Runs on the proxy's path for
+    every uncaptured request: answer at once, no I/O, no awaitable.
+    """
+
+
+@hookspec
 def ghost_capture(ghost: Ghost, flow: http.HTTPFlow, record: Flow) -> None:
     """The flow is complete (answered or failed); ``record`` is what will be stored.
 

@@ -3,35 +3,26 @@
 
     scripts/ghost qr [--home HOME]
 
-The phone first sends its traffic through Ghost (Wi-Fi > proxy > manual: this machine's
-address and Ghost's proxy port), then opens http://ghost.setup/ (the QR code), which the
-proxy itself serves: the CA for iOS (a profile) and Android. Ghost must listen beyond
-loopback for that: start it with `--set listen_host=0.0.0.0`.
+The code opens http://LAN-IP:PROXY-PORT/: the proxy answers a request addressed to itself
+with its setup page, so it opens before the phone's proxy is set. The page says which proxy
+to set (Wi-Fi > proxy > manual) and offers the CA for iOS (a profile) and Android; once the
+proxy is set, http://ghost.setup/ serves the same page. Ghost must listen beyond loopback for
+that: start it with `--set listen_host=0.0.0.0`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import socket
 import sys
 from pathlib import Path
 
 import segno
 
 from ghost_addons.config import DEFAULT_HOME
+from plugins.devices.setup_page import direct_url, qr_host
 
 SETUP_URL = "http://ghost.setup/"
-
-
-def lan_address() -> str:
-    """This machine's address on the network its default route uses (no packet is sent)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: only picks the outgoing interface
-            return probe.getsockname()[0]
-        except OSError:
-            return "127.0.0.1"
 
 
 def listen_addresses(home: Path) -> list[str]:
@@ -47,9 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     listen = listen_addresses(args.home.expanduser())
     port = listen[0].rsplit(":", 1)[1] if listen else "4545"
-    segno.make(SETUP_URL, error="m").terminal(out=sys.stdout, compact=True)
-    print(f"1. On the phone: Wi-Fi > this network > Proxy > Manual: server {lan_address()}, port {port}.")
-    print(f"2. Scan the code, or open {SETUP_URL} in the phone's browser: install and trust Ghost's CA.")
+    host = qr_host(listen)
+    url = direct_url(host, port)
+    segno.make(url, error="m").terminal(out=sys.stdout, compact=True)
+    print(f"1. Scan the code, or open {url} in the phone's browser (no proxy needed for it yet).")
+    print(f"2. On the phone: Wi-Fi > this network > Proxy > Manual: server {host}, port {port}.")
+    print(f"3. Install and trust Ghost's CA from that page (with the proxy set, {SETUP_URL} serves it too).")
     if not listen:
         print("Ghost is not running with this home: start it with `scripts/ghost --set listen_host=0.0.0.0`.")
     elif all(a.startswith(("127.", "[::1]", "::1", "localhost")) for a in listen):

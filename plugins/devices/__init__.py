@@ -4,8 +4,12 @@
   the User-Agent}` ("iPhone (iOS 18.1)"); `GET /api/v1/devices` lists them; the GQL field
   `device:` filters by id or name.
 - The proxy answers http://ghost.setup/ itself (to any client that uses it): Ghost's CA as
-  PEM and DER, an iOS configuration profile, and the iOS and Android steps.
-  `GET /api/v1/setup/qr.png` is a QR code to it (`scripts/ghost qr` prints one).
+  PEM and DER, an iOS configuration profile, and the iOS and Android steps. A request
+  addressed to the proxy's own address and port (http://LAN-IP:PORT/, sent by a phone whose
+  proxy is not set yet) gets the same page, which then starts with the proxy to set; both
+  are answered whatever `proxy.host_include`/`host_exclude` capture.
+  `GET /api/v1/setup/qr.png` is a QR code to http://LAN-IP:PORT/ (`scripts/ghost qr` prints
+  one), which works before the phone's proxy is set.
 - At start-up a proxy listening beyond loopback (`--set listen_host=0.0.0.0`, for phones) is
   logged as a warning: anyone on the network can then use it.
 """
@@ -25,7 +29,14 @@ from ghost_addons.api.http import json_response
 from ghost_addons.capture import tag_flow
 from ghost_addons.hookspecs import hookimpl
 from plugins.devices.names import MAX_USER_AGENT, device_id, device_name
-from plugins.devices.setup_page import SETUP_HOST, SETUP_URL, answer
+from plugins.devices.setup_page import (
+    SETUP_HOST,
+    addressed_to_proxy,
+    answer,
+    direct_url,
+    proxy_address,
+    qr_host,
+)
 from plugins.devices.store import list_devices
 
 if TYPE_CHECKING:
@@ -76,15 +87,28 @@ class Devices:
 
     @hookimpl
     def ghost_map_rules(self, ghost: Ghost, flow: http.HTTPFlow, phase: str) -> None:
-        # the setup host is answered by the proxy itself, before any rule could send it anywhere
-        if phase != "request" or flow.request.pretty_host != SETUP_HOST:
+        # the setup page is answered by the proxy itself, before any rule could send it anywhere
+        if phase == "request":
+            self.answer_setup(ghost, flow)
+
+    @hookimpl
+    def ghost_uncaptured_request(self, ghost: Ghost, flow: http.HTTPFlow) -> None:
+        # served whatever proxy.host_include / host_exclude capture
+        self.answer_setup(ghost, flow)
+
+    def answer_setup(self, ghost: Ghost, flow: http.HTTPFlow) -> None:
+        """Answer the setup host, and any request addressed to the proxy itself (which
+        mitmproxy would otherwise forward to itself), with the setup page."""
+        request, sockname = flow.request, flow.client_conn.sockname
+        direct = addressed_to_proxy(request.host, request.port, sockname)
+        if not direct and request.pretty_host != SETUP_HOST:
             return
         if self.ca_pem is None:
             path = ghost.ca_path("pem")
             self.ca_pem = path.read_bytes() if path.exists() else b""
-        status = ghost.proxy_status()
-        proxy = f"{flow.client_conn.sockname[0]}:{status['port']}" if flow.client_conn.sockname else SETUP_URL
-        code, content_type, body, headers = answer(flow.request.path, self.ca_pem, proxy)
+        # the address and port this client reached the proxy at: what the phone's proxy setting takes
+        proxy = proxy_address(sockname) if sockname else "this computer"
+        code, content_type, body, headers = answer(request.path, self.ca_pem, proxy, direct)
         flow.response = http.Response.make(code, body, {"Content-Type": content_type, "Cache-Control": "no-store",
                                                         **headers})
         tag_flow(flow, SETUP_TAG)
@@ -103,14 +127,18 @@ class Devices:
             return json_response(await ghost.store.read(list_devices, session_id, MAX_DEVICES))
 
         async def qr(request: web.Request) -> web.Response:
-            return web.Response(body=qr_png(SETUP_URL), content_type="image/png")
+            status = ghost.proxy_status()
+            url = direct_url(qr_host(status["listen"]), status["port"])
+            return web.Response(body=qr_png(url), content_type="image/png", headers={"X-Ghost-Setup-URL": url})
 
         routes.add("GET", "/api/v1/devices", devices,
                    "The devices flows came from: id (client address), name (from the User-Agent), flow count, "
                    "first and last seen", query={"session_id": "a session id, or `all` (default: the active one)"},
                    tag="devices")
         routes.add("GET", "/api/v1/setup/qr.png", qr,
-                   f"A QR code (PNG) pointing a phone at the setup page {SETUP_URL}", tag="devices")
+                   "A QR code (PNG) pointing a phone at the setup page at the proxy's own address "
+                   "(http://LAN-IP:PORT/, header X-Ghost-Setup-URL), which opens before the phone's proxy is set",
+                   tag="devices")
 
 
 def make_plugin() -> Devices:

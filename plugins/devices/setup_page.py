@@ -1,12 +1,18 @@
 """The phone setup page the proxy serves at http://ghost.setup/ (as mitmproxy's mitm.it): the
 CA as PEM and DER, an iOS configuration profile and the steps for iOS and Android. Pure:
-the CA bytes come in, (status, content type, body, headers) go out."""
+the CA bytes come in, (status, content type, body, headers) go out.
+
+The same page answers a request addressed to the proxy's own address and port
+(`http://192.168.1.5:4545/`, what the QR code encodes): a phone whose proxy is not set yet
+opens it directly, and it says which proxy to set. Nothing else is served that way."""
 
 from __future__ import annotations
 
 import hashlib
 import html
+import ipaddress
 import plistlib
+import socket
 import uuid
 
 from cryptography import x509
@@ -17,6 +23,63 @@ PROFILE_IDENTIFIER = "dev.ghost.ca"
 MOBILECONFIG_TYPE = "application/x-apple-aspen-config"
 
 Answer = tuple[int, str, bytes, dict[str, str]]
+
+
+def lan_address() -> str:
+    """This machine's address on the network its default route uses (no packet is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: only picks the outgoing interface
+            return probe.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"
+
+
+def direct_url(host: str, port: int | str) -> str:
+    """The setup page as a phone opens it before its proxy is set: the proxy's own address."""
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+def qr_host(listen: list[str]) -> str:
+    """The address a phone reaches the proxy at: the first listen address that names one
+    (not a wildcard, not loopback), else this machine's LAN address."""
+    for address in listen:
+        host = address.rsplit(":", 1)[0].strip("[]")
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            continue
+        if not (ip.is_unspecified or ip.is_loopback):
+            return str(ip)
+    return lan_address()
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        ip = ipaddress.ip_address(text.strip("[]").partition("%")[0])
+    except ValueError:
+        return None
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return mapped or ip
+
+
+def addressed_to_proxy(host: str, port: int, proxy_sockname: tuple[str, int] | None) -> bool:
+    """True for a request whose target is the proxy itself: the address and port the client
+    connected to (a phone opening http://LAN-IP:PROXY-PORT/ with no proxy set sends it in
+    origin form, which mitmproxy reads from the Host header). Only an IP literal equal to
+    that address counts; names would need a lookup on the proxy's path."""
+    if not proxy_sockname or port != proxy_sockname[1]:
+        return False
+    target = _ip(host)
+    return target is not None and target == _ip(str(proxy_sockname[0]))
+
+
+def proxy_address(sockname: tuple[str, int]) -> str:
+    """HOST:PORT the client reached the proxy at (what a phone's proxy setting takes); an
+    IPv4 address a dual-stack listener reports as ::ffff:a.b.c.d is shown as a.b.c.d."""
+    ip = _ip(str(sockname[0]))
+    host = str(ip) if ip is not None else str(sockname[0])
+    return f"[{host}]:{sockname[1]}" if ":" in host else f"{host}:{sockname[1]}"
 
 
 def ca_der(ca_pem: bytes) -> bytes:
@@ -54,7 +117,21 @@ def mobileconfig(der: bytes) -> bytes:
     return plistlib.dumps(profile)
 
 
-def page(proxy_address: str) -> bytes:
+def _intro(address: str, direct: bool) -> str:
+    if not direct:
+        return (f"<p>This page comes from the Ghost proxy at <code>{address}</code>: this device already sends "
+                "its traffic through Ghost. To read HTTPS too, install and trust Ghost's certificate authority "
+                "(CA).</p>")
+    return (f"""<p>This page comes from the Ghost proxy at <code>{address}</code>.</p>
+<ol id="steps"><li>Send this device's traffic through Ghost: Settings &gt; Wi-Fi &gt; this network &gt; Proxy &gt;
+Manual: server <code id="proxy-host">{address.rpartition(":")[0]}</code>, port
+<code id="proxy-port">{address.rpartition(":")[2]}</code>.</li>
+<li>Install and trust Ghost's certificate authority (CA) below, so that Ghost can read HTTPS too.</li></ol>""")
+
+
+def page(proxy_address: str, direct: bool = False) -> bytes:
+    """The setup page; `direct`: opened at the proxy's own address, so the device may not use
+    the proxy yet and the page starts with the proxy to set."""
     address = html.escape(proxy_address)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -64,8 +141,7 @@ a.button{{display:inline-block;margin:.3rem 0;padding:.6rem 1rem;border-radius:6
 text-decoration:none}}code{{background:#f2f2f2;padding:0 .2rem}}</style></head>
 <body>
 <h1>Ghost setup</h1>
-<p>This page comes from the Ghost proxy at <code>{address}</code>: this device already sends its traffic
-through Ghost. To read HTTPS too, install and trust Ghost's certificate authority (CA).</p>
+{_intro(address, direct)}
 <h2>iPhone and iPad</h2>
 <p><a class="button" id="mobileconfig" href="/ghost.mobileconfig">Download the profile</a></p>
 <ol><li>Open this page in Safari and download the profile; allow it.</li>
@@ -84,11 +160,11 @@ through Ghost. To read HTTPS too, install and trust Ghost's certificate authorit
 """.encode()
 
 
-def answer(path: str, ca_pem: bytes, proxy_address: str) -> Answer:
-    """What the setup host answers for `path`."""
+def answer(path: str, ca_pem: bytes, proxy_address: str, direct: bool = False) -> Answer:
+    """What the setup host (or the proxy's own address, `direct`) answers for `path`."""
     route = path.split("?", 1)[0]
     if route in ("/", "/index.html"):
-        return 200, "text/html; charset=utf-8", page(proxy_address), {}
+        return 200, "text/html; charset=utf-8", page(proxy_address, direct), {}
     if route in ("/ghost-ca.pem", "/cert/pem"):
         return 200, "application/x-pem-file", ca_pem, {"Content-Disposition": 'attachment; filename="ghost-ca.pem"'}
     if route in ("/ghost-ca.cer", "/cert/der"):

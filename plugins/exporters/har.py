@@ -28,6 +28,7 @@ from ghost_addons.model import (
     header_to_json,
     header_value,
 )
+from ghost_addons.pages import PageTracker
 from plugins.exporters.contract import Exporter, ExportInfo, dumps_entry, ms
 from plugins.exporters.har_schema import repair
 
@@ -249,12 +250,15 @@ def built_entry(flow: Flow) -> dict[str, Any]:
 
 class HarWriter:
     """Streams ``{"log": {..., "entries": [`` entry, entry ... ``], "pages": [...]}}``:
-    the pages come last, once every entry has named its own (HAR does not order keys)."""
+    the pages come last, once every entry has named its own (HAR does not order keys).
+    An imported entry keeps the page it came with; a captured flow's page is the browser
+    page it belongs to (``ghost_addons.pages``: navigations start pages)."""
 
     def __init__(self, info: ExportInfo) -> None:
         self.info = info
         self.count = 0
         self.pages: dict[str, dict[str, Any]] = {}
+        self.browser_pages = PageTracker()
 
     def _head(self) -> bytes:
         head = orjson.dumps({"version": "1.2", "creator": HAR_CREATOR})
@@ -271,7 +275,12 @@ class HarWriter:
     def write(self, flows: Sequence[Flow]) -> Iterator[bytes]:
         for flow in flows:
             self._page(flow)
-            chunk = dumps_entry(har_entry(flow))
+            entry = har_entry(flow)
+            if not (flow.metadata and isinstance(flow.metadata.get(KEPT_ENTRY), dict)):
+                page = self.browser_pages.page_of(flow)
+                if page is not None:
+                    entry["pageref"] = page
+            chunk = dumps_entry(entry)
             if self.count == 0:
                 yield self._head() + chunk
             else:
@@ -281,7 +290,8 @@ class HarWriter:
     def close(self) -> Iterator[bytes]:
         if self.count == 0:
             yield self._head()
-        yield b"\n],\"pages\":" + orjson.dumps(list(self.pages.values())) + b"}}\n"
+        pages = [*self.pages.values(), *self.browser_pages.pages()]
+        yield b"\n],\"pages\":" + orjson.dumps(pages) + b"}}\n"
 
 
 def har_document(flows: Iterable[Flow], info: ExportInfo | None = None) -> Iterator[bytes]:

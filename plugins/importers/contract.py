@@ -8,7 +8,9 @@ generators that Ghost advances a little at a time so the event loop keeps servin
   imported at all. Nothing is written until the scan has passed.
 * ``entries(path)`` yields one ``Flow`` per good entry and one ``SkippedEntry`` per bad
   one. Ghost gives every flow a fresh ULID, the target session, ``source: import`` and
-  ``metadata.import_source = <importer name>``, and stores them in batches.
+  ``metadata.import_source = <importer name>``, and stores them in batches. It may also
+  yield ``None`` (give the loop a turn) and ``InThread(job)``: one long step Ghost runs in
+  a worker thread, resuming the generator when it is done (see ``InThread``).
 
 A third-party plugin adds a format with the ``ghost_importers`` hook::
 
@@ -48,12 +50,34 @@ class SkippedEntry:
         return f"{noun} {self.index}: {self.reason}"
 
 
+class InThread:
+    """One long step of an importer, run off the event loop: ``entries`` yields it and
+    reads the result of ``job`` (what it appended or set) when resumed. For C work that
+    releases the GIL (``b"".join`` of a large body copies 64 MB without it), so the loop
+    keeps serving meanwhile. A consumer that iterates ``entries`` without running it (a
+    test, a script) gets it done anyway: the generator calls ``run_unless_done()`` next."""
+
+    __slots__ = ("done", "job")
+
+    def __init__(self, job: Callable[[], None]) -> None:
+        self.job = job
+        self.done = False
+
+    def run(self) -> None:
+        self.job()
+        self.done = True
+
+    def run_unless_done(self) -> None:
+        if not self.done:
+            self.run()
+
+
 @dataclass(frozen=True, slots=True)
 class Importer:
     name: str  # the {format} in /import/{format}; also metadata.import_source
     title: str
     scan: Callable[[Path], Iterator[int]]
-    entries: Callable[[Path], Iterator[Flow | SkippedEntry]]
+    entries: Callable[[Path], Iterator[Flow | SkippedEntry | InThread | None]]
     noun: str = "entry"  # how an error names an item: "entry 17: invalid URL"
     max_flows: int | None = None
 

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from ghost_addons.ids import new_id
 from ghost_addons.model import Flow
 from ghost_addons.slicing import Slicer, drain
-from plugins.importers.contract import Importer, ImportResult, SkippedEntry
+from plugins.importers.contract import Importer, ImportResult, InThread, SkippedEntry
 from plugins.importers.longstrings import remove_sidecars
 
 STORE_BATCH = 200
@@ -60,7 +60,8 @@ async def run_import(
 ) -> ImportResult:
     """Scan, then convert and store. Raises ImportRejected (nothing stored) when the
     scan fails, ImportCancelled when ``cancelled()`` turns true part way. ``entries`` may
-    yield None while it works on one long entry: a chance to give the loop a turn."""
+    yield None while it works on one long entry (a chance to give the loop a turn), or an
+    ``InThread`` step, run in a worker thread."""
     try:
         return await _run_import(importer, path, session_id, store, cancelled)
     finally:
@@ -104,6 +105,9 @@ async def _run_import(
         for item in importer.entries(path):
             if item is None:
                 await slicer.tick()
+                continue
+            if isinstance(item, InThread):
+                await asyncio.to_thread(item.run)
                 continue
             index += 1
             if isinstance(item, SkippedEntry):

@@ -26,7 +26,7 @@ from ghost_addons.model import (
     Timings,
     parse_time,
 )
-from plugins.importers.contract import Importer, ImportRejected, SkippedEntry
+from plugins.importers.contract import Importer, ImportRejected, InThread, SkippedEntry
 from plugins.importers.jsonstream import MAX_DEPTH, Shape, iter_items, scan_items
 from plugins.importers.longstrings import (
     SpillFile,
@@ -405,7 +405,7 @@ def read_pages(path: Path) -> Iterator[dict[str, dict[str, Any]] | None]:
     yield pages
 
 
-def _decode_bodies(entry: Any, spill: SpillFile) -> Iterator[None]:
+def _decode_bodies(entry: Any, spill: SpillFile) -> Iterator[InThread | None]:
     """Long bodies (placeholders) decoded to bytes in pieces, then any other long string."""
     if not isinstance(entry, dict):
         return
@@ -419,9 +419,9 @@ def _decode_bodies(entry: Any, spill: SpillFile) -> Iterator[None]:
     yield from resolve_strings(spill, entry)
 
 
-def har_entries(path: Path) -> Iterator[Flow | SkippedEntry | None]:
+def har_entries(path: Path) -> Iterator[Flow | SkippedEntry | InThread | None]:
     """Flows and skipped entries; ``None`` now and then while a long body is decoded, so
-    the caller can give the loop a turn."""
+    the caller can give the loop a turn, and an ``InThread`` step for its final copy."""
     spill = SpillFile(path)
     try:
         path = readable(path)

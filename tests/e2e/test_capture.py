@@ -46,7 +46,7 @@ def test_https_with_curl_stores_every_field(ghost, target: Target) -> None:
     assert flow["client_addr"].startswith("127.0.0.1:") and flow["server_addr"] == f"127.0.0.1:{target.https_port}"
     timings = flow["timings"]
     assert timings["connect_ms"] >= 0 and timings["tls_ms"] >= 0 and timings["wait_ms"] >= 0
-    assert timings["dns_ms"] == -1
+    assert timings["dns_ms"] >= 0  # "localhost" is a name: its lookup is timed
     assert flow["duration_ms"] > 0 and flow["started_at"].endswith("Z")
     assert flow["session_id"] == summary["session_id"]
     seen = target.seen[-1]

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from requests_toolbelt.adapters.source import SourceAddressAdapter
 
 from tests.support.ghostproc import GhostProcess
+from tests.support.rawhttp import send_raw
 from tests.support.target import Target
 
 IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
@@ -94,3 +95,49 @@ def test_an_export_of_one_devices_traffic_carries_the_device(ghost: GhostProcess
     assert ghost.api("GET", f"/api/v1/sessions/{session}/export/json").status_code == 200
     (artifact,) = ghost.api("GET", "/api/v1/artifacts", params={"session_id": session}).json()
     assert (artifact["device_id"], artifact["device_name"]) == ("127.0.0.2", "iPhone (iOS 18.1)")
+
+
+def direct_get(ghost: GhostProcess, path: str, host: str = "", extra: bytes = b"") -> tuple[int, bytes, bytes]:
+    """A phone whose proxy is not set yet opening http://PROXY-ADDRESS:PORT{path}: an
+    origin-form request straight to the proxy port (status, head, body)."""
+    host = host or f"127.0.0.1:{ghost.proxy_port}"
+    answer = send_raw(ghost.proxy_port, f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {IPHONE}\r\n"
+                      .encode() + extra + b"Connection: close\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), head, body
+
+
+def test_the_setup_page_opens_before_the_proxy_is_set(ghost: GhostProcess) -> None:
+    ca_pem = ghost.ca_path.read_bytes()
+    status, head, page = direct_get(ghost, "/")
+    assert status == 200 and b"text/html" in head
+    assert f'<code id="proxy-port">{ghost.proxy_port}</code>'.encode() in page  # says which proxy to set
+    assert b'<code id="proxy-host">127.0.0.1</code>' in page and b'href="/ghost.mobileconfig"' in page
+    assert direct_get(ghost, "/ghost-ca.pem")[2] == ca_pem
+    assert plistlib.loads(direct_get(ghost, "/ghost.mobileconfig")[2])["PayloadType"] == "Configuration"
+    # nothing else of Ghost that way: no API (even with the token), no forwarding to itself
+    auth = f"Authorization: Bearer {ghost.token}\r\n".encode()
+    for path in ("/api/v1/flows", "/api/v1/settings", "/ws"):
+        status, _, body = direct_get(ghost, path, extra=auth)
+        assert status == 404 and body.startswith(b"Nothing at ") and b"{" not in body
+    # an origin-form request naming the API's port is a proxy request to the API: refused
+    status, _, body = direct_get(ghost, "/api/v1/flows", host=f"127.0.0.1:{ghost.api_port}", extra=auth)
+    assert status == 403 and b'"flows"' not in body
+    qr = ghost.api("GET", "/api/v1/setup/qr.png")
+    assert qr.status_code == 200 and qr.content.startswith(b"\x89PNG")
+    assert qr.headers["X-Ghost-Setup-URL"].startswith("http://")
+    assert qr.headers["X-Ghost-Setup-URL"].endswith(f":{ghost.proxy_port}/")
+
+
+def test_the_capture_filter_never_hides_the_setup_page(ghost: GhostProcess, target: Target) -> None:
+    for proxy in ({"host_include": ["*.example.org"]}, {"host_include": [], "host_exclude": ["*"]}):
+        r = ghost.api("PUT", "/api/v1/settings", json={"proxy": proxy})
+        assert r.status_code == 200, r.text
+        with httpx.Client(proxy=ghost.proxy_url, timeout=20) as client:
+            page = client.get("http://ghost.setup/", headers={"User-Agent": IPHONE})
+            assert page.status_code == 200 and b'href="/ghost-ca.pem"' in page.content
+            assert client.get("http://ghost.setup/ghost-ca.pem").content == ghost.ca_path.read_bytes()
+            assert client.get(f"{target.http_url}/echo?uncaptured").status_code == 200  # still forwarded
+        assert direct_get(ghost, "/")[0] == 200
+    time.sleep(0.3)
+    assert ghost.flows(q="path:/echo") == []  # the filter still keeps what it leaves out

@@ -1,9 +1,17 @@
+import asyncio
 import tracemalloc
 
 import pytest
 from mitmproxy.test import tflow
 
-from ghost_addons.capture import ConnectionsSeen, flow_record, tag_flow, take_interaction_header
+from ghost_addons.capture import (
+    ConnectionsSeen,
+    ResolutionTimer,
+    flow_record,
+    tag_flow,
+    take_interaction_header,
+    timings_of,
+)
 
 
 def test_record_from_a_mitmproxy_flow() -> None:
@@ -31,6 +39,60 @@ def test_connections_seen_once() -> None:
     assert seen.first_use("a") and not seen.first_use("a")
     seen.first_use("b"), seen.first_use("c")
     assert seen.first_use("a")   # forgotten beyond capacity
+
+
+def test_a_connections_lookup_time_goes_to_its_first_flow_once() -> None:
+    seen = ConnectionsSeen(capacity=2)
+    seen.resolved("a", 1500)
+    assert seen.lookup_us("a") == 1500 and seen.lookup_us("a") == -1
+    seen.resolved("b", 1), seen.resolved("c", 2), seen.resolved("d", 3)
+    assert seen.lookup_us("b") == -1 and seen.lookup_us("d") == 3   # bounded
+
+
+def _timed_flow() -> object:
+    f = tflow.tflow(resp=True)
+    f.server_conn.timestamp_start = 100.0
+    f.server_conn.timestamp_tcp_setup = 100.030   # lookup (10 ms) and TCP handshake (20 ms)
+    f.server_conn.timestamp_tls_setup = 100.050
+    f.request.timestamp_start, f.request.timestamp_end = 100.0, 100.001
+    f.response.timestamp_start, f.response.timestamp_end = 100.060, 100.070
+    return f
+
+
+def test_the_lookup_is_taken_out_of_connect_time() -> None:
+    t = timings_of(_timed_flow(), True, 10_000)
+    assert (t.dns_us, t.connect_us, t.tls_us, t.wait_us, t.receive_us) == (10_000, 20_000, 20_000, 10_000, 10_000)
+    t = timings_of(_timed_flow(), True)   # no lookup (an IP literal): connect keeps it all
+    assert (t.dns_us, t.connect_us) == (-1, 30_000)
+    t = timings_of(_timed_flow(), False, 10_000)   # a reused connection has neither
+    assert (t.dns_us, t.connect_us, t.tls_us) == (-1, -1, -1)
+    assert timings_of(_timed_flow(), True, 99_000).connect_us == 0   # never negative
+
+
+def test_the_resolution_timer_times_the_lookups_of_its_own_task() -> None:
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        timer = ResolutionTimer()
+        timer.install(loop)
+
+        async def open_connection() -> int:   # as mitmproxy opens each server connection
+            server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+            port = server.sockets[0].getsockname()[1]
+            _, writer = await asyncio.open_connection("localhost", port)
+            writer.close()
+            server.close()
+            return timer.take()
+
+        assert await asyncio.create_task(open_connection()) >= 0
+        assert timer.take() == -1   # another task's lookup is not this one's
+        await loop.getaddrinfo("localhost", 80)
+        assert timer.take() >= 0 and timer.take() == -1
+        timer.uninstall()
+        assert "getaddrinfo" not in loop.__dict__
+        await loop.getaddrinfo("localhost", 80)
+        assert timer.take() == -1
+
+    asyncio.run(scenario())
 
 
 def _compress(encoding: str, data: bytes) -> bytes:

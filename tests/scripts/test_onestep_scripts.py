@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -88,3 +89,5 @@ def test_qr_prints_a_code_and_the_steps(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "█" in out.stdout or "▀" in out.stdout
     assert "http://ghost.setup/" in out.stdout and "listen_host=0.0.0.0" in out.stdout
+    # the code opens the proxy's own address, which answers before the phone's proxy is set
+    assert re.search(r"open http://[0-9.]+:4545/ in the phone", out.stdout), out.stdout

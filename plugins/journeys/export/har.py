@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from ghost_addons.model import Flow, Timings
+from ghost_addons.pages import pages_of
 from plugins.journeys.export.headers import header_value
 from plugins.journeys.export.model import JourneyExport
 
@@ -72,15 +73,19 @@ def _content(body: bytes, mime: str) -> dict[str, Any]:
 
 
 def _timings(flow: Flow) -> tuple[float, dict[str, float]]:
+    """(HAR's time, timings): the time is the sum of the measured phases, as waterfall
+    viewers draw it; `connect` includes `ssl` (HAR 1.2), so `ssl` is not added again."""
     total = round(flow.duration_us / 1000, 3)
     t: Timings | None = flow.timings
     if t is not None and t.wait_us >= 0:
         def ms(us: int) -> float:
             return round(us / 1000, 3) if us >= 0 else -1
 
-        timings = {"blocked": -1, "dns": ms(t.dns_us), "connect": ms(t.connect_us), "ssl": ms(t.tls_us),
+        connect = t.connect_us + t.tls_us if t.connect_us >= 0 and t.tls_us >= 0 else t.connect_us
+        timings = {"blocked": -1, "dns": ms(t.dns_us), "connect": ms(connect), "ssl": ms(t.tls_us),
                    "send": max(ms(t.send_us), 0), "wait": ms(t.wait_us), "receive": max(ms(t.receive_us), 0)}
-        return total, timings
+        measured = sum(value for name, value in timings.items() if name != "ssl" and value >= 0)
+        return round(measured, 3), timings
     return total, {"blocked": -1, "dns": -1, "connect": -1, "ssl": -1, "send": 0, "wait": total, "receive": 0}
 
 
@@ -128,10 +133,20 @@ def entry(flow: Flow) -> dict[str, Any]:
 
 def generate(export: JourneyExport) -> str:
     journey = export.journey
+    flows = export.flows()
+    # the browser pages the flows belong to, titled with what the extension recorded
+    titles = {step.interaction.page_url: step.interaction.page_title for step in export.steps
+              if step.interaction is not None and step.interaction.page_title}
+    pages, refs = pages_of(sorted(flows, key=lambda f: (f.started_at, f.id)), titles)
+    entries = [entry(flow) for flow in flows]
+    for flow, item in zip(flows, entries, strict=True):
+        if flow.id in refs:
+            item["pageref"] = refs[flow.id]
     document = {"log": {
         "version": "1.2",
         "creator": CREATOR,
         "comment": f'Journey "{journey.name}" ({journey.id})',
-        "entries": [entry(flow) for flow in export.flows()],
+        "pages": pages,
+        "entries": entries,
     }}
     return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n"

@@ -9,7 +9,17 @@ import pytest
 from ghost_addons.store.gql import GqlError, compile_query
 from plugins.devices import exposed_addresses, qr_png
 from plugins.devices.names import device_id, device_name
-from plugins.devices.setup_page import MOBILECONFIG_TYPE, SETUP_URL, answer, ca_der, mobileconfig
+from plugins.devices.setup_page import (
+    MOBILECONFIG_TYPE,
+    SETUP_URL,
+    addressed_to_proxy,
+    answer,
+    ca_der,
+    direct_url,
+    mobileconfig,
+    proxy_address,
+    qr_host,
+)
 from plugins.exporters import DevicesSeen
 from tests.ghost_addons.factories import make_flow
 
@@ -54,6 +64,41 @@ def test_the_mobileconfig_installs_ghosts_ca(tmp_path) -> None:
     code, _, body, _ = answer("/", ca_pem, "10.0.0.5:4545")
     assert code == 200 and b"10.0.0.5:4545" in body and b'href="/ghost-ca.cer"' in body
     assert answer("/nope", ca_pem, "x")[0] == 404
+
+
+@pytest.mark.parametrize(("host", "port", "sockname", "direct"), [
+    ("192.168.1.5", 4545, ("192.168.1.5", 4545), True),
+    ("192.168.1.5", 4545, ("::ffff:192.168.1.5", 4545, 0, 0), True),  # a dual-stack listener
+    ("::1", 4545, ("::1", 4545, 0, 0), True),
+    ("[::1]", 4545, ("::1", 4545, 0, 0), True),
+    ("192.168.1.5", 80, ("192.168.1.5", 4545), False),  # another port of this machine: a proxy request
+    ("192.168.1.6", 4545, ("192.168.1.5", 4545), False),  # another machine
+    ("ghost-box.local", 4545, ("192.168.1.5", 4545), False),  # names are not resolved on the proxy's path
+    ("192.168.1.5", 4545, None, False),
+])
+def test_a_request_addressed_to_the_proxy_itself(host: str, port: int, sockname, direct: bool) -> None:
+    assert addressed_to_proxy(host, port, sockname) is direct
+
+
+def test_the_direct_setup_page_says_which_proxy_to_set(tmp_path) -> None:
+    from tests.support.tls_app import make_ca_chain
+    ca_pem = make_ca_chain(tmp_path)[0].read_bytes()
+    code, _, body, _ = answer("/", ca_pem, "192.168.1.5:4545", direct=True)
+    assert code == 200 and b'<code id="proxy-host">192.168.1.5</code>' in body
+    assert b'<code id="proxy-port">4545</code>' in body and b'href="/ghost-ca.cer"' in body
+    assert b"already sends" not in answer("/", ca_pem, "192.168.1.5:4545", direct=True)[2]
+    assert b"already sends" in answer("/", ca_pem, "192.168.1.5:4545")[2]
+    assert answer("/api/v1/flows", ca_pem, "192.168.1.5:4545", direct=True)[0] == 404
+
+
+def test_setup_addresses() -> None:
+    assert direct_url("192.168.1.5", 4545) == "http://192.168.1.5:4545/"
+    assert direct_url("fd00::5", 4545) == "http://[fd00::5]:4545/"
+    assert proxy_address(("::ffff:10.0.0.7", 4545, 0, 0)) == "10.0.0.7:4545"
+    assert proxy_address(("fd00::5", 4545, 0, 0)) == "[fd00::5]:4545"
+    assert qr_host(["127.0.0.1:4545", "192.168.1.5:4545"]) == "192.168.1.5"
+    lan = qr_host(["0.0.0.0:4545", "[::]:4545"])  # a wildcard: the address of the default route
+    assert lan and lan != "0.0.0.0"
 
 
 def test_exposed_addresses_are_the_non_loopback_ones() -> None:

@@ -125,3 +125,21 @@ def test_entry_round_trips_through_the_importer(index: int) -> None:
         assert back.response.headers == original.response.headers
         assert back.response.body == original.response.body
     assert back.timings == original.timings
+
+
+def test_captured_flows_get_browser_pages_and_imported_ones_keep_theirs() -> None:
+    page = {"startedDateTime": "2026-01-01T00:00:00.000Z", "id": "page_1", "title": "From the file",
+            "pageTimings": {"onLoad": 12}}
+    imported = har_entry_to_flow({"startedDateTime": "2026-01-01T00:00:00Z", "time": 1, "pageref": "page_1",
+                                  "request": {"method": "GET", "url": "https://old.example/", "headers": []},
+                                  "response": {"status": 200, "headers": [], "content": {}}}, page)
+    imported.id = "01IMPORTED"
+    no_page = har_entry_to_flow({"request": {"method": "GET", "url": "https://old.example/x", "headers": []},
+                                 "response": {"status": 200, "headers": [], "content": {}}})
+    no_page.id = "01IMPORTED2"
+    navigation = make_flow(url="https://shop.example/", headers=[("Sec-Fetch-Dest", "document")], id="01NAV")
+    script = make_flow(url="https://shop.example/app.js", headers=[("Referer", "https://shop.example/")], id="01JS")
+    log = orjson.loads(b"".join(har_document([imported, navigation, no_page, script])))["log"]
+    assert [p["id"] for p in log["pages"]] == ["page_1", "page_01NAV"]
+    assert log["pages"][1]["title"] == "https://shop.example/"
+    assert [e.get("pageref") for e in log["entries"]] == ["page_1", "page_01NAV", None, "page_01NAV"]

@@ -9,7 +9,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from ghost_addons.model import Flow
 from plugins.importers import longstrings
+from plugins.importers.contract import InThread
 from plugins.importers.engine import run_import
 from plugins.importers.ghost_json import GHOST_JSON_IMPORTER
 from plugins.importers.har import HAR_IMPORTER
@@ -131,3 +133,15 @@ async def test_one_large_body_imports_in_linear_time_without_stalling_the_loop(
         assert worst < 0.1 + noise, f"{mb} MB: the loop waited {worst * 1000:.0f} ms " \
                                     f"(noise {noise * 1000:.0f} ms)"
     assert times[16] < 4 * times[4] * 2, times  # linear, with room for a busy machine
+
+
+def test_the_copy_of_a_long_body_is_a_step_off_the_loop(tmp_path: Path) -> None:
+    # the engine runs InThread steps in a worker thread; a plain iteration gets the body too
+    raw = os.urandom(600_000)
+    path = har_with(tmp_path, entry(base64.b64encode(raw).decode(), "base64"))
+    list(HAR_IMPORTER.scan(path))
+    items = list(HAR_IMPORTER.entries(path))
+    assert sum(isinstance(item, InThread) for item in items) == 2  # the request's body, the response's
+    (flow,) = [item for item in items if isinstance(item, Flow)]
+    assert flow.response is not None and flow.response.body == raw
+    assert flow.request.body == base64.b64encode(raw)  # its postData does not say base64

@@ -52,6 +52,35 @@ def test_har_keeps_every_answered_flow_in_step_order() -> None:
     assert doc["log"]["creator"] == {"name": "Ghost", "version": "1.0"}
 
 
+def test_har_pages_are_the_browser_pages_titled_as_the_extension_saw_them(tmp_path: Path) -> None:
+    from ghost_addons.model import Timings
+    from plugins.journeys.export.model import ExportStep
+    from plugins.journeys.model import Interaction
+    from tests.support.captured_session import ensure_node_tools, har_validator
+
+    journey = login_journey()
+    base = "http://127.0.0.1:8080"
+    page = flow(9, base, "GET", "/dashboard", 200, "<html>", headers=[("Sec-Fetch-Dest", "document")])
+    page.timings = Timings(dns_us=1_000, connect_us=2_000, tls_us=3_000, send_us=100, wait_us=4_000, receive_us=500)
+    titled = Interaction("01JEXP0RTI0000000000000009", "S", "click", base + "/dashboard#notes", page.started_at,
+                         page_title="Dashboard")
+    steps = [ExportStep(journey.steps[0].step, page, None), ExportStep(journey.steps[1].step, None, titled),
+             *journey.steps]
+    text = BUILTIN["har"].generate(type(journey)(journey.journey, steps))
+    ensure_node_tools()
+    (tmp_path / "journey.har").write_text(text)
+    checked = har_validator(tmp_path / "journey.har")
+    assert checked.returncode == 0, checked.stderr
+    log = orjson.loads(text)["log"]
+    assert [(p["id"], p["title"]) for p in log["pages"]] == [(f"page_{page.id}", "Dashboard")]
+    entries = log["entries"]
+    # the flows recorded before the navigation started have no page; the ones after it are on it
+    assert [e.get("pageref") for e in entries] == [f"page_{page.id}", None, None, None, None]
+    timings = entries[0]["timings"]
+    assert timings["connect"] == 5.0 and timings["ssl"] == 3.0  # HAR 1.2: connect includes ssl
+    assert entries[0]["time"] == 1.0 + 5.0 + 0.1 + 4.0 + 0.5  # the measured phases, added
+
+
 def test_postman_dedupes_by_method_and_url() -> None:
     journey = login_journey()
     again = journey.steps[2]  # GET /api/items a second time, e.g. a refresh
