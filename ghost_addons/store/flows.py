@@ -23,6 +23,7 @@ from ghost_addons.model import (
     header_text,
     parse_time,
 )
+from ghost_addons.store import websockets
 from ghost_addons.store.db import Connection, OperationalError
 from ghost_addons.store.search import REGEX_TIMEOUT, index_flows
 
@@ -309,6 +310,11 @@ def session_flow_batch(
         if max_bytes and size >= max_bytes:
             break
     cursor.close()
+    # WebSocket messages go with their flows (HAR's _webSocketMessages, Ghost JSON's websocket)
+    upgraded = [f.id for f in batch if f.response is not None and f.response.status_code == 101]
+    if upgraded:
+        logs = websockets.logs_for(conn, upgraded)
+        batch = [f.replace(websocket=logs[f.id]) if f.id in logs else f for f in batch]
     return batch
 
 
