@@ -139,3 +139,23 @@ def test_deleting_the_flow_deletes_its_messages(ghost, echo_server, tmp_path: Pa
     with sqlite3.connect(ghost.home / "ghost.db") as conn:
         assert conn.execute("SELECT COUNT(*) FROM websocket_messages").fetchone()[0] == 0
         assert conn.execute("SELECT COUNT(*) FROM websocket_totals").fetchone()[0] == 0
+
+
+def test_har_export_has_the_messages_and_imports_them_back(ghost, echo_server) -> None:
+    script: list[str | bytes] = ["hi", BINARY, HOSTILE]
+    talk(ghost, echo_server.wss_url, script)
+    flow = websocket_flow(ghost)
+    wait_messages(ghost, flow["id"], stored=6)
+    har = ghost.api("GET", f"/api/v1/sessions/{flow['session_id']}/export/har")
+    assert har.status_code == 200, har.text
+    entry = next(e for e in har.json()["log"]["entries"] if e["response"]["status"] == 101)
+    sent = entry["_webSocketMessages"]
+    assert [(m["type"], m["opcode"]) for m in sent] == [("send", 1), ("receive", 1), ("send", 2), ("receive", 2),
+                                                        ("send", 1), ("receive", 1)]
+    assert base64.b64decode(sent[2]["data"]) == BINARY and sent[4]["data"] == HOSTILE
+    session = ghost.api("POST", "/api/v1/sessions", json={"name": "again"}).json()
+    imported = ghost.api("POST", f"/api/v1/sessions/{session['id']}/import/har", content=har.content)
+    assert imported.status_code == 200 and imported.json()["imported"] == 1, imported.text
+    again = ghost.api("GET", "/api/v1/flows", params={"session_id": session["id"]}).json()["flows"][0]
+    page = ghost.api("GET", f"/api/v1/flows/{again['id']}/websocket").json()
+    assert [decoded(m) for m in page["messages"]] == expected_messages(script)
