@@ -108,6 +108,9 @@ class WebSocketRecorder:
         self._wake = asyncio.Event()
         self._full = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # one batch at a time, so the last one at stop waits for one under way
+        self._flushing = asyncio.Lock()
+        self.closed = False  # Ghost stopped: sockets still open are no longer recorded
 
     def start(self) -> None:
         self._task = self.ghost.spawn(self._run(), name="ghost websocket recorder")
@@ -115,13 +118,15 @@ class WebSocketRecorder:
     # --- from the proxy's hooks (sync, cheap) ----------------------------------------------
 
     def open(self, flow_id: str) -> None:
+        if self.closed:
+            return
         settings = self.ghost.settings
         self.sockets[flow_id] = Socket(flow_id, settings.get("store.websocket_max_messages"),
                                        settings.get("store.websocket_max_bytes"))
 
     def message(self, flow_id: str, from_client: bool, opcode: int, timestamp: float, content: bytes) -> None:
         socket = self.sockets.get(flow_id)
-        if socket is None:
+        if socket is None or self.closed:
             return
         if socket.add(from_client, opcode, timestamp, content):
             self.waiting += 1
@@ -160,6 +165,10 @@ class WebSocketRecorder:
 
     async def flush(self) -> int:
         """Send what waits in one batch; returns how many messages were sent."""
+        async with self._flushing:
+            return await self._flush()
+
+    async def _flush(self) -> int:
         messages, totals, taken = take_batch(self.sockets, time.monotonic())
         self.waiting = sum(len(s.pending) for s in self.sockets.values())
         if not totals:
@@ -176,6 +185,7 @@ class WebSocketRecorder:
 
     async def close(self) -> None:
         """At stop, after the flow writer drained: store what waits of every socket."""
+        self.closed = True
         now = time.monotonic()
         for socket in self.sockets.values():
             socket.ended_at = socket.ended_at or now

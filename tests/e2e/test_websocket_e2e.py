@@ -6,14 +6,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import ssl
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from playwright.sync_api import expect
 
+from tests.e2e.test_webui import browser, open_ui  # noqa: F401 - browser is a fixture
 from tests.support.ws_echo import WebSocketEchoServer
 
 HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
@@ -27,14 +31,20 @@ def echo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebSocketE
     server.stop()
 
 
-def talk(ghost: Any, url: str, script: list[str | bytes], timeout: float = 20.0) -> list[str | bytes]:
-    """Connect through the proxy, send each message and wait for its answer(s), close."""
+def talk(ghost: Any, url: str, script: list[str | bytes], timeout: float = 20.0,
+         pause: threading.Event | None = None, paused: threading.Event | None = None) -> list[str | bytes]:
+    """Connect through the proxy, send each message and wait for its answer(s), close. With
+    `pause`: at a None in the script, say so (`paused`) and wait for `pause` before going on."""
     async def run() -> list[str | bytes]:
         ctx = ssl.create_default_context(cafile=str(ghost.ca_path))
         answers: list[str | bytes] = []
         async with aiohttp.ClientSession() as session, \
                 session.ws_connect(url, proxy=ghost.proxy_url, ssl=ctx) as ws:
             for message in script:
+                if message is None and pause is not None and paused is not None:
+                    paused.set()
+                    await asyncio.to_thread(pause.wait, timeout)
+                    continue
                 if isinstance(message, bytes):
                     await ws.send_bytes(message)
                 else:
@@ -159,3 +169,40 @@ def test_har_export_has_the_messages_and_imports_them_back(ghost, echo_server) -
     again = ghost.api("GET", "/api/v1/flows", params={"session_id": session["id"]}).json()["flows"][0]
     page = ghost.api("GET", f"/api/v1/flows/{again['id']}/websocket").json()
     assert [decoded(m) for m in page["messages"]] == expected_messages(script)
+
+
+def test_the_messages_tab_shows_them_live_and_inert(ghost, echo_server, browser) -> None:  # noqa: F811
+    before: list[str | bytes] = [HOSTILE, '{"kind": "json", "n": [1, 2]}', BINARY]
+    after: list[str | bytes] = ["later one", "later two"]
+    pause, paused = threading.Event(), threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        conversation = pool.submit(talk, ghost, echo_server.ws_url, [*before, None, *after],
+                                   30.0, pause, paused)
+        assert paused.wait(20)
+        flow = websocket_flow(ghost)
+        wait_messages(ghost, flow["id"], stored=6)
+        page, trouble = open_ui(browser, ghost)
+        page.locator(".rows .row:not([hidden]) .c-status:text-is('101')").click()
+        page.locator(".subtab", has_text="Messages").click()
+        rows = page.locator(".ws-row")
+        expect(rows).to_have_count(6)
+        assert rows.nth(0).locator(".ws-arrow").text_content() == "↑"
+        assert rows.nth(1).locator(".ws-arrow").text_content() == "↓"
+        assert HOSTILE[:100] in rows.nth(0).locator(".ws-preview").text_content()
+        pause.set()  # the socket talks on while the tab is open: the rows come live
+        expect(rows).to_have_count(10)
+        assert conversation.result(timeout=20)[-1] == "later two"
+    assert rows.nth(9).locator(".ws-preview").text_content() == "later two"
+    rows.nth(0).click()
+    assert page.locator(".ws-detail pre").text_content() == HOSTILE  # as text, exactly
+    rows.nth(2).click()
+    assert '"n": [\n    1,' in page.locator(".ws-detail pre").text_content()  # JSON pretty-printed
+    rows.nth(4).click()
+    assert page.locator(".ws-detail pre.hex").text_content().startswith("00000000  00 01 02 03")
+    page.fill(".ws-filter", "later")
+    expect(rows).to_have_count(4)
+    page.select_option(".ws-direction", "server_to_client")
+    expect(rows).to_have_count(2)
+    assert page.evaluate("window.pwned === undefined")
+    assert page.locator("img[src=x]").count() == 0
+    assert not trouble, trouble
