@@ -371,11 +371,16 @@ class GhostAddon:
 
     def websocket_message(self, flow: http.HTTPFlow) -> None:
         recorded = flow.metadata.get(WEBSOCKET_KEY)
-        if recorded is None or self.ghost is None or flow.websocket is None:
+        if recorded is None or self.ghost is None or flow.websocket is None or not flow.websocket.messages:
             return
-        message = flow.websocket.messages[-1]
+        messages = flow.websocket.messages
+        message = messages[-1]
         self.ghost.websockets.message(recorded, message.from_client, int(message.type), message.timestamp,
                                       message.content)
+        # Ghost's store is the record: mitmproxy's own list would hold every message of a
+        # long-lived socket in memory. The current one stays for the addons after Ghost.
+        if len(messages) > 1:
+            del messages[:-1]
 
     def websocket_end(self, flow: http.HTTPFlow) -> None:
         recorded = flow.metadata.get(WEBSOCKET_KEY)
