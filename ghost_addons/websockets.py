@@ -24,9 +24,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ghost_addons.model import WebSocketMessage
 from ghost_addons.store.flow_process import FlowStoreError
-from ghost_addons.store.websockets import MessageRow, TotalsRow, message_row
+from ghost_addons.store.websockets import MessageRow, TotalsRow
 
 if TYPE_CHECKING:
     from ghost_addons.core import Ghost
@@ -68,7 +67,8 @@ class Socket:
             return False
         self.stored += 1
         self.stored_bytes += len(content)
-        self.pending.append(message_row(self.flow_id, WebSocketMessage(seq, from_client, opcode, timestamp, content)))
+        # the row `store.websockets.message_row` makes, built straight (this is the proxy's path)
+        self.pending.append((self.flow_id, seq, int(from_client), opcode, timestamp, content))
         return True
 
     def take(self) -> tuple[list[MessageRow], TotalsRow]:
