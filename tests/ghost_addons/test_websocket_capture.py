@@ -17,9 +17,9 @@ from wsproto.frame_protocol import Opcode
 from ghost_addons.addon import GhostAddon
 from ghost_addons.core import Ghost
 from ghost_addons.hookspecs import hookimpl
-from ghost_addons.store import websockets
+from ghost_addons.store import db, websockets
 from tests.ghost_addons.test_pipeline import Lifecycle, addon_for, exchange
-from tests.support.inprocess import StartGhostApp
+from tests.support.inprocess import StartGhostApp, running_ghost
 
 
 @pytest.fixture
@@ -105,3 +105,27 @@ async def test_caps_and_a_flow_not_stored(ghost: Ghost) -> None:
     page = await stored_page(ghost, stored.id, 4)
     assert (page["stored"], page["dropped"]) == (2, 2)
     assert [m["content"] for m in page["messages"]] == ["a", "b"]
+
+
+async def test_a_socket_still_open_at_stop_keeps_what_it_said(tmp_path) -> None:
+    """Stopping Ghost stores the messages waiting for their batch, even of a socket that
+    never ended; what it says after the stop is not recorded."""
+    lifecycle = Lifecycle()
+    async with running_ghost(tmp_path / "home") as running:
+        with addon_for(running, lifecycle) as (addon, tctx):
+            flow, response = upgrade()
+            await exchange(tctx, addon, flow, response)
+            stored = await lifecycle.next_stored()
+            invoke = tctx.master.addons.invoke_addon
+            assert flow.websocket is not None
+            for text in ("one", "two"):
+                flow.websocket.messages.append(WebSocketMessage(Opcode.TEXT, True, text.encode()))
+                await invoke(addon, WebsocketMessageHook(flow))
+    assert running.websockets.closed
+    running.websockets.message(stored.id, True, 1, 0.0, b"after the stop")  # ignored
+    conn = db.connect(tmp_path / "home" / "ghost.db", readonly=True)
+    try:
+        page = websockets.page(conn, stored.id, -1, 10)
+    finally:
+        conn.close()
+    assert page is not None and [m["content"] for m in page["messages"]] == ["one", "two"]
