@@ -12,8 +12,9 @@ upgrade is stored as any other; its messages follow it:
   `FLUSH_MESSAGES` wait, so a long-lived socket is stored as it talks and a busy one costs
   a few commits a second. Each batch is announced per flow (`flow.websocket_messages`).
 - A flow is committed by the flow writer a moment after its 101; its messages wait for
-  that (`committed`), so a message row never precedes its flow. A socket whose flow is
-  never committed (the database was full) is forgotten `END_GRACE_SECONDS` after it ends.
+  that (`committed`), so a message row never precedes its flow. A socket whose flow is not
+  committed `COMMIT_GRACE_SECONDS` after the upgrade (the database was full) is forgotten,
+  so its messages do not pile up in memory.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ log = logging.getLogger("ghost.websockets")
 
 FLUSH_MESSAGES = 500
 FLUSH_SECONDS = 0.5
-END_GRACE_SECONDS = 30.0
+COMMIT_GRACE_SECONDS = 30.0
 
 
 @dataclass(slots=True)
@@ -51,6 +52,7 @@ class Socket:
     pending: list[MessageRow] = field(default_factory=list)
     changed: bool = False  # counts changed since the last batch
     committed: bool = False  # its flow is in the database
+    opened_at: float = field(default_factory=time.monotonic)
     ended_at: float = 0.0  # time.monotonic() when it ended (0: open)
 
     def admits(self, size: int) -> bool:
@@ -77,17 +79,17 @@ class Socket:
 
 
 def take_batch(sockets: dict[str, Socket], now: float) -> tuple[list[MessageRow], list[TotalsRow], list[tuple[Socket, int]]]:
-    """Take what waits on the committed sockets; forget those ended (once taken, or when
-    their flow was not committed within the grace). Returns (messages, totals, [(socket,
+    """Take what waits on the committed sockets; forget those ended (once taken) and those
+    whose flow was not committed within the grace. Returns (messages, totals, [(socket,
     messages taken)])."""
     messages: list[MessageRow] = []
     totals: list[TotalsRow] = []
     taken: list[tuple[Socket, int]] = []
     for flow_id, socket in list(sockets.items()):
         if not socket.committed:
-            if socket.ended_at and now - socket.ended_at > END_GRACE_SECONDS:
-                log.warning("the WebSocket messages of flow %s were not stored: the flow itself was not (%d "
-                            "messages)", flow_id, socket.stored)
+            if now - socket.opened_at > COMMIT_GRACE_SECONDS:
+                log.warning("the WebSocket messages of flow %s are not recorded: the flow itself was not stored "
+                            "within %.0f s (%d messages lost)", flow_id, COMMIT_GRACE_SECONDS, socket.stored)
                 del sockets[flow_id]
             continue
         if socket.pending or socket.changed:
@@ -159,9 +161,12 @@ class WebSocketRecorder:
                 pass
             self._wake.clear()
             self._full.clear()
-            await self.flush()
-            if any(s.ended_at and not s.committed for s in self.sockets.values()):
-                self._wake.set()  # look again for the grace to pass
+            try:
+                await self.flush()
+            except Exception:  # a bug here must not end the recording of every socket
+                log.exception("storing a batch of WebSocket messages failed")
+            if any(not s.committed for s in self.sockets.values()):
+                self._wake.set()  # look again for the commit, or for the grace to pass
 
     async def flush(self) -> int:
         """Send what waits in one batch; returns how many messages were sent."""

@@ -8,7 +8,7 @@ import pytest
 
 from ghost_addons.model import WEBSOCKET_BINARY, WEBSOCKET_TEXT, Flow, WebSocketLog, WebSocketMessage
 from ghost_addons.store import Store, flows, sessions, websockets
-from ghost_addons.websockets import END_GRACE_SECONDS, Socket, take_batch
+from ghost_addons.websockets import COMMIT_GRACE_SECONDS, Socket, take_batch
 from tests.ghost_addons.factories import make_flow
 
 
@@ -26,21 +26,23 @@ def test_caps_keep_what_fits_and_count_the_rest() -> None:
 
 
 def test_a_batch_waits_for_the_flow_and_forgets_ended_sockets() -> None:
-    waiting, done, lost = Socket("a", 10, 100), Socket("b", 10, 100), Socket("c", 10, 100)
+    waiting = Socket("a", 10, 100, opened_at=100.0)
+    done = Socket("b", 10, 100, opened_at=100.0)
+    lost = Socket("c", 10, 100, opened_at=90.0)
     for socket in (waiting, done, lost):
         socket.add(True, WEBSOCKET_TEXT, 1.0, b"hi")
     done.committed = True
-    done.ended_at = 100.0
-    lost.ended_at = 100.0
+    done.ended_at = 101.0
     sockets = {"a": waiting, "b": done, "c": lost}
-    messages, totals, taken = take_batch(sockets, now=101.0)
+    messages, totals, taken = take_batch(sockets, now=102.0)
     assert [m[0] for m in messages] == ["b"] and totals == [("b", 1, 0)] and taken == [(done, 1)]
-    assert set(sockets) == {"a", "c"}  # b ended and is stored; a's flow is not committed yet
-    take_batch(sockets, now=100.0 + END_GRACE_SECONDS + 1)
-    assert set(sockets) == {"a"}  # c's flow never came: forgotten after the grace
+    assert set(sockets) == {"a", "c"}  # b ended and is stored; a's and c's flows are not committed yet
+    take_batch(sockets, now=90.0 + COMMIT_GRACE_SECONDS + 1)
+    assert set(sockets) == {"a"}  # c's flow never came: forgotten after the grace, open or not
     waiting.committed = True
     assert take_batch(sockets, now=200.0)[1] == [("a", 1, 0)]
     assert take_batch(sockets, now=200.0)[1] == []  # nothing new, nothing sent
+    assert set(sockets) == {"a"}  # still open: kept (its grace ran out, but its flow is stored)
 
 
 def test_message_json_round_trip() -> None:
