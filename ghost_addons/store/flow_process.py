@@ -126,6 +126,7 @@ def _reason(e: Exception) -> str:
 
 def encode_batch(batch: list[Flow], max_db_size: int = 0) -> tuple[bytes, BatchResult]:
     from ghost_addons.store.flows import body_row, error_rows, flow_row, identity_row
+    from ghost_addons.store.websockets import flow_rows as websocket_rows
 
     flow_rows, body_rows, result = [], [], BatchResult()
     for f in batch:
@@ -137,8 +138,6 @@ def encode_batch(batch: list[Flow], max_db_size: int = 0) -> tuple[bytes, BatchR
             rows = error_rows(identity_row(f), reason)
         flow_rows.append(rows[0])
         body_rows.append(rows[1])
-    from ghost_addons.store.websockets import flow_rows as websocket_rows
-
     messages, totals = websocket_rows(batch)  # imported flows may carry their messages
     return pickle.dumps((flow_rows, body_rows, max_db_size, messages, totals), protocol=5), result
 
