@@ -310,10 +310,11 @@ def session_flow_batch(
         if max_bytes and size >= max_bytes:
             break
     cursor.close()
-    # WebSocket messages go with their flows (HAR's _webSocketMessages, Ghost JSON's websocket)
-    upgraded = [f.id for f in batch if f.response is not None and f.response.status_code == 101]
-    if upgraded:
-        logs = websockets.logs_for(conn, upgraded)
+    # WebSocket messages go with their flows (HAR's _webSocketMessages, Ghost JSON's websocket);
+    # any flow may have them (an imported entry need not say 101), and asking costs one
+    # look-up in websocket_totals per 500 flows
+    logs = websockets.logs_for(conn, [f.id for f in batch]) if batch else {}
+    if logs:
         batch = [f.replace(websocket=logs[f.id]) if f.id in logs else f for f in batch]
     return batch
 

@@ -69,7 +69,8 @@ def test_imported_flow_carries_its_messages_and_deletes_them_with_it(tmp_path) -
         await store.open([])
         session = await store.write(sessions.create_session, "s")
         upgrade = make_flow("01A", status=101, session_id=session["id"]).replace(websocket=log)
-        await store.insert_flows([upgrade, make_flow("01B", session_id=session["id"])])
+        odd = make_flow("01C", status=None, session_id=session["id"]).replace(websocket=WebSocketLog(log.messages[:1]))
+        await store.insert_flows([upgrade, make_flow("01B", session_id=session["id"]), odd])
         page = await store.read(websockets.page, "01A", -1, 1)
         assert page["stored"] == 2 and page["dropped"] == 5 and page["next_after"] == 0
         assert [m["content"] for m in page["messages"]] == ["ping"]
@@ -82,13 +83,15 @@ def test_imported_flow_carries_its_messages_and_deletes_them_with_it(tmp_path) -
         batch = [f async for chunk in store.iter_session_flows(session["id"]) for f in chunk]
         by_id: dict[str, Flow] = {f.id: f for f in batch}
         assert by_id["01B"].websocket is None
+        assert by_id["01C"].websocket == WebSocketLog(log.messages[:1])  # no 101, still its messages
         stored = by_id["01A"].websocket
         assert stored is not None and stored.dropped == 5
         assert [m.content for m in stored.messages] == [b"ping", b"\x01\x02", b"late"]
         assert Flow.from_dict(by_id["01A"].to_dict()) == by_id["01A"]
         await store.write(flows.delete_flow, "01A")
         counts = await store.read(lambda conn: conn.execute(
-            "SELECT (SELECT COUNT(*) FROM websocket_messages), (SELECT COUNT(*) FROM websocket_totals)").fetchone())
+            "SELECT (SELECT COUNT(*) FROM websocket_messages WHERE flow_id = '01A'),"
+            " (SELECT COUNT(*) FROM websocket_totals WHERE flow_id = '01A')").fetchone())
         assert tuple(counts) == (0, 0)
         await store.close()
 
