@@ -183,6 +183,10 @@ class WebSocketRecorder:
             await ghost.store.insert_websocket(messages, totals, ghost.settings.get("store.max_db_size"))
         except FlowStoreError as e:
             log.error("%s", e)
+            for socket, count in taken:  # not stored after all: counted as dropped, said in the next totals
+                socket.stored -= count
+                socket.dropped += count
+                socket.changed = True
             return 0
         for socket, count in taken:
             ghost.events.publish("flow.websocket_messages", event_payload(socket, count))

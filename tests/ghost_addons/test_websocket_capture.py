@@ -129,3 +129,22 @@ async def test_a_socket_still_open_at_stop_keeps_what_it_said(tmp_path) -> None:
     finally:
         conn.close()
     assert page is not None and [m["content"] for m in page["messages"]] == ["one", "two"]
+
+
+async def test_messages_a_full_database_refused_count_as_dropped(ghost: Ghost) -> None:
+    lifecycle = Lifecycle()
+    with addon_for(ghost, lifecycle) as (addon, tctx):
+        flow, response = upgrade()
+        await exchange(tctx, addon, flow, response)
+        stored = await lifecycle.next_stored()
+        invoke = tctx.master.addons.invoke_addon
+        assert flow.websocket is not None
+        ghost.settings.update({"store": {"max_db_size": 4096}})  # far below what the database holds
+        flow.websocket.messages.append(WebSocketMessage(Opcode.BINARY, False, b"x" * 200_000))
+        await invoke(addon, WebsocketMessageHook(flow))
+        assert await ghost.websockets.flush() == 0  # refused: the database is full
+        ghost.settings.update({"store": {"max_db_size": 0}})
+        await talk(tctx, addon, flow, [(True, "after")])
+    page = await stored_page(ghost, stored.id, 2)
+    assert (page["stored"], page["dropped"]) == (1, 1)
+    assert [(m["seq"], m["content"]) for m in page["messages"]] == [(1, "after")]
