@@ -106,6 +106,8 @@ def test_messages_each_way_stored_in_order_with_their_bytes(ghost, echo_server, 
         paged += chunk["messages"]
         after = chunk["next_after"]
     assert paged == page["messages"]
+    assert [f["id"] for f in ghost.flows(q="ws:HELLO*✓")] == [flow["id"]]  # GQL over the text messages
+    assert ghost.flows(q="ws:nobody-said-this") == []
     full = ghost.api("GET", f"/api/v1/flows/{flow['id']}").json()
     assert full["response"]["status_code"] == 101 and full["request"]["scheme"] == ("https" if secure else "http")
 

@@ -7,7 +7,9 @@ import asyncio
 import pytest
 
 from ghost_addons.model import WEBSOCKET_BINARY, WEBSOCKET_TEXT, Flow, WebSocketLog, WebSocketMessage
-from ghost_addons.store import Store, flows, sessions, websockets
+from ghost_addons.store import Store, db, flows, sessions, websockets
+from ghost_addons.store.gql import compile_query
+from ghost_addons.store.migrations import CORE_MIGRATIONS, apply
 from ghost_addons.websockets import COMMIT_GRACE_SECONDS, Socket, take_batch
 from tests.ghost_addons.factories import make_flow
 
@@ -96,3 +98,22 @@ def test_imported_flow_carries_its_messages_and_deletes_them_with_it(tmp_path) -
         await store.close()
 
     asyncio.run(scenario())
+
+
+def test_gql_ws_finds_sockets_and_what_they_said(tmp_path) -> None:
+    conn = db.connect(tmp_path / "g.db")
+    apply(conn, [("core", CORE_MIGRATIONS)])
+    conn.execute("INSERT INTO sessions VALUES ('s', 's', '', 'now', 'now')")
+    flows.insert_flows(conn, [make_flow("01A", status=101), make_flow("01B", status=101), make_flow("01C")])
+    websockets.insert(conn, [("01A", 0, 1, WEBSOCKET_TEXT, 1.0, b'{"Order": "100%_done"}'),
+                             ("01B", 0, 0, WEBSOCKET_BINARY, 1.0, b"order")], [("01A", 1, 0), ("01B", 1, 0)])
+
+    def found(query: str) -> set[str]:
+        where, params = compile_query(query)
+        return {r[0] for r in conn.execute(f"SELECT id FROM flows WHERE {where}", params)}
+
+    assert found("ws:true") == {"01A", "01B"} and found("ws:false") == {"01C"}
+    assert found("ws:order") == {"01A"}  # any case; binary messages are not text
+    assert found('ws:"100%_done"') == {"01A"} and found("ws:100x") == set()  # % and _ are literal
+    assert found("ws:ord*done") == {"01A"} and found("-ws:order") == {"01B", "01C"}
+    conn.close()
