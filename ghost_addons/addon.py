@@ -49,6 +49,7 @@ RESPONSE_STAGES = ("ghost_map_rules", "ghost_addons", "ghost_breakpoints")
 SKIP = "ghost_skip"
 API_REFUSED = "Ghost does not proxy requests to its own API"
 STORED = "ghost_stored"
+WEBSOCKET_KEY = "ghost_websocket"  # on a stored upgrade: the Ghost flow id its messages go to
 # At stop, exchanges under way get this long to be answered (and captured) before the queue
 # is drained; a slow download still going then is cut (killed, not answered unrecorded).
 STOP_GRACE_SECONDS = 5.0
@@ -374,9 +375,32 @@ class GhostAddon:
         ghost.pm.direct("ghost_capture")(ghost=ghost, flow=flow, record=record)
         if False in ghost.pm.direct("ghost_should_store")(ghost=ghost, record=record):
             return None
+        if flow.websocket is not None:  # an upgrade: its messages follow (websocket_message)
+            flow.metadata[WEBSOCKET_KEY] = record.id
+            ghost.websockets.open(record.id)
         if flow.response is not None and ghost.settings.get("store.answer_after_commit"):
             return self._answer_after_commit(ghost, flow, record)
         return ghost.flow_writer.put(record)
+
+    # --- WebSocket messages of a stored upgrade (see ghost_addons.websockets) ---------------
+
+    def websocket_message(self, flow: http.HTTPFlow) -> None:
+        recorded = flow.metadata.get(WEBSOCKET_KEY)
+        if recorded is None or self.ghost is None or flow.websocket is None or not flow.websocket.messages:
+            return
+        messages = flow.websocket.messages
+        message = messages[-1]
+        self.ghost.websockets.message(recorded, message.from_client, int(message.type), message.timestamp,
+                                      message.content)
+        # Ghost's store is the record: mitmproxy's own list would hold every message of a
+        # long-lived socket in memory. The current one stays for the addons after Ghost.
+        if len(messages) > 1:
+            del messages[:-1]
+
+    def websocket_end(self, flow: http.HTTPFlow) -> None:
+        recorded = flow.metadata.get(WEBSOCKET_KEY)
+        if recorded is not None and self.ghost is not None:
+            self.ghost.websockets.end(recorded)
 
     async def _answer_after_commit(self, ghost: Ghost, flow: http.HTTPFlow, record: Any) -> None:
         """Hold the response until its flow is committed; one that could not be stored is

@@ -97,6 +97,14 @@ CORE_SETTINGS: dict[str, tuple[Setting, ...]] = {
                 "(0: no limit but the disk's); the proxy keeps proxying and storing resumes when "
                 "there is room again (flows deleted, or the limit raised).",
                 minimum=0),
+        Setting("websocket_max_messages", 10_000,
+                "A WebSocket flow stores at most this many messages; later ones are counted as dropped, "
+                "not stored (0: none stored).",
+                minimum=0, maximum=10_000_000),
+        Setting("websocket_max_bytes", 16 * 1024 * 1024,
+                "A WebSocket flow stores at most this many bytes of messages; a message that would pass "
+                "it is counted as dropped, not stored (0: none stored).",
+                minimum=0),
     ),
     "replay": (
         Setting("allow_hosts", [], "Hosts (exact, or *.domain for it and its subdomains), IPs or CIDRs that "

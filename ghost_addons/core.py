@@ -28,6 +28,7 @@ from ghost_addons.registry import Registry
 from ghost_addons.settings_schema import SettingsSchema
 from ghost_addons.ssrf import check_reachable, guard_for, host_address, is_local_address
 from ghost_addons.store import FlowWriter, Store, sessions
+from ghost_addons.websockets import WebSocketRecorder
 
 log = logging.getLogger("ghost")
 
@@ -83,6 +84,7 @@ class Ghost:
         self.store = Store(home / "ghost.db")
         self.store.ghost = self
         self.flow_writer = FlowWriter(self)
+        self.websockets = WebSocketRecorder(self)
         self.api_host = api_host
         self.api_port = api_port or self.settings.get("api.port")
         self._api_address = host_address(api_host)
@@ -186,6 +188,7 @@ class Ghost:
             log.info("database migrations applied: %s", ", ".join(applied))
         self.active_session_id = await self.store.write(sessions.ensure_active_session)
         self.flow_writer.start()
+        self.websockets.start()
         await self.call_hook("ghost_startup", ghost=self)
         await self.api.start()
         self.running = True
@@ -217,6 +220,7 @@ class Ghost:
             await self.call_hook("ghost_shutdown", ghost=self)
         finally:
             await self.flow_writer.drain()
+            await self.websockets.close()
             for task in list(self._tasks):
                 task.cancel()
             if self._tasks:
@@ -300,6 +304,8 @@ class Ghost:
         return await check_reachable(guard, url)
 
     def flow_committed(self, flow: Flow) -> None:
+        if self.websockets.sockets:
+            self.websockets.committed(flow.id)
         future = self._pending_replays.get(flow.id)
         if future is not None and not future.done():
             future.set_result(flow)

@@ -88,6 +88,8 @@ CORE_EVENT_TYPES = (
               "A flow was stored (captured, replayed or imported)."),
     EventType("flow.updated", "flow summary", "A flow's tags or annotations changed."),
     EventType("flow.deleted", "{id}", "A flow was deleted."),
+    EventType("flow.websocket_messages", "{id, new, stored, dropped, open}",
+              "A batch of a WebSocket flow's messages was stored (about twice a second while it talks)."),
     EventType("session.created", "session {id, name, ...}", "A session was created."),
     EventType("session.updated", "session", "A session was renamed or changed."),
     EventType("session.deleted", "{id}", "A session and its flows were deleted."),

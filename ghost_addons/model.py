@@ -30,7 +30,9 @@ JSON shape (`to_dict()`)::
       "error": "",                    # e.g. "Connection refused"
       "client_addr": "127.0.0.1:5123", "server_addr": "127.0.0.1:8080",
       "tags": ["error"], "metadata": {"key": "value"},
-      "interaction_id": "", "annotation": ""
+      "interaction_id": "", "annotation": "",
+      "websocket": {...}              # only on a WebSocket flow whose messages were read
+                                      # with it (exports, imports): see WebSocketLog
     }
 
 Header bytes: names and values are held as mitmproxy holds them, decoded as UTF-8 with
@@ -367,6 +369,81 @@ def _us_to_ms(us: int) -> float:
     return -1 if us < 0 else round(us / 1000, 3)
 
 
+WEBSOCKET_TEXT = 1  # RFC 6455 opcodes, as HAR's `_webSocketMessages` carries them
+WEBSOCKET_BINARY = 2
+
+
+@dataclass(frozen=True, slots=True)
+class WebSocketMessage:
+    """One WebSocket message of a flow: `seq` is its place among all the socket's messages
+    (those not stored for the caps included), `timestamp` seconds since the epoch."""
+
+    seq: int
+    from_client: bool
+    opcode: int
+    timestamp: float
+    content: bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        """Text as text (bytes that are not UTF-8 shown as U+FFFD), binary as base64."""
+        text = self.opcode == WEBSOCKET_TEXT
+        return {
+            "seq": self.seq,
+            "direction": "client_to_server" if self.from_client else "server_to_client",
+            "type": "text" if text else "binary",
+            "timestamp": self.timestamp,
+            "size": len(self.content),
+            "encoding": "utf8" if text else "base64",
+            "content": self.content.decode("utf-8", "replace") if text
+            else base64.b64encode(self.content).decode("ascii"),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> WebSocketMessage:
+        if not isinstance(raw, dict):
+            raise ValueError("a WebSocket message must be an object")
+        kind, content = raw.get("type"), raw.get("content")
+        if kind not in ("text", "binary") or not isinstance(content, str):
+            raise ValueError("a WebSocket message needs type text|binary and a string content")
+        if raw.get("encoding") == "base64":
+            try:
+                data = base64.b64decode(content, validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError("a WebSocket message's base64 content is not valid base64") from None
+        else:
+            data = content.encode("utf-8", "surrogatepass")
+        try:
+            return cls(seq=int(raw.get("seq") or 0), from_client=raw.get("direction") == "client_to_server",
+                       opcode=WEBSOCKET_TEXT if kind == "text" else WEBSOCKET_BINARY,
+                       timestamp=float(raw.get("timestamp") or 0), content=data)
+        except (TypeError, ValueError):
+            raise ValueError("a WebSocket message's seq and timestamp must be numbers") from None
+
+
+@dataclass(frozen=True, slots=True)
+class WebSocketLog:
+    """A WebSocket flow's stored messages, in order, and how many were not stored (the
+    per-flow caps `store.websocket_max_messages` / `store.websocket_max_bytes`)."""
+
+    messages: tuple[WebSocketMessage, ...] = ()
+    dropped: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"messages": [m.to_dict() for m in self.messages], "dropped": self.dropped}
+
+    @classmethod
+    def from_dict(cls, raw: Any, max_messages: int) -> WebSocketLog:
+        """At most `max_messages` messages are read; the rest count as dropped."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("messages"), list):
+            raise ValueError("websocket must be an object with a list of messages")
+        items = raw["messages"]
+        messages = tuple(WebSocketMessage.from_dict(m) for m in items[:max_messages])
+        dropped = raw.get("dropped") or 0
+        if not isinstance(dropped, int) or dropped < 0:
+            raise ValueError("websocket.dropped must be a count")
+        return cls(messages, dropped + max(0, len(items) - max_messages))
+
+
 @dataclass(slots=True)
 class Flow:
     id: str
@@ -384,13 +461,16 @@ class Flow:
     source: str = "proxy"
     interaction_id: str = ""
     annotation: str = ""
+    # Only when read with its messages (exports) or made with them (imports); the store keeps
+    # them in their own table, the API serves them at /flows/{id}/websocket.
+    websocket: WebSocketLog | None = None
 
     @property
     def duration_ms(self) -> float:
         return round(self.duration_us / 1000, 3)
 
     def to_dict(self, include_bodies: bool = True) -> dict[str, Any]:
-        return {
+        shape: dict[str, Any] = {
             "id": self.id,
             "session_id": self.session_id,
             "started_at": format_time(self.started_at),
@@ -407,9 +487,12 @@ class Flow:
             "interaction_id": self.interaction_id,
             "annotation": self.annotation,
         }
+        if self.websocket is not None:
+            shape["websocket"] = self.websocket.to_dict()
+        return shape
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> Flow:
+    def from_dict(cls, raw: dict[str, Any], max_websocket_messages: int = 100_000) -> Flow:
         """Read the `to_dict()` shape; raises ValueError naming what is wrong."""
         if not isinstance(raw, dict):
             raise ValueError("flow must be a JSON object")
@@ -441,6 +524,8 @@ class Flow:
             source=str(raw.get("source") or "proxy"),
             interaction_id=str(raw.get("interaction_id") or ""),
             annotation=str(raw.get("annotation") or ""),
+            websocket=WebSocketLog.from_dict(raw["websocket"], max_websocket_messages)
+            if raw.get("websocket") is not None else None,
         )
 
     def replace(self, **changes: Any) -> Flow:

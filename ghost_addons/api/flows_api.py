@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from ghost_addons.api.http import ApiError, field, json_response, query_int, read_json_object
-from ghost_addons.api.lookups import flow_or_404
+from ghost_addons.api.lookups import flow_or_404, found
 from ghost_addons.model import Flow, flow_summary
-from ghost_addons.store import flows
+from ghost_addons.store import flows, websockets
 from ghost_addons.store.gql import GqlError, compile_query
 
 if TYPE_CHECKING:
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 TAG_LIMIT = 100
 ANNOTATION_LIMIT = 10_000
 REPLAY_TIMEOUT = 60.0
+WEBSOCKET_PAGE_LIMIT = 1_000
 
 
 def flow_query(session_id: str, q: str) -> tuple[str, list[Any]]:
@@ -123,6 +124,13 @@ def register(ghost: Ghost, routes: RouteTable) -> None:
         new = await ghost.replay(original, timeout=REPLAY_TIMEOUT)
         return json_response(new.to_dict(include_bodies=False), status=201)
 
+    async def websocket(request: web.Request) -> web.Response:
+        flow_id = request.match_info["id"]
+        after = query_int(request, "after", -1, -1, 2**62)
+        limit = query_int(request, "limit", 100, 1, WEBSOCKET_PAGE_LIMIT)
+        page = found(await ghost.store.read(websockets.page, flow_id, after, limit), "flow", flow_id)
+        return json_response(page)
+
     async def _existing(flow_id: str) -> Flow:
         return await flow_or_404(ghost, flow_id)
 
@@ -131,6 +139,11 @@ def register(ghost: Ghost, routes: RouteTable) -> None:
                       "q": "GQL query, e.g. method:POST status:>=400 host:*.example.com",
                       "limit": "1-10000, default 100", "offset": "default 0"})
     routes.add("GET", "/api/v1/flows/{id}", get, "Get a flow with headers, bodies and timings")
+    routes.add("GET", "/api/v1/flows/{id}/websocket", websocket,
+               "A WebSocket flow's messages, oldest first (text as text, binary as base64), and how many "
+               "were dropped for the caps; an empty list for other flows",
+               query={"after": "seq to start after (next_after of the previous page; default: the start)",
+                      "limit": f"1-{WEBSOCKET_PAGE_LIMIT}, default 100"})
     routes.add("PATCH", "/api/v1/flows/{id}", update, "Set a flow's tags, annotation or metadata",
                body="{tags?, annotation?, metadata?}")
     routes.add("POST", "/api/v1/flows/{id}/tags", add_tag, "Add a tag to a flow", body="{tag}")

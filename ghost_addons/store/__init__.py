@@ -123,6 +123,12 @@ class Store:
             raise RuntimeError("the store is not open")
         return await self._flow_process.insert(batch, max_db_size)
 
+    async def insert_websocket(self, messages: list[Any], totals: list[Any], max_db_size: int = 0) -> None:
+        """Commit captured WebSocket messages (rows of `websockets`) in the flow writer process."""
+        if self._flow_process is None:
+            raise RuntimeError("the store is not open")
+        await self._flow_process.insert_websocket(messages, totals, max_db_size)
+
     async def close(self) -> None:
         if self._flow_process is not None:
             await self._flow_process.close()

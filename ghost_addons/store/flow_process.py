@@ -127,6 +127,7 @@ def _reason(e: Exception) -> str:
 
 def encode_batch(batch: list[Flow], max_db_size: int = 0) -> tuple[bytes, BatchResult]:
     from ghost_addons.store.flows import body_row, error_rows, flow_row, identity_row
+    from ghost_addons.store.websockets import flow_rows as websocket_rows
 
     flow_rows, body_rows, result = [], [], BatchResult()
     for f in batch:
@@ -138,7 +139,13 @@ def encode_batch(batch: list[Flow], max_db_size: int = 0) -> tuple[bytes, BatchR
             rows = error_rows(identity_row(f), reason)
         flow_rows.append(rows[0])
         body_rows.append(rows[1])
-    return pickle.dumps((flow_rows, body_rows, max_db_size), protocol=5), result
+    messages, totals = websocket_rows(batch)  # imported flows may carry their messages
+    return pickle.dumps((flow_rows, body_rows, max_db_size, messages, totals), protocol=5), result
+
+
+def encode_websocket_batch(messages: list[Any], totals: list[Any], max_db_size: int = 0) -> bytes:
+    """A batch of captured WebSocket messages only (their flows are already stored)."""
+    return pickle.dumps(([], [], max_db_size, messages, totals), protocol=5)
 
 
 def _insert_one_by_one(conn: Any, flow_rows: list[tuple[Any, ...]], body_rows: list[tuple[Any, ...]]) -> BatchResult:
@@ -211,6 +218,7 @@ def serve(db_path: Path, inp: IO[bytes], out: IO[bytes]) -> None:
     from ghost_addons.store import db
     from ghost_addons.store.flows import INSERT_BODIES, INSERT_FLOW
     from ghost_addons.store.search import index_flows
+    from ghost_addons.store.websockets import insert as insert_websocket
 
     conn = db.connect(db_path)
     statistics = PlannerStatistics(conn)
@@ -224,7 +232,8 @@ def serve(db_path: Path, inp: IO[bytes], out: IO[bytes]) -> None:
             payload = read_exact(inp, HEADER.unpack(header)[0])
             flow_rows: list[Any] = []
             try:
-                flow_rows, body_rows, max_db_size = pickle.loads(payload)
+                # WebSocket rows (messages, totals) follow; an older parent sends none
+                flow_rows, body_rows, max_db_size, *websocket = pickle.loads(payload)
                 if max_db_size != size_limit:
                     conn.execute(f"PRAGMA max_page_count = {max_page_count(int(max_db_size), page_size, unlimited)}")
                     size_limit = max_db_size
@@ -233,6 +242,8 @@ def serve(db_path: Path, inp: IO[bytes], out: IO[bytes]) -> None:
                     conn.executemany(INSERT_FLOW, flow_rows)
                     conn.executemany(INSERT_BODIES, body_rows)
                     index_flows(conn, [str(row[0]) for row in flow_rows])
+                    if websocket:
+                        insert_websocket(conn, *websocket)
                     conn.execute("COMMIT")
                     reply = OK
                 except Exception as e:  # one bad flow: go flow by flow, so it takes no other with it
@@ -242,6 +253,8 @@ def serve(db_path: Path, inp: IO[bytes], out: IO[bytes]) -> None:
                         raise
                     conn.execute("BEGIN IMMEDIATE")
                     result = _insert_one_by_one(conn, flow_rows, body_rows)
+                    if websocket:  # those of flows not stored are left out (see websockets)
+                        insert_websocket(conn, *websocket)
                     conn.execute("COMMIT")
                     reply = PARTIAL + pickle.dumps(result, protocol=5)
             except Exception as e:  # reported to the parent, which logs it
@@ -334,6 +347,19 @@ class FlowProcess:
         elif reply != OK:
             raise FlowStoreError(f"storing {len(batch)} flows failed: {reply.decode(errors='replace')}")
         return result
+
+    async def insert_websocket(self, messages: list[Any], totals: list[Any], max_db_size: int = 0) -> None:
+        """Commit captured WebSocket messages and their flows' totals; after any flow batch
+        sent before (one batch in flight, answered in order). FlowStoreError when refused."""
+        payload = encode_websocket_batch(messages, totals, max_db_size)
+        async with self._lock:
+            reply = await self._exchange(payload)
+        if reply.startswith(FULL):
+            raise StoreFull(f"the database is full; {len(messages)} WebSocket messages were not stored: "
+                            f"{reply[len(FULL):].decode(errors='replace')}")
+        if reply != OK:
+            raise FlowStoreError(f"storing {len(messages)} WebSocket messages failed: "
+                                 f"{reply.decode(errors='replace')}")
 
     async def close(self, timeout: float = 30.0) -> None:
         async with self._lock:  # a batch being committed finishes first

@@ -23,6 +23,7 @@ from ghost_addons.model import (
     header_text,
     parse_time,
 )
+from ghost_addons.store import websockets
 from ghost_addons.store.db import Connection, OperationalError
 from ghost_addons.store.search import REGEX_TIMEOUT, index_flows
 
@@ -309,6 +310,12 @@ def session_flow_batch(
         if max_bytes and size >= max_bytes:
             break
     cursor.close()
+    # WebSocket messages go with their flows (HAR's _webSocketMessages, Ghost JSON's websocket);
+    # any flow may have them (an imported entry need not say 101), and asking costs one
+    # look-up in websocket_totals per 500 flows
+    logs = websockets.logs_for(conn, [f.id for f in batch]) if batch else {}
+    if logs:
+        batch = [f.replace(websocket=logs[f.id]) if f.id in logs else f for f in batch]
     return batch
 
 

@@ -25,7 +25,7 @@ MAX_TERMS = 200  # SQLite refuses an expression more than 1,000 deep; each term 
 MAX_WILDCARDS = 8  # per term: SQLite's LIKE backtracks on every %
 
 FIELDS = ("method", "status", "host", "path", "url", "tag", "source", "type", "duration",
-          "size", "error", "interaction", "id", "device", "body", "req.body", "resp.body", "header")
+          "size", "error", "interaction", "id", "device", "body", "req.body", "resp.body", "header", "ws")
 REGEX_FIELDS = ("body", "req.body", "resp.body", "header", "url", "path", "host")
 
 
@@ -174,6 +174,18 @@ def _header(value: str) -> tuple[str, list[Any]]:
             [candidates, name, exact, name, exact])
 
 
+def _websocket(value: str) -> tuple[str, list[Any]]:
+    """`ws:true` (a flow with WebSocket messages stored), `ws:false`, or `ws:TEXT` (one of
+    its text messages contains TEXT, any case): a scan of the messages, bounded in time as
+    every query is."""
+    if value.lower() in ("true", "yes", "1"):
+        return "flows.id IN (SELECT flow_id FROM websocket_totals)", []
+    if value.lower() in ("false", "no", "0"):
+        return "flows.id NOT IN (SELECT flow_id FROM websocket_totals)", []
+    return ("flows.id IN (SELECT flow_id FROM websocket_messages WHERE opcode = 1 "
+            "AND CAST(content AS TEXT) LIKE ? ESCAPE '\\')"), [f"%{_like(value)}%"]
+
+
 def _regex(field: str, value: str) -> tuple[str, list[Any]]:
     try:
         search.compile_pattern(value)
@@ -209,6 +221,7 @@ BUILDERS: dict[str, Callable[[str], tuple[str, list[Any]]]] = {
     "req.body": _body(search.BODY_COLUMNS["req.body"]),
     "resp.body": _body(search.BODY_COLUMNS["resp.body"]),
     "header": _header,
+    "ws": _websocket,
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ghost_addons.store import search
+from ghost_addons.store import search, websockets
 from ghost_addons.store.db import Connection
 
 CORE = "core"
@@ -106,6 +106,8 @@ CORE_MIGRATIONS: list[str] = [
         SELECT j.value, f.id FROM flows f, json_each(f.tags) j WHERE f.tags != '[]';
     ANALYZE;
     """,
+    # 4: WebSocket messages of a flow, and its totals (stored, dropped for the caps)
+    websockets.MIGRATION_SQL,
 ]
 
 

@@ -21,8 +21,10 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from ghost_addons.model import (
+    WEBSOCKET_TEXT,
     Flow,
     Headers,
+    WebSocketLog,
     encode_body,
     format_time,
     header_to_json,
@@ -173,7 +175,18 @@ def har_entry(flow: Flow) -> dict[str, Any]:
     """One HAR 1.2 entry for a flow (every array present, never null); an imported entry
     as it was imported."""
     kept = kept_entry(flow)
-    return kept if kept is not None else built_entry(flow)
+    entry = kept if kept is not None else built_entry(flow)
+    if flow.websocket is not None:
+        entry["_webSocketMessages"] = websocket_messages(flow.websocket)
+    return entry
+
+
+def websocket_messages(log: WebSocketLog) -> list[dict[str, Any]]:
+    """A WebSocket flow's messages as Chrome writes them: {type: send|receive, time (seconds
+    since the epoch), opcode (1 text, 2 binary), data (text, or binary as base64)}."""
+    return [{"type": "send" if m.from_client else "receive", "time": m.timestamp, "opcode": m.opcode,
+             "data": m.content.decode("utf-8", "replace") if m.opcode == WEBSOCKET_TEXT
+             else base64.b64encode(m.content).decode("ascii")} for m in log.messages]
 
 
 def built_entry(flow: Flow) -> dict[str, Any]:

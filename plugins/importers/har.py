@@ -19,11 +19,15 @@ import ijson
 import orjson
 
 from ghost_addons.model import (
+    WEBSOCKET_BINARY,
+    WEBSOCKET_TEXT,
     Flow,
     Headers,
     Request,
     Response,
     Timings,
+    WebSocketLog,
+    WebSocketMessage,
     parse_time,
 )
 from plugins.importers.contract import Importer, ImportRejected, InThread, SkippedEntry
@@ -38,6 +42,8 @@ from plugins.importers.longstrings import (
 
 KEPT_ENTRY = "har_entry"  # metadata: the entry as imported, bodies left out (see har_entry_to_flow)
 KEPT_PAGE = "har_page"  # metadata: the log.pages item the entry's pageref names
+WEBSOCKET_MESSAGES = "_webSocketMessages"  # Chrome's field for a WebSocket entry's messages
+MAX_WEBSOCKET_MESSAGES = 100_000  # read of one entry's; the rest count as dropped
 _REASONS = frozenset(status.phrase for status in HTTPStatus) | {"No Response", ""}
 
 _STRUCTURE_EVENTS_MAX = 10_000  # events read (on the loop, ~5 ms) while checking what "log" is
@@ -247,6 +253,7 @@ def kept_entry(entry: dict[str, Any]) -> dict[str, Any]:
     for (pages, timings as given, cache, comments, custom ``_fields``...). A body's ``text``
     becomes null: "write the flow's body here"."""
     kept = dict(entry)
+    kept.pop(WEBSOCKET_MESSAGES, None)  # stored as the flow's messages (see websocket_log)
     for part, holder in (("request", "postData"), ("response", "content")):
         section = kept.get(part)
         if isinstance(section, dict) and isinstance(section.get(holder), dict):
@@ -339,12 +346,40 @@ def har_entry_to_flow(entry: Any, page: dict[str, Any] | None = None) -> Flow:
         error=error,
         server_addr=str(server_ip) if isinstance(server_ip, str) else "",
         source="import",
+        websocket=websocket_log(entry.get(WEBSOCKET_MESSAGES)),
     )
     _check_unicode(flow)
     flow.metadata[KEPT_ENTRY] = kept_entry(entry)
     if page is not None:
         flow.metadata[KEPT_PAGE] = page
     return flow
+
+
+def _websocket_message(seq: int, raw: Any) -> WebSocketMessage | None:
+    """One of Chrome's ``_webSocketMessages`` ({type: send|receive, time, opcode, data});
+    None when it is not a text or binary message Ghost can read."""
+    if not isinstance(raw, dict) or raw.get("type") not in ("send", "receive") or \
+            not isinstance(raw.get("data"), str) or raw.get("opcode") not in (WEBSOCKET_TEXT, WEBSOCKET_BINARY):
+        return None
+    when = raw.get("time")
+    if isinstance(when, bool) or not isinstance(when, int | float) or not math.isfinite(when):
+        return None
+    try:
+        data = base64.b64decode(raw["data"], validate=True) if raw["opcode"] == WEBSOCKET_BINARY \
+            else raw["data"].encode("utf-8")
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        return None
+    return WebSocketMessage(seq, raw["type"] == "send", raw["opcode"], float(when), data)
+
+
+def websocket_log(raw: Any, max_messages: int = MAX_WEBSOCKET_MESSAGES) -> WebSocketLog | None:
+    """An entry's ``_webSocketMessages`` as the flow's messages: at most `max_messages`;
+    the rest, and those that are not text or binary messages, count as dropped."""
+    if not isinstance(raw, list):
+        return None
+    read = [_websocket_message(seq, item) for seq, item in enumerate(raw[:max_messages])]
+    messages = tuple(m for m in read if m is not None)
+    return WebSocketLog(messages, dropped=len(raw) - len(messages))
 
 
 def _check_unicode(flow: Flow) -> None:

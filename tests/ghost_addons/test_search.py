@@ -145,7 +145,7 @@ def test_the_migration_indexes_flows_stored_before_it(tmp_path) -> None:
     old = make_flow("01OLD", response_body=b'{"legacy": "value-1"}')
     conn.execute(flows.INSERT_FLOW, flows.flow_row(old))
     conn.execute(flows.INSERT_BODIES, flows.body_row(old))
-    assert apply(conn, [("core", CORE_MIGRATIONS)]) == ["core#2", "core#3"]
+    assert apply(conn, [("core", CORE_MIGRATIONS)]) == ["core#2", "core#3", "core#4"]
     assert ids(conn, "body:value-1") == {"01OLD"}
 
 

@@ -35,7 +35,7 @@ def test_flow_round_trips_through_sqlite(tmp_path) -> None:
 def test_migrations_apply_once_and_plugin_migrations_follow(tmp_path) -> None:
     conn = db.connect(tmp_path / "g.db")
     plugin = ("demo", ["CREATE TABLE demo (id TEXT PRIMARY KEY, flow_id TEXT REFERENCES flows(id) ON DELETE SET NULL)"])
-    assert apply(conn, [("core", CORE_MIGRATIONS), plugin]) == ["core#1", "core#2", "core#3", "demo#1"]
+    assert apply(conn, [("core", CORE_MIGRATIONS), plugin]) == ["core#1", "core#2", "core#3", "core#4", "demo#1"]
     assert apply(conn, [("core", CORE_MIGRATIONS), plugin]) == []
     broken = ("broken", ["CREATE TABLE ok1 (a)", "CREATE TABLE demo (dup)"])
     with pytest.raises(db.OperationalError):

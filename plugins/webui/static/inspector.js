@@ -1,5 +1,6 @@
 // The inspector: one flow's request and response (headers, bodies shown by kind), timings as
-// a waterfall, tags and annotation, copy as code, replay. Everything is Text nodes.
+// a waterfall, a WebSocket flow's messages (live while it is open), tags and annotation,
+// copy as code, replay. Everything is Text nodes.
 import { del, get, patch, post } from "./api.js";
 import { append, clear, formatDuration, formatSize, h, methodClass, statusClass, toast } from "./dom.js";
 
@@ -14,6 +15,10 @@ export class Inspector {
     this.app = app;
     this.flowId = "";
     this.tab = "request";
+    this.messages = null;  // the Messages tab's view while it shows
+    if (app && app.events) app.events.on("flow.websocket_messages", (data) => {
+      if (this.messages && data && data.id === this.messages.flowId) this.messages.more();
+    });
     this.show(null);
   }
 
@@ -36,8 +41,13 @@ export class Inspector {
   render(flow) {
     const req = flow.request;
     const resp = flow.response;
-    const tabs = [["request", "Request"], ["response", "Response"], ["timings", "Timings"], ["notes", "Tags & notes"]];
+    const websocket = isWebSocket(flow);
+    const tabs = [["request", "Request"], ["response", "Response"], ...(websocket ? [["messages", "Messages"]] : []),
+      ["timings", "Timings"], ["notes", "Tags & notes"]];
+    if (!tabs.some(([key]) => key === this.tab)) this.tab = "request";
+    this.messages = null;
     const panes = {
+      messages: () => { this.messages = new MessagesView(flow.id, this.app); return this.messages.root; },
       request: () => [headersTable(req.headers), bodyView(req.body, req.body_encoding, contentType(req.headers), req.body_truncated)],
       response: () => resp
         ? [h("p", { class: "status-line" }, `${resp.http_version} `, h("span", { class: statusClass(resp.status_code) }, String(resp.status_code)), ` ${resp.status_text}`),
@@ -107,6 +117,116 @@ export class Inspector {
   async remove(id) {
     try { await del(`/flows/${encodeURIComponent(id)}`); this.show(null); } catch (error) { this.app.error(error); }
   }
+}
+
+function isWebSocket(flow) {
+  const resp = flow.response;
+  return Boolean(resp && resp.status_code === 101 && (resp.headers || []).some((header) =>
+    header.name.toLowerCase() === "upgrade" && header.value.toLowerCase() === "websocket"));
+}
+
+const MESSAGE_PAGE = 500;  // asked of the API at a time
+const MESSAGES_LOADED_MAX = 20000;  // held in the page; beyond, the API is the place
+const MESSAGE_ROWS = 300;  // rows drawn at a time ("Show more" draws the next)
+const PREVIEW_CHARS = 160;
+
+// A WebSocket flow's messages: loaded page by page (keyset, `after`), more as the socket
+// talks (flow.websocket_messages events), filtered by text and direction, one shown in full.
+export class MessagesView {
+  constructor(flowId, app) {
+    this.flowId = flowId;
+    this.app = app;
+    this.loaded = [];
+    this.after = -1;
+    this.stored = 0;
+    this.dropped = 0;
+    this.rowsShown = MESSAGE_ROWS;
+    this.selected = null;
+    this.loading = null;
+    this.again = false;
+    this.filter = h("input", { type: "search", class: "ws-filter", placeholder: "filter messages", "aria-label": "Filter messages",
+      on: { input: () => { this.rowsShown = MESSAGE_ROWS; this.draw(); } } });
+    this.direction = h("select", { class: "ws-direction", "aria-label": "Direction", on: { change: () => { this.rowsShown = MESSAGE_ROWS; this.draw(); } } },
+      h("option", { value: "" }, "both ways"), h("option", { value: "client_to_server" }, "↑ sent"),
+      h("option", { value: "server_to_client" }, "↓ received"));
+    this.summary = h("p", { class: "meta ws-summary" }, "Loading messages…");
+    this.list = h("div", { class: "ws-list", role: "list" });
+    this.detail = h("div", { class: "ws-detail" });
+    this.root = h("div", { class: "ws-messages" }, h("div", { class: "ws-tools" }, this.filter, this.direction), this.summary, this.list, this.detail);
+    this.more();
+  }
+
+  // Load what is new since the last message loaded; one load at a time (events coming
+  // during a load ask for one more round after it).
+  more() {
+    if (this.loading) { this.again = true; return this.loading; }
+    this.loading = this.load().finally(() => {
+      this.loading = null;
+      if (this.again) { this.again = false; this.more(); }
+    });
+    return this.loading;
+  }
+
+  async load() {
+    try {
+      while (this.loaded.length < MESSAGES_LOADED_MAX) {
+        const page = await get(`/flows/${encodeURIComponent(this.flowId)}/websocket?after=${this.after}&limit=${MESSAGE_PAGE}`);
+        this.loaded.push(...page.messages);
+        if (page.messages.length) this.after = page.messages[page.messages.length - 1].seq;
+        this.stored = page.stored;
+        this.dropped = page.dropped;
+        if (page.next_after === null) break;
+      }
+    } catch (error) {
+      this.summary.textContent = `Cannot load the messages: ${error.message}`;
+      return;
+    }
+    this.draw();
+  }
+
+  matches(message) {
+    const direction = this.direction.value;
+    const needle = this.filter.value.trim().toLowerCase();
+    if (direction && message.direction !== direction) return false;
+    return !needle || (message.encoding === "utf8" && message.content.toLowerCase().includes(needle));
+  }
+
+  draw() {
+    const shown = this.loaded.filter((message) => this.matches(message));
+    const dropped = this.dropped ? ` · ${this.dropped} not stored (over store.websocket_max_messages or store.websocket_max_bytes)` : "";
+    const beyond = this.loaded.length < this.stored ? ` · the first ${this.loaded.length} loaded` : "";
+    this.summary.textContent = `${this.stored} messages stored${dropped}${beyond}` +
+      (shown.length !== this.loaded.length ? ` · ${shown.length} match` : "");
+    clear(this.list).append(...shown.slice(0, this.rowsShown).map((message) => this.row(message)));
+    if (shown.length > this.rowsShown) {
+      this.list.append(h("button", { class: "ws-more", on: { click: () => { this.rowsShown += MESSAGE_ROWS; this.draw(); } } },
+        `Show ${Math.min(MESSAGE_ROWS, shown.length - this.rowsShown)} more of ${shown.length - this.rowsShown}`));
+    }
+    if (!this.loaded.length) this.list.append(h("p", { class: "empty" }, "No messages stored (yet)."));
+  }
+
+  row(message) {
+    const sent = message.direction === "client_to_server";
+    const preview = message.encoding === "utf8" ? message.content.slice(0, PREVIEW_CHARS) : `binary, ${formatSize(message.size)}`;
+    return h("div", {
+      class: `ws-row ${sent ? "ws-sent" : "ws-received"}${this.selected === message.seq ? " active" : ""}`, role: "listitem",
+      dataset: { seq: String(message.seq) }, tabindex: "0",
+      on: { click: () => { this.selected = message.seq; this.draw(); this.show(message); } },
+    }, h("span", { class: "ws-arrow", title: sent ? "client → server" : "server → client" }, sent ? "↑" : "↓"),
+    h("span", { class: "ws-time" }, clock(message.timestamp)),
+    h("span", { class: "ws-size" }, formatSize(message.size)),
+    h("span", { class: "ws-preview" }, preview));
+  }
+
+  show(message) {
+    clear(this.detail).append(h("p", { class: "meta" }, `#${message.seq} · ${message.direction === "client_to_server" ? "client → server" : "server → client"} · ${message.type} · ${formatSize(message.size)} · ${new Date(message.timestamp * 1000).toISOString()}`),
+      bodyView(message.content, message.encoding, message.encoding === "utf8" ? "" : "application/octet-stream", false));
+  }
+}
+
+function clock(seconds) {
+  const date = new Date(seconds * 1000);
+  return `${date.toTimeString().slice(0, 8)}.${String(date.getMilliseconds()).padStart(3, "0")}`;
 }
 
 function contentType(headers) {
