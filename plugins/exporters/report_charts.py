@@ -198,7 +198,7 @@ def timeline_svg(timeline: Timeline) -> Markup:
         body.append(f'<text x="{pad}" y="{height - 10}" class="axis-label">{_clock(timeline.start_ts)} UTC</text>')
         body.append(f'<text x="{WIDTH - 10}" y="{height - 10}" class="axis-label" text-anchor="end">'
                     f"{_clock(timeline.end_ts)} UTC</text>")
-    body.append(f'<text x="{pad}" y="14" class="axis-label">requests per {_num(_bin_seconds(timeline))} s, '
+    body.append(f'<text x="{pad}" y="14" class="axis-label">requests per {bin_width_label(_bin_seconds(timeline))}, '
                 f"at most {tallest}</text>")
     legend_x = WIDTH - 10 - 60 * len(STATUS_CLASSES)
     for i, name in enumerate(STATUS_CLASSES):
@@ -206,6 +206,11 @@ def timeline_svg(timeline: Timeline) -> Markup:
         body.append(f'<rect x="{x}" y="5" width="10" height="10" class="st-{name}"/>'
                     f'<text x="{x + 14}" y="14" class="axis-label">{name}</text>')
     return _svg(height, "timeline-chart", "Requests over time, coloured by status class", body)
+
+
+def bin_width_label(seconds: float) -> str:
+    """A column's width in time: "2.5 s", or "17 ms" below a second."""
+    return f"{_num(seconds)} s" if seconds >= 1 else f"{round(seconds * 1000)} ms"
 
 
 def _bin_seconds(timeline: Timeline) -> float:

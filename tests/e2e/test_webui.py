@@ -117,10 +117,11 @@ def test_the_list_shows_live_flows_and_the_inspector_shows_them(ghost, target: T
     assert page.locator(".search-error").is_hidden()
 
     page.locator("#tabs .tab", has_text="Overview").click()
-    expect(page.locator(".timeline-chart circle")).to_have_count(4)
-    assert page.locator(".timeline-chart circle.s-4xx").count() == 1
+    expect(page.locator(".timeline-chart rect.st-4xx")).to_have_count(2)  # the column and the legend
+    assert page.locator(".timeline-chart rect.st-2xx").count() >= 2  # 200, 201 (and the legend)
     assert page.locator(".histogram rect").count() == 9
-    expect(page.locator("table.slowest tbody tr")).to_have_count(4)
+    expect(page.locator(".slowest-chart .bar-fill")).to_have_count(4)
+    assert "127.0.0.1" in (page.locator(".slowest-chart .endpoint-label").first.text_content() or "")
     page.screenshot(path=str(shots / "overview.png"))
     assert not trouble, trouble
 
@@ -327,6 +328,17 @@ def test_recording_a_journey_shows_the_pill_the_timeline_and_the_replay(
 
     page.locator("#tabs .tab", has_text="Journeys").click()
     page.locator(".journey-row button.link", has_text="Checkout").click()
+    page.locator("#journey-rename").click()
+    page.locator(".modal input").fill("   ")
+    page.locator(".modal button", has_text="OK").click()
+    page.locator(".toast.error", has_text="must not be empty").wait_for()  # the API's 400
+    page.locator("#journey-rename").click()
+    page.locator(".modal input").fill("Checkout <b>renamed</b>")
+    page.locator(".modal button", has_text="OK").click()
+    expect(page.locator(".journey-detail h2")).to_have_text("Checkout <b>renamed</b>")
+    session_id = ghost.api("GET", "/api/v1/sessions").json()[0]["id"]
+    journey = ghost.api("GET", f"/api/v1/journeys?session_id={session_id}").json()[0]
+    assert journey["name"] == "Checkout <b>renamed</b>"
     steps = page.locator("ol.timeline li.step.t-flow")
     expect(steps).to_have_count(2)
     assert "/echo/order" in steps.nth(1).text_content()

@@ -1,6 +1,6 @@
 // Journeys: the record button and the pulsing recording pill in the top bar, and the
 // Journeys view: list, detail timeline coloured by step type, export, Mark Complete, replay.
-import { del, download, get, post, request } from "./api.js";
+import { del, download, get, post, put, request } from "./api.js";
 import { askText, append, clear, formatDuration, h, methodClass, statusClass, toast } from "./dom.js";
 
 const EXPORT_FORMATS = [["curl", "cURL script"], ["har", "HAR"], ["postman", "Postman"], ["k6", "k6 script"], ["playwright-api", "Playwright API test"]];
@@ -43,6 +43,7 @@ export class Journeys {
     events.on("extension.disconnected", (data) => { this.extensionConnected = Boolean(data && data.connected); this.renderBar(); });
     events.on("journey:started", () => this.load());
     events.on("journey:completed", () => this.load());
+    events.on("journey:updated", () => this.load());
     events.on("journey:deleted", (data) => { if (this.detail && this.detail.id === data.journey_id) this.detail = null; this.load(); });
     events.on("journey:step_added", (step) => this.onStep(step));
     setInterval(() => this.tick(), 1000);
@@ -148,7 +149,9 @@ export class Journeys {
     clear(this.view).append(h("div", { class: "panel journey-detail" },
       h("div", { class: "journey-head" },
         h("button", { on: { click: () => { this.detail = null; this.render(); } } }, "← Journeys"),
-        h("h2", {}, journey.name), h("span", { class: `badge j-${journey.status}` }, journey.status),
+        h("h2", {}, journey.name),
+        h("button", { id: "journey-rename", title: "Rename this journey", on: { click: () => this.rename(journey) } }, "Rename"),
+        h("span", { class: `badge j-${journey.status}` }, journey.status),
         h("span", { class: "meta" }, `${journeyDuration(journey)} · ${journey.flow_count} flows · ${journey.interaction_count} interactions`),
         recording ? null : h("span", { class: "journey-actions" },
           journey.status === "failed" ? h("button", { on: { click: () => this.complete(journey) } }, "Mark Complete") : null,
@@ -161,6 +164,16 @@ export class Journeys {
         stepSummary(step),
         step.flow_id ? h("button", { class: "link", title: "Show this flow in Traffic", on: { click: () => this.app.showFlow(step.flow_id) } }, `flow ${step.flow_id.slice(-8)}`) : null,
         step.interaction_id ? h("span", { class: "meta" }, `interaction ${step.interaction_id.slice(-8)}`) : null)))));
+  }
+
+  async rename(journey) {
+    const name = await askText("Rename journey", "Name", journey.name);
+    if (name === null || name === journey.name) return;
+    try {
+      this.detail = await put(`/journeys/${encodeURIComponent(journey.id)}`, { name });
+      if (this.recording && this.recording.journey_id === journey.id) this.recording.name = this.detail.name;
+      await this.load();
+    } catch (error) { this.app.error(error); }
   }
 
   async complete(journey) {

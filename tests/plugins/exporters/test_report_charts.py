@@ -22,6 +22,7 @@ from plugins.exporters.report_charts import (
     SLOWEST_LIMIT,
     TIMELINE_BINS,
     ChartFlow,
+    bin_width_label,
     duration_histogram,
     endpoint_label,
     histogram_svg,
@@ -72,6 +73,10 @@ def test_ids_collapse_as_in_the_web_ui() -> None:
     assert path_template("/api/v2/login") == "/api/v2/login"
     assert path_template("/items/17?page=2") == "/items/{id}"
     assert path_template("/٣") == "/٣"  # only ASCII digits are an id, as in JavaScript
+
+
+def test_a_columns_width_reads_as_in_the_web_ui() -> None:
+    assert (bin_width_label(14.9), bin_width_label(2), bin_width_label(0.0166)) == ("14.9 s", "2 s", "17 ms")
 
 
 def test_durations_fall_in_the_web_uis_buckets() -> None:
