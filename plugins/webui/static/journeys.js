@@ -1,7 +1,8 @@
 // Journeys: the record button and the pulsing recording pill in the top bar, and the
 // Journeys view: list, detail timeline coloured by step type, export, Mark Complete, replay.
-import { del, download, get, post, put, request } from "./api.js";
+import { del, get, post, put, request } from "./api.js";
 import { askText, append, clear, formatDuration, h, methodClass, statusClass, toast } from "./dom.js";
+import { download } from "./transfers.js";
 
 const EXPORT_FORMATS = [["curl", "cURL script"], ["har", "HAR"], ["postman", "Postman"], ["k6", "k6 script"], ["playwright-api", "Playwright API test"]];
 
@@ -132,7 +133,7 @@ export class Journeys {
       const format = select.value;
       select.value = "";
       if (!format) return;
-      try { await download(`/journeys/${encodeURIComponent(journey.id)}/export?format=${format}`, `journey.${format}`); } catch (error) { this.app.error(error); }
+      try { await download(`/journeys/${encodeURIComponent(journey.id)}/export?format=${format}`, `journey.${format}`, `Exporting ${journey.name} (${format})`); } catch (error) { this.app.error(error); }
     } } }, h("option", { value: "" }, "Export…"), EXPORT_FORMATS.map(([value, label]) => h("option", { value }, label)));
     return select;
   }

@@ -1,7 +1,8 @@
 // Sessions in the top bar: pick (and so activate) one, create, rename, delete, export, and
 // import a .har or Ghost .json by file picker or by dropping it anywhere on the page.
-import { del, download, get, post, put, request } from "./api.js";
+import { del, get, post, put } from "./api.js";
 import { askText, clear, h, modal, toast } from "./dom.js";
+import { download, TransferProgress, upload } from "./transfers.js";
 
 const EXPORT_FORMATS = [["har", "HAR"], ["json", "Ghost JSON"], ["csv", "CSV"], ["postman", "Postman"], ["report", "HTML report"]];
 
@@ -22,6 +23,11 @@ export class Sessions {
       events.on(type, () => this.load());
     }
     // Flow counts in the picker follow the traffic, a reload every few seconds at most.
+    this.importing = new Map();  // session id -> the import's progress, counting its flow.created
+    events.on("flow.created", (flow) => {
+      const running = flow && this.importing.get(flow.session_id);
+      if (running) running.onFlow();
+    });
     events.on("flow.created", () => { if (!this.countTimer) this.countTimer = setTimeout(() => { this.countTimer = null; this.load(); }, 3000); });
     this.fileInput = h("input", { type: "file", accept: ".har,.json", hidden: true, on: { change: () => {
       const file = this.fileInput.files[0];
@@ -95,8 +101,10 @@ export class Sessions {
   async exportAs(format) {
     const session = this.current();
     if (!session) return;
-    const note = toast(`Exporting ${session.name} as ${format}…`, [], { timeout: 0 });
-    try { await download(`/sessions/${encodeURIComponent(session.id)}/export/${format}`, `${session.name}.${format}`); } catch (error) { this.app.error(error); } finally { note.remove(); }
+    try {
+      await download(`/sessions/${encodeURIComponent(session.id)}/export/${format}`, `${session.name}.${format}`,
+        `Exporting ${session.name} (${format})`);
+    } catch (error) { this.app.error(error); }
   }
 
   installDrop() {
@@ -118,25 +126,47 @@ export class Sessions {
   }
 
   async importFile(file) {
+    // A new session "{file} (imported)"; the upload's progress, then the flows counted as
+    // they arrive (flow.created); Cancel aborts the upload, Ghost stops the import, and the
+    // new session goes again, as after a failure.
     const format = importFormat(file.name);
     if (!format) { toast(`${file.name}: only .har and Ghost .json files can be imported`, [], { error: true }); return; }
     const baseline = this.activeId;
-    const progress = toast(`Importing ${file.name}…`, [], { timeout: 0 });
+    const transfer = new TransferProgress(`Importing ${file.name}`);
+    transfer.node.classList.add("import-progress");
     let session;
+    let flows = 0;
     try {
       session = await post("/sessions", { name: `${file.name} (imported)` });
+      this.importing.set(session.id, { onFlow: () => {
+        flows += 1;
+        transfer.node.dataset.flows = String(flows);
+        transfer.setPhase(`${flows.toLocaleString()} flows stored`);
+      } });
       const form = new FormData();
       form.append("file", file);
-      const result = await request("POST", `/sessions/${encodeURIComponent(session.id)}/import/${format}`, { body: form });
-      progress.remove();
+      transfer.setPhase("uploading");
+      const result = await upload(`/sessions/${encodeURIComponent(session.id)}/import/${format}`, form, {
+        signal: transfer.signal,
+        onUploadProgress: (loaded, total) => {
+          transfer.progress(loaded, total);
+          if (total && loaded >= total) transfer.setPhase(flows ? `${flows.toLocaleString()} flows stored` : "reading the file");
+        },
+      });
+      const summary = `${result.imported.toLocaleString()} flows imported${result.skipped ? `, ${result.skipped} skipped` : ""}`;
+      transfer.finish("done", summary);
       await this.load();
       toast(`Imported ${result.imported} flows from ${file.name}${result.skipped ? ` (${result.skipped} skipped)` : ""}`,
         [["Compare", () => this.app.compare(baseline, session.id)], ["Open", () => this.activate(session.id)]], { timeout: 15000 });
     } catch (error) {
-      progress.remove();
+      const cancelled = transfer.signal.aborted;
+      transfer.finish(cancelled ? "cancelled" : "failed", cancelled ? "cancelled" : error.message, { keepMs: cancelled ? 8000 : 0 });
       if (session) { try { await del(`/sessions/${encodeURIComponent(session.id)}`); } catch { /* shown below */ } }
       await this.load();
-      this.app.error(new Error(`Import of ${file.name} failed: ${error.message}`));
+      if (!cancelled) this.app.error(new Error(`Import of ${file.name} failed: ${error.message}`));
+      else toast(`Import of ${file.name} cancelled; its session was removed`);
+    } finally {
+      if (session) this.importing.delete(session.id);
     }
   }
 
