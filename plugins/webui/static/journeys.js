@@ -4,7 +4,11 @@ import { del, get, post, put, request } from "./api.js";
 import { askText, append, clear, formatDuration, h, methodClass, statusClass, toast } from "./dom.js";
 import { download } from "./transfers.js";
 
-const EXPORT_FORMATS = [["curl", "cURL script"], ["har", "HAR"], ["postman", "Postman"], ["k6", "k6 script"], ["playwright-api", "Playwright API test"]];
+// Every journey export format Ghost ships (plugins/journeys/export); the UI tests need the
+// recorded interactions, the others the flows (the API's 422 says which is missing).
+const EXPORT_FORMATS = [["curl", "cURL script"], ["har", "HAR"], ["postman", "Postman"], ["k6", "k6 script"],
+  ["playwright-api", "Playwright API test"], ["cypress-api", "Cypress API test"],
+  ["playwright-ui", "Playwright UI test"], ["cypress-ui", "Cypress UI test"]];
 
 export function elapsed(startedAt, now = Date.now()) {
   const seconds = Math.max(0, Math.floor((now - new Date(startedAt).getTime()) / 1000));
@@ -187,8 +191,8 @@ export class Journeys {
     this.replayAbort = abort;
     const rows = h("tbody", {});
     const state = h("span", { class: "meta" }, "replaying…");
-    append(clear(this.replayRoot), [h("div", { class: "replay-head" }, h("h3", {}, "Replay"), state,
-      h("button", { on: { click: () => abort.abort() } }, "Stop")),
+    const stop = h("button", { on: { click: () => abort.abort() } }, "Stop");
+    append(clear(this.replayRoot), [h("div", { class: "replay-head" }, h("h3", {}, "Replay"), state, stop),
       h("table", { class: "rules replay-results" }, h("thead", {}, h("tr", {}, ["Step", "Method", "URL", "Status", "Duration"].map((t) => h("th", {}, t)))), rows)]);
     try {
       const response = await request("GET", `/journeys/${encodeURIComponent(journey.id)}/replay?delay_ms=0`, { raw: true, signal: abort.signal });
@@ -208,6 +212,7 @@ export class Journeys {
     } catch (error) {
       state.textContent = abort.signal.aborted ? "stopped" : `failed: ${error.message}`;
     } finally {
+      stop.disabled = true;  // nothing left to stop
       if (this.replayAbort === abort) this.replayAbort = null;
     }
   }

@@ -6,6 +6,16 @@ import { download, TransferProgress, upload } from "./transfers.js";
 
 const EXPORT_FORMATS = [["har", "HAR"], ["json", "Ghost JSON"], ["csv", "CSV"], ["postman", "Postman"], ["report", "HTML report"]];
 
+export function exportFormatOptions(registered, known = EXPORT_FORMATS) {
+  // The menu: every exporter Ghost has registered (a plugin's too), the built-in ones first
+  // under their titles; the built-in list alone when the registered names are not known.
+  if (!registered || !registered.length) return known;
+  const titles = new Map(known);
+  const builtIn = known.filter(([name]) => registered.includes(name));
+  const others = [...new Set(registered)].filter((name) => !titles.has(name)).sort().map((name) => [name, name]);
+  return [...builtIn, ...others];
+}
+
 export function importFormat(fileName) {
   const lower = fileName.toLowerCase();
   if (lower.endsWith(".har")) return "har";
@@ -39,6 +49,13 @@ export class Sessions {
   }
 
   async load() {
+    if (!this.exportFormats) {
+      try {
+        const loaded = await get("/plugins");
+        this.exportFormats = exportFormatOptions([...((loaded.core || {}).exporters || []),
+          ...loaded.plugins.flatMap((plugin) => (plugin.registered || {}).exporters || [])]);
+      } catch (error) { this.exportFormats = EXPORT_FORMATS; this.app.error(error); }
+    }
     this.sessions = await get("/sessions");
     const active = this.sessions.find((s) => s.active) || this.sessions[0];
     const previous = this.activeId;
@@ -59,7 +76,7 @@ export class Sessions {
       const format = exportSelect.value;
       exportSelect.value = "";
       if (format) this.exportAs(format);
-    } } }, h("option", { value: "" }, "Export…"), EXPORT_FORMATS.map(([value, label]) => h("option", { value }, label)));
+    } } }, h("option", { value: "" }, "Export…"), this.exportFormats.map(([value, label]) => h("option", { value }, label)));
     clear(this.root).append(select,
       h("button", { title: "New session", on: { click: () => this.create() } }, "New"),
       h("button", { title: "Rename this session", on: { click: () => this.rename() } }, "Rename"),
@@ -160,7 +177,7 @@ export class Sessions {
         [["Compare", () => this.app.compare(baseline, session.id)], ["Open", () => this.activate(session.id)]], { timeout: 15000 });
     } catch (error) {
       const cancelled = transfer.signal.aborted;
-      transfer.finish(cancelled ? "cancelled" : "failed", cancelled ? "cancelled" : error.message, { keepMs: cancelled ? 8000 : 0 });
+      transfer.finish(cancelled ? "cancelled" : "failed", cancelled ? "cancelled" : error.message);
       if (session) { try { await del(`/sessions/${encodeURIComponent(session.id)}`); } catch { /* shown below */ } }
       await this.load();
       if (!cancelled) this.app.error(new Error(`Import of ${file.name} failed: ${error.message}`));

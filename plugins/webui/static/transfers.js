@@ -45,6 +45,7 @@ export class TransferProgress {
 
   finish(state, text, { keepMs = 8000 } = {}) {
     this.node.dataset.state = state;
+    if (state === "failed") { this.node.remove(); return; }  // the caller's error toast says why
     if (state === "done") { this.bar.max = 1; this.bar.value = 1; }
     this.setPhase("");
     this.figures.textContent = text;
@@ -95,7 +96,7 @@ export async function download(path, fallbackName, title = `Downloading ${fallba
     return name;
   } catch (error) {
     if (transfer.signal.aborted) { transfer.finish("cancelled", "cancelled"); return null; }
-    transfer.finish("failed", error.message, { keepMs: 0 });
+    transfer.finish("failed", error.message);
     throw error;
   }
 }
