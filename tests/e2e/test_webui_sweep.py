@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -126,4 +127,77 @@ def test_the_llm_and_testrail_check_buttons_show_the_verdict(
     page.locator(".toast", has_text="testrail: valid").wait_for()
     page.screenshot(path=str(shots / "settings-checks.png"))
     assert ghost.api("GET", "/api/v1/settings").json()["testrail"]["api_key"] == "****-key"  # nothing saved
+    assert not trouble, trouble
+
+
+def test_sessions_breakpoint_strip_and_shortcuts_as_a_user_drives_them(
+        ghost, target: Target, browser, shots: Path) -> None:  # noqa: F811
+    page, trouble = open_ui(browser, ghost)
+    select = page.locator("#session-select")
+
+    def sessions() -> dict[str, dict[str, Any]]:
+        return {s["name"]: s for s in ghost.api("GET", "/api/v1/sessions").json()}
+
+    # Sessions: create (and switch to it), rename, switch back, delete the other one.
+    page.locator("#session-controls button", has_text="New").click()
+    page.locator(".modal input").fill("Sprint 12")
+    page.locator(".modal button", has_text="OK").click()
+    expect(select.locator("option:checked")).to_contain_text("Sprint 12")
+    assert sessions()["Sprint 12"]["active"] is True
+    with ghost.client() as client:
+        client.get(f"{target.http_url}/json")
+    expect(select.locator("option:checked")).to_have_text("Sprint 12 (1)", timeout=10_000)
+    page.locator("#session-controls button", has_text="Rename").click()
+    page.locator(".modal input").fill("Sprint 12 <regression>")
+    page.locator(".modal button", has_text="OK").click()
+    expect(select.locator("option:checked")).to_contain_text("Sprint 12 <regression>")
+    default = next(name for name in sessions() if name != "Sprint 12 <regression>")
+    select.select_option(label=next(o for o in select.locator("option").all_text_contents() if o.startswith(default)))
+    expect(select.locator("option:checked")).to_contain_text(default)
+    assert sessions()[default]["active"] is True
+    page.locator("#session-controls button", has_text="Delete").click()
+    dialog = page.locator(".modal", has_text="Delete a session")
+    assert "Sprint 12 <regression> (1 flows)" in (dialog.locator("select").text_content() or "")
+    dialog.locator("button", has_text="Delete").click()
+    expect(select.locator("option")).to_have_count(1)
+    assert list(sessions()) == [default]
+
+    # Breakpoints: a rule toggled off and on, a held flow continued from the strip, clear all.
+    page.keyboard.press("g")
+    page.keyboard.press("b")  # g b: Breakpoints
+    expect(page.locator("#tabs .tab", has_text="Breakpoints")).to_have_class("tab active")
+    page.fill("input[name=path_pattern]", "/echo/strip*")
+    page.locator("button", has_text="Add breakpoint").click()
+    toggle = page.locator("table.rules tr", has_text="/echo/strip*").locator("input[type=checkbox]")
+    toggle.uncheck()
+    expect(toggle).not_to_be_checked()
+    assert ghost.api("GET", "/api/v1/breakpoints").json()[0]["enabled"] is False
+    toggle.check()
+    expect(toggle).to_be_checked()
+    with ThreadPoolExecutor(1) as pool:
+        def post() -> Any:
+            with ghost.client() as client:
+                return client.post(f"{target.http_url}/echo/strip-1", content=b"held")
+
+        reply = pool.submit(post)
+        page.wait_for_selector(".editor")
+        page.keyboard.press("Escape")  # the editor closes; the flow stays held in the strip
+        strip = page.locator("#pending-strip")
+        expect(strip).to_contain_text("1 held")
+        page.screenshot(path=str(shots / "held-strip.png"))
+        strip.locator("button", has_text="Continue").click()
+        assert reply.result(timeout=15).status_code == 200
+    expect(strip).to_be_hidden()
+    page.locator("button", has_text="Clear all").click()
+    expect(page.locator("table.rules tr", has_text="/echo/strip*")).to_have_count(0)
+    assert ghost.api("GET", "/api/v1/breakpoints").json() == []
+
+    # Keyboard: ? lists the shortcuts; g o opens the Overview.
+    page.locator("body").click()
+    page.keyboard.press("?")
+    expect(page.locator(".modal", has_text="Keyboard shortcuts")).to_contain_text("edit the first held flow")
+    page.keyboard.press("Escape")
+    page.keyboard.press("g")
+    page.keyboard.press("o")
+    expect(page.locator("#tabs .tab", has_text="Overview")).to_have_class("tab active")
     assert not trouble, trouble
