@@ -1,11 +1,11 @@
 """The HTML report's pictures as inline SVG: requests over time (stacked by status class),
 the duration distribution and the slowest endpoints.
 
-Pure functions from the report's rows to an SVG string. The report stays one file that
+Pure functions from the report's flows to an SVG string. The report stays one file that
 needs no network and no script: the SVG is markup in the page, not an image it fetches.
 Every text that comes from traffic (host, path, method) is XML-escaped here, and every
 chart has a bounded size whatever the session holds: at most ``TIMELINE_BINS`` columns of
-at most five boxes, ``len(DURATION_BOUNDS_MS)`` bars, ``SLOWEST_LIMIT`` endpoints with
+at most six boxes (one per status class), ``len(DURATION_BOUNDS_MS)`` bars, ``SLOWEST_LIMIT`` endpoints with
 labels of at most ``LABEL_MAX_CHARS`` characters.
 
 The same three pictures, in the same colours and with the same buckets, ids collapsing and

@@ -7,6 +7,7 @@ Screenshots go to $GHOST_UI_SCREENSHOTS (or the test's temporary directory)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -95,4 +96,23 @@ def test_a_slow_import_can_be_cancelled_and_its_session_goes(ghost, browser, tmp
     expect(progress).to_have_attribute("data-state", "cancelled")
     page.locator(".toast", has_text="Import of slow.har cancelled").wait_for()
     assert "slow.har (imported)" not in session_names(ghost)
+    assert not trouble, trouble
+
+
+def test_an_import_cancelled_while_ghost_stores_its_flows_stops_and_its_session_goes(
+        ghost, browser, tmp_path: Path) -> None:  # noqa: F811
+    har = big_har(tmp_path / "long.har", flows=20_000)
+    page, trouble = open_ui(browser, ghost)
+    page.wait_for_selector("body[data-traffic-loaded]")
+    page.set_input_files("input[type=file]", str(har))
+    progress = page.locator(".transfer.import-progress")
+    expect(progress).to_have_attribute("data-flows", re.compile(r"^[1-9]"), timeout=60_000)  # storing has begun
+    progress.locator("button", has_text="Cancel").click()
+    expect(progress).to_have_attribute("data-state", "cancelled")
+    page.locator(".toast", has_text="Import of long.har cancelled").wait_for(timeout=30_000)
+    assert "long.har (imported)" not in session_names(ghost)
+    stored = int(progress.get_attribute("data-flows") or 0)
+    assert 0 < stored < 20_000
+    assert ghost.flows(session_id="all", limit=1) == []  # nothing left behind
+    assert "Traceback" not in ghost.log() and "Internal Server Error" not in ghost.log()
     assert not trouble, trouble

@@ -23,6 +23,17 @@ export function importFormat(fileName) {
   return "";
 }
 
+export async function untilQuiet(count, quietMs = 1000, limitMs = 10000, stepMs = 200) {
+  // Resolves once count() has not changed for quietMs (or after limitMs in all).
+  const start = Date.now();
+  let last = count(), since = Date.now();
+  while (Date.now() - start < limitMs) {
+    await new Promise((resolve) => setTimeout(resolve, stepMs));
+    const now = count();
+    if (now !== last) { last = now; since = Date.now(); } else if (Date.now() - since >= quietMs) return;
+  }
+}
+
 export class Sessions {
   constructor(root, events, app) {
     this.root = root;
@@ -178,6 +189,9 @@ export class Sessions {
     } catch (error) {
       const cancelled = transfer.signal.aborted;
       transfer.finish(cancelled ? "cancelled" : "failed", cancelled ? "cancelled" : error.message);
+      // Ghost stops a cancelled import at its next check: the session goes once its flows
+      // have stopped arriving, not while the import may still be writing into it.
+      if (cancelled) await untilQuiet(() => flows);
       if (session) { try { await del(`/sessions/${encodeURIComponent(session.id)}`); } catch { /* shown below */ } }
       await this.load();
       if (!cancelled) this.app.error(new Error(`Import of ${file.name} failed: ${error.message}`));
