@@ -201,3 +201,26 @@ def test_sessions_breakpoint_strip_and_shortcuts_as_a_user_drives_them(
     page.keyboard.press("o")
     expect(page.locator("#tabs .tab", has_text="Overview")).to_have_class("tab active")
     assert not trouble, trouble
+
+
+def test_an_injection_rule_made_in_the_ui_reaches_a_page_and_can_be_switched_off(
+        ghost, target: Target, browser) -> None:  # noqa: F811
+    page, trouble = open_ui(browser, ghost)
+    page.keyboard.press("g")
+    page.keyboard.press("r")  # g r: Rules
+    page.locator("button", has_text="New injection rule").click()
+    editor = page.locator(".rules-editor")
+    editor.locator("input[name=name]").fill("banner <qa>")
+    editor.locator("input[name=url_pattern]").fill("*://127.0.0.1:*/page*")
+    editor.locator("textarea[name=script]").fill("window.__qaBanner = 'from the web UI';")
+    editor.locator("button", has_text="Create").click()
+    row = page.locator("section[data-kind=injection] tr", has_text="banner <qa>")
+    expect(row).to_have_count(1)
+    with ghost.client() as client:
+        html = client.get(f"{target.http_url}/page").text
+    assert "window.__qaBanner = 'from the web UI';" in html
+    row.locator("input[type=checkbox]").uncheck()
+    expect(row.locator("input[type=checkbox]")).not_to_be_checked()
+    with ghost.client() as client:
+        assert "__qaBanner" not in client.get(f"{target.http_url}/page").text
+    assert not trouble, trouble
