@@ -76,7 +76,28 @@ def test_a_multi_mb_har_imports_with_progress_and_exports_download_with_progress
         expect(bar).to_have_attribute("data-state", "done")
         assert download.value.suggested_filename in (bar.locator(".transfer-figures").text_content() or "")
     page.screenshot(path=str(shots / "export-progress.png"))
+
+    # The report opens offline as one file: its charts drawn, nothing else fetched.
+    report = browser.new_page()
+    fetched: list[str] = []
+    report.on("request", lambda request: fetched.append(request.url))
+    report.goto(_as_html(tmp_path / "export.report"))
+    for chart in (".timeline-chart", ".histogram", ".slowest-chart"):
+        expect(report.locator(chart)).to_be_visible()
+    assert report.locator(".timeline-chart rect.st-5xx").count() >= 2  # the HAR's 500s, and the legend
+    slowest = report.locator(".slowest-chart .endpoint-label").first.text_content() or ""
+    assert slowest.endswith((" shop.test/items/{id}",)), slowest  # its <title> and its text: the same label
+    report.screenshot(path=str(shots / "report-charts.png"), full_page=False)
+    assert len(fetched) == 1 and fetched[0].startswith("file://")
+    report.close()
     assert not trouble, trouble
+
+
+def _as_html(path: Path) -> str:
+    """The saved report under an .html name, as a browser opens a downloaded report."""
+    html = path.with_name(path.name + ".html")
+    html.write_bytes(path.read_bytes())
+    return html.as_uri()
 
 
 def test_a_slow_import_can_be_cancelled_and_its_session_goes(ghost, browser, tmp_path: Path) -> None:  # noqa: F811
