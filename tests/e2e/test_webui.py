@@ -347,6 +347,7 @@ def test_recording_a_journey_shows_the_pill_the_timeline_and_the_replay(
     expect(results).to_have_count(2)
     expect(page.locator(".replay-head .meta")).to_have_text("done: 2 steps")
     assert results.nth(0).get_attribute("class") == "match" and "200 → 200" in results.nth(0).text_content()
+    assert results.nth(0).locator(".delta").get_attribute("class") == "delta delta-same"  # within ±500 ms: grey
     page.screenshot(path=str(shots / "journey-timeline.png"))
     with page.expect_download() as download:
         page.locator(".journey-actions select").select_option("har")

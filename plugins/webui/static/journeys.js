@@ -191,7 +191,7 @@ export class Journeys {
     this.replayAbort = abort;
     const rows = h("tbody", {});
     const state = h("span", { class: "meta" }, "replaying…");
-    const stop = h("button", { on: { click: () => abort.abort() } }, "Stop");
+    const stop = h("button", { on: { click: () => abort.abort() } }, "Stop Replay");
     append(clear(this.replayRoot), [h("div", { class: "replay-head" }, h("h3", {}, "Replay"), state, stop),
       h("table", { class: "rules replay-results" }, h("thead", {}, h("tr", {}, ["Step", "Method", "URL", "Status", "Duration"].map((t) => h("th", {}, t)))), rows)]);
     try {
@@ -232,15 +232,24 @@ function stepSummary(step) {
   return did ? h("span", { class: "step-what" }, did) : null;
 }
 
+export function durationDelta(originalMs, replayedMs) {
+  // The spec's replay colours: slower by more than 500 ms (amber), faster by more (green),
+  // else grey; null when either duration is unknown.
+  if (typeof originalMs !== "number" || typeof replayedMs !== "number") return null;
+  const delta = Math.round(replayedMs - originalMs);
+  const kind = delta > 500 ? "slower" : delta < -500 ? "faster" : "same";
+  return { text: `${delta >= 0 ? "+" : ""}${delta} ms`, kind };
+}
+
 function replayRow(data) {
   const before = data.original ? data.original.status_code : null;
   const after = data.replayed ? data.replayed.status_code : null;
   const same = data.type === "step_complete" && before === after;
-  const delta = data.original && data.replayed && data.original.duration_ms !== undefined
-    ? ` (${data.replayed.duration_ms - data.original.duration_ms >= 0 ? "+" : ""}${Math.round(data.replayed.duration_ms - data.original.duration_ms)} ms)` : "";
+  const delta = durationDelta(data.original && data.original.duration_ms, data.replayed && data.replayed.duration_ms);
   return h("tr", { class: same ? "match" : "changed" },
     h("td", {}, `${data.step}/${data.total}`), h("td", {}, h("span", { class: methodClass(data.method) }, data.method)),
     h("td", { class: "url" }, data.url),
     h("td", {}, data.type === "step_error" ? `error: ${data.error}` : `${before ?? "—"} → ${after ?? "—"}`),
-    h("td", {}, data.duration_ms !== undefined ? `${formatDuration(data.duration_ms)}${delta}` : ""));
+    h("td", {}, data.duration_ms !== undefined ? formatDuration(data.duration_ms) : "",
+      delta ? h("span", { class: `delta delta-${delta.kind}` }, ` (${delta.text})`) : null));
 }
