@@ -241,12 +241,20 @@ def test_dropping_a_har_makes_a_session_and_compare_shows_the_diff(
     page.screenshot(path=str(shots / "compare.png"))
     dialog.locator("button", has_text="Close").click()
 
-    bad = page.evaluate_handle(
-        """() => { const data = new DataTransfer();
-             data.items.add(new File(["{not json"], "broken.har", {type: "application/json"})); return data; }""")
-    page.dispatch_event("body", "drop", {"dataTransfer": bad})
-    page.locator(".toast.error", has_text="Import of broken.har failed").wait_for()
-    assert "broken.har (imported)" not in [s["name"] for s in ghost.api("GET", "/api/v1/sessions").json()]
+    def drop(text: str, name: str) -> None:
+        dropped = page.evaluate_handle(
+            """([text, name]) => { const data = new DataTransfer();
+                 data.items.add(new File([text], name, {type: "application/json"})); return data; }""", [text, name])
+        page.dispatch_event("body", "drop", {"dataTransfer": dropped})
+
+    drop("{not json", "broken.har")  # refused by its first KB, before any session is made
+    page.locator(".toast.error", has_text="broken.har: Invalid file format — expected JSON array or HAR object").wait_for()
+    drop('{"log": {"version": "1.2", "entries": [{"request": ', "truncated.har")  # refused by Ghost
+    page.locator(".toast.error", has_text="Import of truncated.har failed").wait_for()
+    names = [s["name"] for s in ghost.api("GET", "/api/v1/sessions").json()]
+    assert "broken.har (imported)" not in names and "truncated.har (imported)" not in names
+    imported = next(s for s in ghost.api("GET", "/api/v1/sessions").json() if s["name"] == "capture.har (imported)")
+    assert imported["description"] == "Imported from capture.har"
     assert not trouble, trouble
 
 

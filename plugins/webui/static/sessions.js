@@ -23,6 +23,18 @@ export function importFormat(fileName) {
   return "";
 }
 
+export const PROBE_BYTES = 1024;
+
+export function probeImportFormat(head) {
+  // What the file's first KB says it is, as the spec probes a dropped file: a JSON array is
+  // Ghost JSON; an object with a "log" member is a HAR ("entries" may come after a long
+  // "pages" list, past the first KB; Ghost's importer checks the rest).
+  const text = String(head || "").replace(/^\uFEFF/, "").trimStart();
+  if (text.startsWith("[")) return { format: "json" };
+  if (text.startsWith("{") && /"log"\s*:/.test(text)) return { format: "har" };
+  return { error: "Invalid file format — expected JSON array or HAR object" };
+}
+
 export async function untilQuiet(count, quietMs = 1000, limitMs = 10000, stepMs = 200) {
   // Resolves once count() has not changed for quietMs (or after limitMs in all).
   const start = Date.now();
@@ -137,7 +149,7 @@ export class Sessions {
 
   installDrop() {
     let depth = 0;
-    const zone = h("div", { id: "drop-zone", hidden: true }, h("p", {}, "Drop a .har or Ghost .json file to import it as a new session"));
+    const zone = h("div", { id: "drop-zone", hidden: true }, h("p", {}, h("strong", {}, "Drop to import session"), h("br"), "Supports .har and .json files"));
     document.body.append(zone);
     const hasFiles = (e) => e.dataTransfer && [...e.dataTransfer.types].includes("Files");
     document.addEventListener("dragenter", (e) => { if (hasFiles(e)) { depth++; zone.hidden = false; } });
@@ -157,15 +169,17 @@ export class Sessions {
     // A new session "{file} (imported)"; the upload's progress, then the flows counted as
     // they arrive (flow.created); Cancel aborts the upload, Ghost stops the import, and the
     // new session goes again, as after a failure.
-    const format = importFormat(file.name);
-    if (!format) { toast(`${file.name}: only .har and Ghost .json files can be imported`, [], { error: true }); return; }
+    if (!importFormat(file.name)) { toast(`${file.name}: only .har and Ghost .json files can be imported`, [], { error: true }); return; }
+    const probed = probeImportFormat(await file.slice(0, PROBE_BYTES).text());
+    if (probed.error) { toast(`${file.name}: ${probed.error}`, [], { error: true }); return; }
+    const format = probed.format;
     const baseline = this.activeId;
     const transfer = new TransferProgress(`Importing ${file.name}`);
     transfer.node.classList.add("import-progress");
     let session;
     let flows = 0;
     try {
-      session = await post("/sessions", { name: `${file.name} (imported)` });
+      session = await post("/sessions", { name: `${file.name} (imported)`, description: `Imported from ${file.name}` });
       this.importing.set(session.id, { onFlow: () => {
         flows += 1;
         transfer.node.dataset.flows = String(flows);

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 
-import { exportFormatOptions, untilQuiet } from "../../../plugins/webui/static/sessions.js";
+import { exportFormatOptions, probeImportFormat, untilQuiet } from "../../../plugins/webui/static/sessions.js";
 
 test("the menu holds every registered exporter, the built-in ones first under their titles", () => {
   const options = exportFormatOptions(["report", "har", "ndjson", "json", "csv", "postman", "har"]);
@@ -33,4 +33,13 @@ test("untilQuiet waits for a count to stop moving, and no longer than its limit"
   await untilQuiet(() => m, 100, 300, 20);
   clearInterval(forever);
   assert.ok(Date.now() - limited < 1000);
+});
+
+test("a dropped file's first KB decides its format, whatever its name", () => {
+  assert.deepEqual(probeImportFormat('\uFEFF  [\n {"id": "x"}'), { format: "json" });
+  assert.deepEqual(probeImportFormat('{\n  "log": {"version": "1.2", "entries": ['), { format: "har" });
+  assert.deepEqual(probeImportFormat('{"log" : {"pages": [' + " ".repeat(2000)), { format: "har" });
+  for (const head of ['{"flows": []}', "<html>", "", "not json"]) {
+    assert.equal(probeImportFormat(head).error, "Invalid file format — expected JSON array or HAR object", head);
+  }
 });
