@@ -184,6 +184,7 @@ def test_the_countdown_turns_amber_then_red(ghost, target: Target, browser, pool
     assert page.get_attribute(".editor .countdown", "class") == "countdown"
     page.wait_for_selector(".editor .countdown.amber", timeout=6_000)
     page.wait_for_selector(".editor .countdown.red", timeout=8_000)
+    assert page.eval_on_selector(".editor .countdown.red", "el => getComputedStyle(el).animationName") == "urgent"
     page.locator("#bp-continue").click()
     assert held.result(timeout=15).status_code == 200
     assert not trouble, trouble
