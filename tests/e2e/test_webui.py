@@ -131,7 +131,7 @@ def test_a_held_request_edited_in_the_overlay_reaches_the_target_edited(
     page, trouble = open_ui(browser, ghost)
     page.locator("#tabs .tab", has_text="Breakpoints").click()
     page.fill("input[name=path_pattern]", "/echo/held*")
-    page.fill("input[name=method]", "post")
+    page.select_option("select[name=method]", "POST")
     page.locator("button", has_text="Add breakpoint").click()
     page.wait_for_selector("table.rules td:text('/echo/held*')")
     assert [r["method"] for r in ghost.api("GET", "/api/v1/breakpoints").json()] == ["POST"]
