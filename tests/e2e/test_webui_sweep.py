@@ -64,6 +64,10 @@ def test_a_failed_journey_is_marked_complete_exported_in_every_format_and_a_repl
     assert sorted(page.locator("select[aria-label='Export session'] option").evaluate_all(
         "options => options.map(o => o.value).filter(Boolean)")) == sorted(registered_exporters(ghost))
     page.locator("#tabs .tab", has_text="Journeys").click()
+    row = page.locator(".journey-row", has_text="Slow checkout")
+    expect(row.locator("button", has_text="Delete")).to_be_hidden()  # shown on hover, as the spec draws it
+    row.hover()
+    expect(row.locator("button", has_text="Delete")).to_be_visible()
     page.locator(".journey-row button.link", has_text="Slow checkout").click()
     detail = page.locator(".journey-detail")
     expect(detail.locator(".badge.j-failed")).to_have_text("failed")
