@@ -13,6 +13,7 @@ import jinja2
 
 from ghost_addons.model import Flow, format_time
 from plugins.exporters.contract import Exporter, ExportInfo, human_size
+from plugins.exporters.report_charts import ChartData, ChartFlow, ReportCharts, report_charts
 
 REPORT_MAX_FLOWS = 10_000
 PATH_MAX_CHARS = 60
@@ -65,6 +66,17 @@ def report_row(flow: Flow) -> ReportRow:
     )
 
 
+def chart_flow(flow: Flow) -> ChartFlow:
+    return ChartFlow(
+        started_ts=flow.started_at.timestamp(),
+        method=flow.request.method,
+        host=flow.request.host,
+        path=flow.request.path,
+        status=flow.response.status_code if flow.response else 0,
+        duration_ms=flow.duration_ms,
+    )
+
+
 class ReportStats:
     """The statistics at the top of the report, counted one flow at a time as batches
     arrive (the same figures, in the same order, as counting the whole list at once)."""
@@ -112,12 +124,13 @@ def report_template() -> jinja2.Template:
 
 
 def report_context(info: ExportInfo, stats: dict[str, Any], rows: list[ReportRow],
-                   capped: bool) -> dict[str, Any]:
+                   capped: bool, charts: ReportCharts) -> dict[str, Any]:
     return {
         "session_name": info.session_name or "Ghost session",
         "generated_at": format_time(info.exported_at)[:19].replace("T", " ") + " UTC",
         "stats": stats,
         "rows": rows,
+        "charts": charts,
         "capped": capped,
         "max_flows": REPORT_MAX_FLOWS,
         "sections": info.sections,
@@ -125,13 +138,13 @@ def report_context(info: ExportInfo, stats: dict[str, Any], rows: list[ReportRow
 
 
 def report_pieces(info: ExportInfo, stats: dict[str, Any], rows: list[ReportRow], capped: bool,
-                  chunk_chars: int = RENDER_CHUNK_CHARS) -> Iterator[bytes]:
+                  charts: ReportCharts, chunk_chars: int = RENDER_CHUNK_CHARS) -> Iterator[bytes]:
     """The report as UTF-8 chunks of about ``chunk_chars`` characters, rendered as they are
     asked for (Jinja2's ``generate``, which ``render`` joins): the caller gets each chunk
     after a few milliseconds of rendering instead of the whole file after a second."""
     pending: list[str] = []
     size = 0
-    for piece in report_template().generate(report_context(info, stats, rows, capped)):
+    for piece in report_template().generate(report_context(info, stats, rows, capped, charts)):
         pending.append(piece)
         size += len(piece)
         if size >= chunk_chars:
@@ -144,7 +157,8 @@ def report_pieces(info: ExportInfo, stats: dict[str, Any], rows: list[ReportRow]
 def render_report(info: ExportInfo, flows: Sequence[Flow], capped: bool = False) -> str:
     """The whole report as one string (scripts, tests); Ghost's API streams it instead."""
     rows = [report_row(flow) for flow in flows]
-    return b"".join(report_pieces(info, report_stats(flows), rows, capped)).decode("utf-8")
+    charts = report_charts([chart_flow(flow) for flow in flows])
+    return b"".join(report_pieces(info, report_stats(flows), rows, capped, charts)).decode("utf-8")
 
 
 class ReportWriter:
@@ -160,6 +174,7 @@ class ReportWriter:
     def __init__(self, info: ExportInfo) -> None:
         self.info = info
         self.rows: list[ReportRow] = []
+        self.chart_data = ChartData()
         self.stats = ReportStats()
         self.capped = info.total_flows > REPORT_MAX_FLOWS
 
@@ -170,11 +185,14 @@ class ReportWriter:
         for index, flow in enumerate(flows[:max(room, 0)], 1):
             self.stats.add(flow)
             self.rows.append(report_row(flow))
+            self.chart_data.add(chart_flow(flow))
             if index % ROWS_PER_YIELD == 0:
                 yield b""  # nothing to send yet: only a turn for the event loop
 
     def close(self) -> Iterator[bytes]:
-        return report_pieces(self.info, self.stats.summary(), self.rows, self.capped)
+        yield b""  # the loop's turn before the charts are drawn (a few ms for 10,000 flows)
+        charts = self.chart_data.charts()
+        yield from report_pieces(self.info, self.stats.summary(), self.rows, self.capped, charts)
 
 
 REPORT_EXPORTER = Exporter(

@@ -111,6 +111,7 @@ class JourneysPlugin:
                  "A step was added to a journey being recorded.")
         register("journey:completed", "{journey_id, flow_count, interaction_count, duration_ms}",
                  "A journey recording finished.")
+        register("journey:updated", "{journey_id, session_id, name}", "A journey was renamed.")
         register("journey:deleted", "{journey_id}", "A journey and its steps were deleted.")
 
 

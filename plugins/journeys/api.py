@@ -182,9 +182,14 @@ def register(ghost: Ghost, routes: RouteTable, recorder: Recorder, exporters: Re
     async def get_journey(request: web.Request) -> web.Response:
         return json_response((await journey_or_404(request.match_info["id"])).to_dict())
 
-    async def update_journey(request: web.Request) -> web.Response:
-        await journey_or_404(request.match_info["id"])
-        raise ApiError(501, "renaming a journey is not implemented yet")
+    async def rename_journey(request: web.Request) -> web.Response:
+        name = _name(await read_json_object(request))
+        journey = await store.write(tables.rename_journey, request.match_info["id"], name)
+        if journey is None:
+            raise NotFound(f"journey {request.match_info['id']} not found")
+        ghost.events.publish("journey:updated", {"journey_id": journey.id, "session_id": journey.session_id,
+                                                 "name": journey.name})
+        return json_response(journey.to_dict())
 
     async def delete_journey(request: web.Request) -> web.Response:
         journey_id = request.match_info["id"]
@@ -391,8 +396,9 @@ def register(ghost: Ghost, routes: RouteTable, recorder: Recorder, exporters: Re
                tag="journeys")
     routes.add("GET", "/api/v1/journeys/{id}", get_journey, "Get a journey",
                responses={200: "The journey", 404: "Not found"}, tag="journeys")
-    routes.add("PUT", "/api/v1/journeys/{id}", update_journey, "Rename a journey (not implemented: 501)",
-               responses={501: "Not implemented", 404: "Not found"}, tag="journeys")
+    routes.add("PUT", "/api/v1/journeys/{id}", rename_journey, "Rename a journey",
+               body="{name}", responses={400: "Empty or longer than 200 characters", 404: "Not found"},
+               tag="journeys")
     routes.add("DELETE", "/api/v1/journeys/{id}", delete_journey, "Delete a journey and its steps",
                responses={204: "Deleted", 404: "Not found"}, tag="journeys")
     routes.add("GET", "/api/v1/journeys/{id}/steps", list_steps, "A journey's steps in order", tag="journeys")

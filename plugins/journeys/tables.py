@@ -143,6 +143,13 @@ def list_journeys(conn: Connection, session_id: str) -> list[Journey]:
     return [_journey(r) for r in rows]
 
 
+def rename_journey(conn: Connection, journey_id: str, name: str) -> Journey | None:
+    """The journey under its new name; None when there is no such journey."""
+    if conn.execute("UPDATE journeys SET name = ? WHERE id = ?", (name, journey_id)).rowcount == 0:
+        return None
+    return get_journey(conn, journey_id)
+
+
 def delete_journey(conn: Connection, journey_id: str) -> bool:
     return conn.execute("DELETE FROM journeys WHERE id = ?", (journey_id,)).rowcount > 0
 

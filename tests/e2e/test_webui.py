@@ -117,10 +117,11 @@ def test_the_list_shows_live_flows_and_the_inspector_shows_them(ghost, target: T
     assert page.locator(".search-error").is_hidden()
 
     page.locator("#tabs .tab", has_text="Overview").click()
-    expect(page.locator(".timeline-chart circle")).to_have_count(4)
-    assert page.locator(".timeline-chart circle.s-4xx").count() == 1
+    expect(page.locator(".timeline-chart rect.st-4xx")).to_have_count(2)  # the column and the legend
+    assert page.locator(".timeline-chart rect.st-2xx").count() >= 2  # 200, 201 (and the legend)
     assert page.locator(".histogram rect").count() == 9
-    expect(page.locator("table.slowest tbody tr")).to_have_count(4)
+    expect(page.locator(".slowest-chart .bar-fill")).to_have_count(4)
+    assert "127.0.0.1" in (page.locator(".slowest-chart .endpoint-label").first.text_content() or "")
     page.screenshot(path=str(shots / "overview.png"))
     assert not trouble, trouble
 
@@ -130,7 +131,7 @@ def test_a_held_request_edited_in_the_overlay_reaches_the_target_edited(
     page, trouble = open_ui(browser, ghost)
     page.locator("#tabs .tab", has_text="Breakpoints").click()
     page.fill("input[name=path_pattern]", "/echo/held*")
-    page.fill("input[name=method]", "post")
+    page.select_option("select[name=method]", "POST")
     page.locator("button", has_text="Add breakpoint").click()
     page.wait_for_selector("table.rules td:text('/echo/held*')")
     assert [r["method"] for r in ghost.api("GET", "/api/v1/breakpoints").json()] == ["POST"]
@@ -183,6 +184,7 @@ def test_the_countdown_turns_amber_then_red(ghost, target: Target, browser, pool
     assert page.get_attribute(".editor .countdown", "class") == "countdown"
     page.wait_for_selector(".editor .countdown.amber", timeout=6_000)
     page.wait_for_selector(".editor .countdown.red", timeout=8_000)
+    assert page.eval_on_selector(".editor .countdown.red", "el => getComputedStyle(el).animationName") == "urgent"
     page.locator("#bp-continue").click()
     assert held.result(timeout=15).status_code == 200
     assert not trouble, trouble
@@ -240,12 +242,20 @@ def test_dropping_a_har_makes_a_session_and_compare_shows_the_diff(
     page.screenshot(path=str(shots / "compare.png"))
     dialog.locator("button", has_text="Close").click()
 
-    bad = page.evaluate_handle(
-        """() => { const data = new DataTransfer();
-             data.items.add(new File(["{not json"], "broken.har", {type: "application/json"})); return data; }""")
-    page.dispatch_event("body", "drop", {"dataTransfer": bad})
-    page.locator(".toast.error", has_text="Import of broken.har failed").wait_for()
-    assert "broken.har (imported)" not in [s["name"] for s in ghost.api("GET", "/api/v1/sessions").json()]
+    def drop(text: str, name: str) -> None:
+        dropped = page.evaluate_handle(
+            """([text, name]) => { const data = new DataTransfer();
+                 data.items.add(new File([text], name, {type: "application/json"})); return data; }""", [text, name])
+        page.dispatch_event("body", "drop", {"dataTransfer": dropped})
+
+    drop("{not json", "broken.har")  # refused by its first KB, before any session is made
+    page.locator(".toast.error", has_text="broken.har: Invalid file format — expected JSON array or HAR object").wait_for()
+    drop('{"log": {"version": "1.2", "entries": [{"request": ', "truncated.har")  # refused by Ghost
+    page.locator(".toast.error", has_text="Import of truncated.har failed").wait_for()
+    names = [s["name"] for s in ghost.api("GET", "/api/v1/sessions").json()]
+    assert "broken.har (imported)" not in names and "truncated.har (imported)" not in names
+    imported = next(s for s in ghost.api("GET", "/api/v1/sessions").json() if s["name"] == "capture.har (imported)")
+    assert imported["description"] == "Imported from capture.har"
     assert not trouble, trouble
 
 
@@ -327,6 +337,17 @@ def test_recording_a_journey_shows_the_pill_the_timeline_and_the_replay(
 
     page.locator("#tabs .tab", has_text="Journeys").click()
     page.locator(".journey-row button.link", has_text="Checkout").click()
+    page.locator("#journey-rename").click()
+    page.locator(".modal input").fill("   ")
+    page.locator(".modal button", has_text="OK").click()
+    page.locator(".toast.error", has_text="must not be empty").wait_for()  # the API's 400
+    page.locator("#journey-rename").click()
+    page.locator(".modal input").fill("Checkout <b>renamed</b>")
+    page.locator(".modal button", has_text="OK").click()
+    expect(page.locator(".journey-detail h2")).to_have_text("Checkout <b>renamed</b>")
+    session_id = ghost.api("GET", "/api/v1/sessions").json()[0]["id"]
+    journey = ghost.api("GET", f"/api/v1/journeys?session_id={session_id}").json()[0]
+    assert journey["name"] == "Checkout <b>renamed</b>"
     steps = page.locator("ol.timeline li.step.t-flow")
     expect(steps).to_have_count(2)
     assert "/echo/order" in steps.nth(1).text_content()
@@ -335,6 +356,7 @@ def test_recording_a_journey_shows_the_pill_the_timeline_and_the_replay(
     expect(results).to_have_count(2)
     expect(page.locator(".replay-head .meta")).to_have_text("done: 2 steps")
     assert results.nth(0).get_attribute("class") == "match" and "200 → 200" in results.nth(0).text_content()
+    assert results.nth(0).locator(".delta").get_attribute("class") == "delta delta-same"  # within ±500 ms: grey
     page.screenshot(path=str(shots / "journey-timeline.png"))
     with page.expect_download() as download:
         page.locator(".journey-actions select").select_option("har")

@@ -8,12 +8,13 @@ export class ApiError extends Error {
 
 const listeners = new Set();
 export function onUnauthorized(fn) { listeners.add(fn); }
+export function notifyUnauthorized() { listeners.forEach((fn) => fn()); }
 
 export async function request(method, path, { body, json, raw = false, signal } = {}) {
   const headers = { "X-Ghost-UI": "1" };
   if (json !== undefined) { headers["Content-Type"] = "application/json"; body = JSON.stringify(json); }
   const response = await fetch(`/api/v1${path}`, { method, headers, body, credentials: "same-origin", signal });
-  if (response.status === 401) listeners.forEach((fn) => fn());
+  if (response.status === 401) notifyUnauthorized();
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;
     try { message = (await response.json()).error || message; } catch { /* not JSON */ }
@@ -30,22 +31,6 @@ export const post = (path, json, options) => request("POST", path, { ...options,
 export const put = (path, json) => request("PUT", path, { json });
 export const patch = (path, json) => request("PATCH", path, { json });
 export const del = (path) => request("DELETE", path);
-
-export async function download(path, fallbackName) {
-  // Through fetch (the cookie needs the header), then handed to the browser as a file.
-  const response = await request("GET", path, { raw: true });
-  const disposition = response.headers.get("Content-Disposition") || "";
-  const match = /filename="?([^";]+)"?/.exec(disposition);
-  const blob = await response.blob();
-  const url = URL.createObjectURL(blob);
-  const link = document.createElement("a");
-  link.href = url;
-  link.download = match ? match[1] : fallbackName;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10000);
-}
 
 // One WebSocket for every event, reconnecting with a back-off; handlers by event type.
 export class Events {

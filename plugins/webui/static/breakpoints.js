@@ -90,11 +90,12 @@ export class Breakpoints {
     const phase = h("select", { "aria-label": "Phase", name: "phase" }, h("option", { value: "request" }, "Request"), h("option", { value: "response" }, "Response"));
     const host = h("input", { type: "text", name: "host_pattern", placeholder: "host, e.g. *.example.com", "aria-label": "Host pattern" });
     const path = h("input", { type: "text", name: "path_pattern", placeholder: "path, e.g. /api/*", "aria-label": "Path pattern" });
-    const method = h("input", { type: "text", name: "method", placeholder: "method (any)", size: "8", "aria-label": "Method" });
+    const method = h("select", { name: "method", "aria-label": "Method" }, h("option", { value: "" }, "Any method"),
+      ["GET", "POST", "PUT", "PATCH", "DELETE"].map((name) => h("option", { value: name }, name)));
     const form = h("form", { class: "rule-form", on: { submit: async (e) => {
       e.preventDefault();
       try {
-        await post("/breakpoints", { phase: phase.value, host_pattern: host.value.trim(), path_pattern: path.value.trim(), method: method.value.trim().toUpperCase() });
+        await post("/breakpoints", { phase: phase.value, host_pattern: host.value.trim(), path_pattern: path.value.trim(), method: method.value });
         this.load();
       } catch (error) { this.app.error(error); }
     } } }, phase, host, path, method, h("button", { type: "submit", class: "primary" }, "Add breakpoint"));

@@ -1,16 +1,23 @@
-// Pictures of a session: requests over time coloured by status, the distribution of
+// Pictures of a session: requests over time stacked by status class, the distribution of
 // durations, and the slowest endpoints. The numbers come from pure functions (tested with
 // node --test); the drawing is SVG made with createElementNS, data only in text nodes.
+// The HTML report draws the same three (plugins/exporters/report_charts.py): same buckets,
+// columns, ranking, geometry and colours by status class; keep the two alike.
 import { get } from "./api.js";
-import { clear, formatDuration, h, statusClass } from "./dom.js";
+import { clear, formatDuration, h } from "./dom.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const SAMPLE = 10_000;
+const WIDTH = 900;
+export const TIMELINE_BINS = 60;
+export const SLOWEST_LIMIT = 10;
+// Drawn bottom to top in each timeline column; "err" is a flow with no (valid) response.
+export const STATUS_CLASSES = ["2xx", "3xx", "1xx", "4xx", "5xx", "err"];
 export const BUCKETS = [10, 50, 100, 250, 500, 1000, 2000, 5000, Infinity];  // upper bounds, ms
 
 export function pathTemplate(path) {
   // Ids collapse so /items/17 and /items/18 are one endpoint: numbers, UUIDs, long hex, ULIDs.
-  return (path || "/").split("/").map((part) =>
+  return ((path || "/").split("?")[0] || "/").split("/").map((part) =>
     /^\d+$/.test(part) || /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(part) ||
     /^[0-9a-f]{16,}$/i.test(part) || /^[0-9A-HJKMNP-TV-Z]{26}$/.test(part) ? "{id}" : part).join("/");
 }
@@ -32,7 +39,27 @@ function percentile(sorted, p) {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : 0;
 }
 
-export function slowestEndpoints(flows, limit = 10) {
+export function statusClassName(status) {
+  return status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : "err";
+}
+
+export function timelineBins(flows, bins = TIMELINE_BINS) {
+  // Requests per time column, by status class, over the span of the flows.
+  const timed = flows.map((flow) => [new Date(flow.started_at).getTime(), flow]).filter(([t]) => !Number.isNaN(t));
+  if (!timed.length) return { start: 0, end: 0, bins: [] };
+  let start = Infinity, end = -Infinity;
+  for (const [t] of timed) { start = Math.min(start, t); end = Math.max(end, t); }
+  const span = end - start;
+  const columns = Array.from({ length: bins }, () => ({}));
+  for (const [t, flow] of timed) {
+    const column = columns[span > 0 ? Math.min(bins - 1, Math.floor(((t - start) / span) * bins)) : 0];
+    const name = statusClassName(flow.status_code || 0);
+    column[name] = (column[name] || 0) + 1;
+  }
+  return { start, end, bins: columns };
+}
+
+export function slowestEndpoints(flows, limit = SLOWEST_LIMIT) {
   const groups = new Map();
   for (const flow of flows) {
     const key = `${flow.method} ${flow.host}${pathTemplate(flow.path)}`;
@@ -52,29 +79,66 @@ function svg(tag, attrs = {}, ...children) {
   return node;
 }
 
+export function binWidthLabel(seconds) {
+  // A column's width in time: "2.5 s", or "17 ms" below a second (as the HTML report).
+  return seconds >= 1 ? `${Number(seconds.toFixed(1))} s` : `${Math.round(seconds * 1000)} ms`;
+}
+
+const clock = (ms) => new Date(ms).toISOString().slice(11, 19);
+
 function timeline(flows) {
-  const width = 900, height = 180, pad = 30;
-  const times = flows.map((f) => new Date(f.started_at).getTime()).filter((t) => !Number.isNaN(t));
-  const start = Math.min(...times), end = Math.max(...times), span = Math.max(1, end - start);
-  const maxMs = Math.max(1, ...flows.map((f) => f.duration_ms || 0));
-  const y = (ms) => height - pad - (Math.log10(1 + ms) / Math.log10(1 + maxMs)) * (height - 2 * pad);
-  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart timeline-chart", role: "img", "aria-label": "Requests over time, by duration, coloured by status" },
-    svg("line", { x1: pad, y1: height - pad, x2: width - 10, y2: height - pad, class: "axis" }),
-    svg("text", { x: pad, y: height - 8, class: "axis-label" }, new Date(start).toLocaleTimeString([], { hour12: false })),
-    svg("text", { x: width - 10, y: height - 8, class: "axis-label", "text-anchor": "end" }, new Date(end).toLocaleTimeString([], { hour12: false })),
-    svg("text", { x: pad, y: 14, class: "axis-label" }, `duration (log), max ${formatDuration(maxMs)}`));
-  for (const flow of flows) {
-    const t = new Date(flow.started_at).getTime();
-    if (Number.isNaN(t)) continue;
-    chart.append(svg("circle", { cx: pad + ((t - start) / span) * (width - pad - 10), cy: y(flow.duration_ms || 0), r: 2.5,
-      class: `point ${statusClass(flow.status_code, flow.error && !flow.status_code)}` },
-    svg("title", {}, `${flow.method} ${flow.url} → ${flow.status_code || flow.error} in ${formatDuration(flow.duration_ms)}`)));
+  const height = 180, pad = 30, top = 20, plotHeight = height - pad - top;
+  const data = timelineBins(flows);
+  const tallest = Math.max(0, ...data.bins.map((column) => Object.values(column).reduce((a, b) => a + b, 0)));
+  const chart = svg("svg", { viewBox: `0 0 ${WIDTH} ${height}`, class: "chart timeline-chart", role: "img", "aria-label": "Requests over time, coloured by status class" },
+    svg("line", { x1: pad, y1: height - pad, x2: WIDTH - 10, y2: height - pad, class: "axis" }));
+  const columnWidth = (WIDTH - pad - 10) / Math.max(1, data.bins.length);
+  const span = data.end - data.start;
+  data.bins.forEach((column, i) => {
+    let y = height - pad;
+    for (const name of STATUS_CLASSES) {
+      const count = column[name] || 0;
+      if (!count) continue;
+      const box = (count / tallest) * plotHeight;
+      y -= box;
+      chart.append(svg("rect", { x: pad + i * columnWidth, y, width: Math.max(columnWidth - 1, 1), height: box, class: `st-${name}` },
+        svg("title", {}, `${clock(data.start + (span * i) / data.bins.length)}: ${count} × ${name}`)));
+    }
+  });
+  if (data.bins.length) {
+    chart.append(svg("text", { x: pad, y: height - 10, class: "axis-label" }, `${clock(data.start)} UTC`),
+      svg("text", { x: WIDTH - 10, y: height - 10, class: "axis-label", "text-anchor": "end" }, `${clock(data.end)} UTC`));
   }
+  const seconds = data.bins.length ? span / 1000 / data.bins.length : 0;
+  chart.append(svg("text", { x: pad, y: 14, class: "axis-label" }, `requests per ${binWidthLabel(seconds)}, at most ${tallest}`));
+  const legendX = WIDTH - 10 - 60 * STATUS_CLASSES.length;
+  STATUS_CLASSES.forEach((name, i) => chart.append(
+    svg("rect", { x: legendX + 60 * i, y: 5, width: 10, height: 10, class: `st-${name}` }),
+    svg("text", { x: legendX + 60 * i + 14, y: 14, class: "axis-label" }, name)));
+  return chart;
+}
+
+function slowestBars(endpoints) {
+  const row = 22, top = 8, labelWidth = 380, valueWidth = 240;
+  const height = top * 2 + row * Math.max(endpoints.length, 1);
+  const longest = Math.max(1, ...endpoints.map((e) => e.p95));
+  const chart = svg("svg", { viewBox: `0 0 ${WIDTH} ${height}`, class: "chart slowest-chart", role: "img", "aria-label": "Slowest endpoints by p95 duration" });
+  endpoints.forEach((endpoint, i) => {
+    const y = top + i * row;
+    const bar = Math.max((endpoint.p95 / longest) * (WIDTH - labelWidth - valueWidth), 1);
+    const label = endpoint.endpoint.length <= 70 ? endpoint.endpoint : `${endpoint.endpoint.slice(0, 69)}…`;
+    chart.append(
+      svg("text", { x: labelWidth - 8, y: y + 15, "text-anchor": "end", class: "endpoint-label" }, svg("title", {}, endpoint.endpoint), label),
+      svg("rect", { x: labelWidth, y: y + 4, width: bar, height: row - 8, class: "bar-fill" },
+        svg("title", {}, `${endpoint.endpoint}: p95 ${formatDuration(endpoint.p95)}, max ${formatDuration(endpoint.max)}`)),
+      svg("text", { x: labelWidth + bar + 6, y: y + 15, class: "axis-label" },
+        `p95 ${formatDuration(endpoint.p95)} · p50 ${formatDuration(endpoint.p50)} · ${endpoint.count}×`));
+  });
   return chart;
 }
 
 function bars(buckets) {
-  const width = 900, height = 160, pad = 24, gap = 6;
+  const width = WIDTH, height = 160, pad = 24, gap = 6;
   const max = Math.max(1, ...buckets.map((b) => b.count));
   const barWidth = (width - 2 * pad) / buckets.length - gap;
   const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart histogram", role: "img", "aria-label": "Duration distribution" });
@@ -105,9 +169,6 @@ export class Overview {
       h("h2", {}, `Overview: ${flows.length.toLocaleString()} flows${note}`),
       h("h3", {}, "Requests over time"), timeline(flows),
       h("h3", {}, "Duration distribution"), bars(histogram(flows.map((f) => f.duration_ms || 0))),
-      h("h3", {}, "Slowest endpoints (by p95)"),
-      h("table", { class: "rules slowest" }, h("thead", {}, h("tr", {}, ["Endpoint", "Requests", "p50", "p95", "Max"].map((t) => h("th", {}, t)))),
-        h("tbody", {}, slowestEndpoints(flows).map((e) => h("tr", {}, h("td", { class: "url" }, e.endpoint), h("td", {}, String(e.count)),
-          h("td", {}, formatDuration(e.p50)), h("td", {}, formatDuration(e.p95)), h("td", {}, formatDuration(e.max))))))));
+      h("h3", {}, "Slowest endpoints (by p95)"), slowestBars(slowestEndpoints(flows))));
   }
 }

@@ -1,9 +1,14 @@
 // Journeys: the record button and the pulsing recording pill in the top bar, and the
 // Journeys view: list, detail timeline coloured by step type, export, Mark Complete, replay.
-import { del, download, get, post, request } from "./api.js";
+import { del, get, post, put, request } from "./api.js";
 import { askText, append, clear, formatDuration, h, methodClass, statusClass, toast } from "./dom.js";
+import { download } from "./transfers.js";
 
-const EXPORT_FORMATS = [["curl", "cURL script"], ["har", "HAR"], ["postman", "Postman"], ["k6", "k6 script"], ["playwright-api", "Playwright API test"]];
+// Every journey export format Ghost ships (plugins/journeys/export); the UI tests need the
+// recorded interactions, the others the flows (the API's 422 says which is missing).
+const EXPORT_FORMATS = [["curl", "cURL script"], ["har", "HAR"], ["postman", "Postman"], ["k6", "k6 script"],
+  ["playwright-api", "Playwright API test"], ["cypress-api", "Cypress API test"],
+  ["playwright-ui", "Playwright UI test"], ["cypress-ui", "Cypress UI test"]];
 
 export function elapsed(startedAt, now = Date.now()) {
   const seconds = Math.max(0, Math.floor((now - new Date(startedAt).getTime()) / 1000));
@@ -43,6 +48,7 @@ export class Journeys {
     events.on("extension.disconnected", (data) => { this.extensionConnected = Boolean(data && data.connected); this.renderBar(); });
     events.on("journey:started", () => this.load());
     events.on("journey:completed", () => this.load());
+    events.on("journey:updated", () => this.load());
     events.on("journey:deleted", (data) => { if (this.detail && this.detail.id === data.journey_id) this.detail = null; this.load(); });
     events.on("journey:step_added", (step) => this.onStep(step));
     setInterval(() => this.tick(), 1000);
@@ -131,7 +137,7 @@ export class Journeys {
       const format = select.value;
       select.value = "";
       if (!format) return;
-      try { await download(`/journeys/${encodeURIComponent(journey.id)}/export?format=${format}`, `journey.${format}`); } catch (error) { this.app.error(error); }
+      try { await download(`/journeys/${encodeURIComponent(journey.id)}/export?format=${format}`, `journey.${format}`, `Exporting ${journey.name} (${format})`); } catch (error) { this.app.error(error); }
     } } }, h("option", { value: "" }, "Export…"), EXPORT_FORMATS.map(([value, label]) => h("option", { value }, label)));
     return select;
   }
@@ -148,7 +154,9 @@ export class Journeys {
     clear(this.view).append(h("div", { class: "panel journey-detail" },
       h("div", { class: "journey-head" },
         h("button", { on: { click: () => { this.detail = null; this.render(); } } }, "← Journeys"),
-        h("h2", {}, journey.name), h("span", { class: `badge j-${journey.status}` }, journey.status),
+        h("h2", {}, journey.name),
+        h("button", { id: "journey-rename", title: "Rename this journey", on: { click: () => this.rename(journey) } }, "Rename"),
+        h("span", { class: `badge j-${journey.status}` }, journey.status),
         h("span", { class: "meta" }, `${journeyDuration(journey)} · ${journey.flow_count} flows · ${journey.interaction_count} interactions`),
         recording ? null : h("span", { class: "journey-actions" },
           journey.status === "failed" ? h("button", { on: { click: () => this.complete(journey) } }, "Mark Complete") : null,
@@ -163,6 +171,16 @@ export class Journeys {
         step.interaction_id ? h("span", { class: "meta" }, `interaction ${step.interaction_id.slice(-8)}`) : null)))));
   }
 
+  async rename(journey) {
+    const name = await askText("Rename journey", "Name", journey.name);
+    if (name === null || name === journey.name) return;
+    try {
+      this.detail = await put(`/journeys/${encodeURIComponent(journey.id)}`, { name });
+      if (this.recording && this.recording.journey_id === journey.id) this.recording.name = this.detail.name;
+      await this.load();
+    } catch (error) { this.app.error(error); }
+  }
+
   async complete(journey) {
     try { this.detail = await post(`/journeys/${encodeURIComponent(journey.id)}/complete`); await this.load(); } catch (error) { this.app.error(error); }
   }
@@ -173,8 +191,8 @@ export class Journeys {
     this.replayAbort = abort;
     const rows = h("tbody", {});
     const state = h("span", { class: "meta" }, "replaying…");
-    append(clear(this.replayRoot), [h("div", { class: "replay-head" }, h("h3", {}, "Replay"), state,
-      h("button", { on: { click: () => abort.abort() } }, "Stop")),
+    const stop = h("button", { on: { click: () => abort.abort() } }, "Stop Replay");
+    append(clear(this.replayRoot), [h("div", { class: "replay-head" }, h("h3", {}, "Replay"), state, stop),
       h("table", { class: "rules replay-results" }, h("thead", {}, h("tr", {}, ["Step", "Method", "URL", "Status", "Duration"].map((t) => h("th", {}, t)))), rows)]);
     try {
       const response = await request("GET", `/journeys/${encodeURIComponent(journey.id)}/replay?delay_ms=0`, { raw: true, signal: abort.signal });
@@ -194,6 +212,7 @@ export class Journeys {
     } catch (error) {
       state.textContent = abort.signal.aborted ? "stopped" : `failed: ${error.message}`;
     } finally {
+      stop.disabled = true;  // nothing left to stop
       if (this.replayAbort === abort) this.replayAbort = null;
     }
   }
@@ -213,15 +232,24 @@ function stepSummary(step) {
   return did ? h("span", { class: "step-what" }, did) : null;
 }
 
+export function durationDelta(originalMs, replayedMs) {
+  // The spec's replay colours: slower by more than 500 ms (amber), faster by more (green),
+  // else grey; null when either duration is unknown.
+  if (typeof originalMs !== "number" || typeof replayedMs !== "number") return null;
+  const delta = Math.round(replayedMs - originalMs);
+  const kind = delta > 500 ? "slower" : delta < -500 ? "faster" : "same";
+  return { text: `${delta >= 0 ? "+" : ""}${delta} ms`, kind };
+}
+
 function replayRow(data) {
   const before = data.original ? data.original.status_code : null;
   const after = data.replayed ? data.replayed.status_code : null;
   const same = data.type === "step_complete" && before === after;
-  const delta = data.original && data.replayed && data.original.duration_ms !== undefined
-    ? ` (${data.replayed.duration_ms - data.original.duration_ms >= 0 ? "+" : ""}${Math.round(data.replayed.duration_ms - data.original.duration_ms)} ms)` : "";
+  const delta = durationDelta(data.original && data.original.duration_ms, data.replayed && data.replayed.duration_ms);
   return h("tr", { class: same ? "match" : "changed" },
     h("td", {}, `${data.step}/${data.total}`), h("td", {}, h("span", { class: methodClass(data.method) }, data.method)),
     h("td", { class: "url" }, data.url),
     h("td", {}, data.type === "step_error" ? `error: ${data.error}` : `${before ?? "—"} → ${after ?? "—"}`),
-    h("td", {}, data.duration_ms !== undefined ? `${formatDuration(data.duration_ms)}${delta}` : ""));
+    h("td", {}, data.duration_ms !== undefined ? formatDuration(data.duration_ms) : "",
+      delta ? h("span", { class: `delta delta-${delta.kind}` }, ` (${delta.text})`) : null));
 }

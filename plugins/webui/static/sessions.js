@@ -1,15 +1,49 @@
 // Sessions in the top bar: pick (and so activate) one, create, rename, delete, export, and
 // import a .har or Ghost .json by file picker or by dropping it anywhere on the page.
-import { del, download, get, post, put, request } from "./api.js";
+import { del, get, post, put } from "./api.js";
 import { askText, clear, h, modal, toast } from "./dom.js";
+import { download, TransferProgress, upload } from "./transfers.js";
 
 const EXPORT_FORMATS = [["har", "HAR"], ["json", "Ghost JSON"], ["csv", "CSV"], ["postman", "Postman"], ["report", "HTML report"]];
+
+export function exportFormatOptions(registered, known = EXPORT_FORMATS) {
+  // The menu: every exporter Ghost has registered (a plugin's too), the built-in ones first
+  // under their titles; the built-in list alone when the registered names are not known.
+  if (!registered || !registered.length) return known;
+  const titles = new Map(known);
+  const builtIn = known.filter(([name]) => registered.includes(name));
+  const others = [...new Set(registered)].filter((name) => !titles.has(name)).sort().map((name) => [name, name]);
+  return [...builtIn, ...others];
+}
 
 export function importFormat(fileName) {
   const lower = fileName.toLowerCase();
   if (lower.endsWith(".har")) return "har";
   if (lower.endsWith(".json")) return "json";
   return "";
+}
+
+export const PROBE_BYTES = 1024;
+
+export function probeImportFormat(head) {
+  // What the file's first KB says it is, as the spec probes a dropped file: a JSON array is
+  // Ghost JSON; an object with a "log" member is a HAR ("entries" may come after a long
+  // "pages" list, past the first KB; Ghost's importer checks the rest).
+  const text = String(head || "").replace(/^\uFEFF/, "").trimStart();
+  if (text.startsWith("[")) return { format: "json" };
+  if (text.startsWith("{") && /"log"\s*:/.test(text)) return { format: "har" };
+  return { error: "Invalid file format — expected JSON array or HAR object" };
+}
+
+export async function untilQuiet(count, quietMs = 1000, limitMs = 10000, stepMs = 200) {
+  // Resolves once count() has not changed for quietMs (or after limitMs in all).
+  const start = Date.now();
+  let last = count(), since = Date.now();
+  while (Date.now() - start < limitMs) {
+    await new Promise((resolve) => setTimeout(resolve, stepMs));
+    const now = count();
+    if (now !== last) { last = now; since = Date.now(); } else if (Date.now() - since >= quietMs) return;
+  }
 }
 
 export class Sessions {
@@ -22,6 +56,11 @@ export class Sessions {
       events.on(type, () => this.load());
     }
     // Flow counts in the picker follow the traffic, a reload every few seconds at most.
+    this.importing = new Map();  // session id -> the import's progress, counting its flow.created
+    events.on("flow.created", (flow) => {
+      const running = flow && this.importing.get(flow.session_id);
+      if (running) running.onFlow();
+    });
     events.on("flow.created", () => { if (!this.countTimer) this.countTimer = setTimeout(() => { this.countTimer = null; this.load(); }, 3000); });
     this.fileInput = h("input", { type: "file", accept: ".har,.json", hidden: true, on: { change: () => {
       const file = this.fileInput.files[0];
@@ -33,6 +72,13 @@ export class Sessions {
   }
 
   async load() {
+    if (!this.exportFormats) {
+      try {
+        const loaded = await get("/plugins");
+        this.exportFormats = exportFormatOptions([...((loaded.core || {}).exporters || []),
+          ...loaded.plugins.flatMap((plugin) => (plugin.registered || {}).exporters || [])]);
+      } catch (error) { this.exportFormats = EXPORT_FORMATS; this.app.error(error); }
+    }
     this.sessions = await get("/sessions");
     const active = this.sessions.find((s) => s.active) || this.sessions[0];
     const previous = this.activeId;
@@ -53,7 +99,7 @@ export class Sessions {
       const format = exportSelect.value;
       exportSelect.value = "";
       if (format) this.exportAs(format);
-    } } }, h("option", { value: "" }, "Export…"), EXPORT_FORMATS.map(([value, label]) => h("option", { value }, label)));
+    } } }, h("option", { value: "" }, "Export…"), this.exportFormats.map(([value, label]) => h("option", { value }, label)));
     clear(this.root).append(select,
       h("button", { title: "New session", on: { click: () => this.create() } }, "New"),
       h("button", { title: "Rename this session", on: { click: () => this.rename() } }, "Rename"),
@@ -95,13 +141,15 @@ export class Sessions {
   async exportAs(format) {
     const session = this.current();
     if (!session) return;
-    const note = toast(`Exporting ${session.name} as ${format}…`, [], { timeout: 0 });
-    try { await download(`/sessions/${encodeURIComponent(session.id)}/export/${format}`, `${session.name}.${format}`); } catch (error) { this.app.error(error); } finally { note.remove(); }
+    try {
+      await download(`/sessions/${encodeURIComponent(session.id)}/export/${format}`, `${session.name}.${format}`,
+        `Exporting ${session.name} (${format})`);
+    } catch (error) { this.app.error(error); }
   }
 
   installDrop() {
     let depth = 0;
-    const zone = h("div", { id: "drop-zone", hidden: true }, h("p", {}, "Drop a .har or Ghost .json file to import it as a new session"));
+    const zone = h("div", { id: "drop-zone", hidden: true }, h("p", {}, h("strong", {}, "Drop to import session"), h("br"), "Supports .har and .json files"));
     document.body.append(zone);
     const hasFiles = (e) => e.dataTransfer && [...e.dataTransfer.types].includes("Files");
     document.addEventListener("dragenter", (e) => { if (hasFiles(e)) { depth++; zone.hidden = false; } });
@@ -118,25 +166,52 @@ export class Sessions {
   }
 
   async importFile(file) {
-    const format = importFormat(file.name);
-    if (!format) { toast(`${file.name}: only .har and Ghost .json files can be imported`, [], { error: true }); return; }
+    // A new session "{file} (imported)"; the upload's progress, then the flows counted as
+    // they arrive (flow.created); Cancel aborts the upload, Ghost stops the import, and the
+    // new session goes again, as after a failure.
+    if (!importFormat(file.name)) { toast(`${file.name}: only .har and Ghost .json files can be imported`, [], { error: true }); return; }
+    const probed = probeImportFormat(await file.slice(0, PROBE_BYTES).text());
+    if (probed.error) { toast(`${file.name}: ${probed.error}`, [], { error: true }); return; }
+    const format = probed.format;
     const baseline = this.activeId;
-    const progress = toast(`Importing ${file.name}…`, [], { timeout: 0 });
+    const transfer = new TransferProgress(`Importing ${file.name}`);
+    transfer.node.classList.add("import-progress");
     let session;
+    let flows = 0;
     try {
-      session = await post("/sessions", { name: `${file.name} (imported)` });
+      session = await post("/sessions", { name: `${file.name} (imported)`, description: `Imported from ${file.name}` });
+      this.importing.set(session.id, { onFlow: () => {
+        flows += 1;
+        transfer.node.dataset.flows = String(flows);
+        transfer.setPhase(`${flows.toLocaleString()} flows stored`);
+      } });
       const form = new FormData();
       form.append("file", file);
-      const result = await request("POST", `/sessions/${encodeURIComponent(session.id)}/import/${format}`, { body: form });
-      progress.remove();
+      transfer.setPhase("uploading");
+      const result = await upload(`/sessions/${encodeURIComponent(session.id)}/import/${format}`, form, {
+        signal: transfer.signal,
+        onUploadProgress: (loaded, total) => {
+          transfer.progress(loaded, total);
+          if (total && loaded >= total) transfer.setPhase(flows ? `${flows.toLocaleString()} flows stored` : "reading the file");
+        },
+      });
+      const summary = `${result.imported.toLocaleString()} flows imported${result.skipped ? `, ${result.skipped} skipped` : ""}`;
+      transfer.finish("done", summary);
       await this.load();
       toast(`Imported ${result.imported} flows from ${file.name}${result.skipped ? ` (${result.skipped} skipped)` : ""}`,
         [["Compare", () => this.app.compare(baseline, session.id)], ["Open", () => this.activate(session.id)]], { timeout: 15000 });
     } catch (error) {
-      progress.remove();
+      const cancelled = transfer.signal.aborted;
+      transfer.finish(cancelled ? "cancelled" : "failed", cancelled ? "cancelled" : error.message);
+      // Ghost stops a cancelled import at its next check: the session goes once its flows
+      // have stopped arriving, not while the import may still be writing into it.
+      if (cancelled) await untilQuiet(() => flows);
       if (session) { try { await del(`/sessions/${encodeURIComponent(session.id)}`); } catch { /* shown below */ } }
       await this.load();
-      this.app.error(new Error(`Import of ${file.name} failed: ${error.message}`));
+      if (!cancelled) this.app.error(new Error(`Import of ${file.name} failed: ${error.message}`));
+      else toast(`Import of ${file.name} cancelled; its session was removed`);
+    } finally {
+      if (session) this.importing.delete(session.id);
     }
   }
 

@@ -219,6 +219,34 @@ async def test_steps_settle_while_recording(api: Api, extension: FakeExtension) 
     await stop(api)
 
 
+async def test_rename_validates_and_announces(api: Api) -> None:
+    sid = await session_id(api)
+    created = await api.ok("POST", "/api/v1/journeys", status=201, json={"session_id": sid, "name": "Manual"})
+    path = f"/api/v1/journeys/{created['id']}"
+    async with api.session.ws_connect(api.base.replace("http", "ws") + f"/api/v1/ws?token={TOKEN}") as ws:
+        renamed = await api.ok("PUT", path, json={"name": "  Checkout <happy> path  "})
+        event = None
+        deadline = time.monotonic() + 5
+        while event is None and time.monotonic() < deadline:
+            message = await ws.receive(timeout=5)
+            if message.type == aiohttp.WSMsgType.TEXT and orjson.loads(message.data)["type"] == "journey:updated":
+                event = orjson.loads(message.data)
+    assert renamed["name"] == "Checkout <happy> path" and renamed["id"] == created["id"]
+    assert renamed["status"] == created["status"] and renamed["started_at"] == created["started_at"]
+    assert event is not None and event["data"] == {"journey_id": created["id"], "session_id": sid,
+                                                   "name": "Checkout <happy> path"}
+    assert (await api.ok("GET", path))["name"] == "Checkout <happy> path"
+    for body, error in (({"name": "   "}, "must not be empty"), ({"name": "x" * 201}, "the limit is 200"),
+                        ({}, "name"), ({"name": 5}, "name")):
+        status, answer = await api.call("PUT", path, json=body)
+        assert status == 400 and error in answer["error"], (body, answer)
+    status, _ = await api.call("PUT", path, data=b"not json")
+    assert status == 400
+    assert (await api.ok("PUT", path, json={"name": "x" * 200}))["name"] == "x" * 200
+    status, answer = await api.call("PUT", "/api/v1/journeys/nope", json={"name": "New"})
+    assert status == 404 and "nope" in answer["error"]
+
+
 async def test_crud_and_cascades(api: Api, extension: FakeExtension) -> None:
     ghost = api.ghost
     sid = await session_id(api)
@@ -231,8 +259,6 @@ async def test_crud_and_cascades(api: Api, extension: FakeExtension) -> None:
     assert status == 400
     status, _ = await api.call("POST", "/api/v1/journeys", data=b"not json")
     assert status == 400
-    status, body = await api.call("PUT", f"/api/v1/journeys/{created['id']}", json={"name": "New"})
-    assert status == 501
     status, _ = await api.call("GET", "/api/v1/journeys/nope")
     assert status == 404
     assert await api.ok("GET", f"/api/v1/journeys/{created['id']}/steps") == []

@@ -2,13 +2,14 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 
-import { histogram, pathTemplate, slowestEndpoints } from "../../../plugins/webui/static/charts.js";
+import { binWidthLabel, histogram, pathTemplate, slowestEndpoints, statusClassName, TIMELINE_BINS, timelineBins } from "../../../plugins/webui/static/charts.js";
 
 test("ids collapse into one endpoint", () => {
   assert.equal(pathTemplate("/v1/items/17/reviews"), "/v1/items/{id}/reviews");
   assert.equal(pathTemplate("/u/0b7e1d2a-52c4-4a8e-9d55-0f1b2c3d4e5f"), "/u/{id}");
   assert.equal(pathTemplate("/j/01JEXP0R2ZQ3V4W5X6Y7Z8A9BC"), "/j/{id}");
   assert.equal(pathTemplate("/api/v2/login"), "/api/v2/login");
+  assert.equal(pathTemplate("/items/17?page=2"), "/items/{id}");  // as the HTML report
 });
 
 test("durations fall in their buckets", () => {
@@ -26,4 +27,25 @@ test("slowest endpoints rank by p95 over collapsed paths", () => {
   assert.equal(ranked[0].count, 2);
   assert.equal(ranked[0].max, 900);
   assert.equal(ranked[1].endpoint, "GET shop.test/cart");
+});
+
+test("the timeline counts every flow by status class in 60 columns, as the HTML report", () => {
+  const at = (second, status_code) => ({ started_at: new Date(Date.UTC(2026, 2, 8, 14, 30, second)).toISOString(), status_code });
+  const flows = [at(0, 200), at(0, 0), at(30, 503), at(59, 404), at(60, 999), { started_at: "not a time", status_code: 200 }];
+  const timeline = timelineBins(flows);
+  assert.equal(timeline.bins.length, TIMELINE_BINS);
+  assert.deepEqual(timeline.bins[0], { "2xx": 1, err: 1 });
+  assert.deepEqual(timeline.bins[30], { "5xx": 1 });
+  assert.deepEqual(timeline.bins[59], { "4xx": 1, err: 1 });
+  assert.equal(timeline.end - timeline.start, 60_000);
+  assert.deepEqual(timelineBins([]).bins, []);
+  assert.deepEqual(timelineBins([at(5, 301), at(5, 101)]).bins[0], { "3xx": 1, "1xx": 1 });
+  assert.equal(statusClassName(0), "err");
+  assert.equal(statusClassName(204), "2xx");
+});
+
+test("a column's width reads in seconds or milliseconds", () => {
+  assert.equal(binWidthLabel(14.9), "14.9 s");
+  assert.equal(binWidthLabel(2), "2 s");
+  assert.equal(binWidthLabel(0.0166), "17 ms");
 });

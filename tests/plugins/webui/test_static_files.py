@@ -32,8 +32,9 @@ def test_every_module_the_page_imports_is_served() -> None:
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-def test_chart_arithmetic_with_node() -> None:
-    out = subprocess.run(["node", "--test", str(Path(__file__).with_name("charts.test.mjs"))],
+@pytest.mark.parametrize("name", ["charts.test.mjs", "transfers.test.mjs", "sessions.test.mjs", "journeys.test.mjs"])
+def test_pure_javascript_with_node(name: str) -> None:
+    out = subprocess.run(["node", "--test", str(Path(__file__).with_name(name))],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "# fail 0" in out.stdout
