@@ -123,3 +123,23 @@ async def test_requests_queued_in_one_loop_turn_go_out_in_one_write(runtime) -> 
     assert not worker.proc.unsent
     assert all(f.metadata[TAGS_KEY] == ["seen"] for f in flows)
     assert events.errors == []
+
+
+def test_header_changes_are_seen_by_the_same_and_the_next_handlers(engine: Engine) -> None:
+    load(engine, "headers", """ghost.onRequest(function (flow) {
+        flow.setHeader('X-New', 'v');
+        flow.removeHeader('host');
+        var keys = Object.keys(flow.request).join(',');
+        var seen = [flow.request.headers['x-new'], String(flow.request.headers.Host), 'x-new' in flow.request.headers,
+                    JSON.stringify(flow.request.headers), keys];
+        flow.request.headers = 'replaced';
+        ghost.log(seen.join(' | '), flow.request.headers);
+    });""")
+    load(engine, "untouched", "ghost.onRequest(function (flow) { flow.setHeader('X-Blind', '1'); });")
+    load(engine, "next", "ghost.onRequest(function (flow) { ghost.log(JSON.stringify(flow.request.headers)); });")
+    first, blind, after = run(engine, "headers", "untouched", "next")
+    assert first["ok"] and first["logs"] == [
+        ["info", 'v | undefined | true | {"X-New":"v"} | method,url,host,path,headers,body replaced']]
+    assert first["changes"]["headers"] == [["set", "X-New", "v"], ["remove", "host"]]
+    assert blind["changes"]["headers"] == [["set", "X-Blind", "1"]]
+    assert after["logs"] == [["info", '{"X-New":"v","X-Blind":"1"}']]
