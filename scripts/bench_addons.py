@@ -11,7 +11,7 @@
 
 2. Round trip. The runtime alone (real worker process, real V8): one addon's handler on a
    live mitmproxy flow, through the framed pipe protocol and back with its change-set
-   applied, sequentially and 16 at a time.
+   applied, sequentially and 16 at a time; and the three addons on a flow, both phases.
 
     .venv/bin/python scripts/bench_addons.py [--seconds 5] [--rounds 5] [--max-cost 0.10]
 
@@ -94,6 +94,54 @@ async def round_trip(calls: int) -> None:
         await runtime.stop()
 
 
+async def per_flow(flows: int) -> None:
+    """Ghost's CPU for the three benchmark addons on one flow, both phases, 16 flows at a time:
+    the runtime's share of the proxy's cost, measured in-process (steadier than throughput on a
+    busy machine: no other process's work is counted)."""
+    from mitmproxy.test import tflow, tutils
+
+    from plugins.js_addons.runtime import AddonRuntime, LoadedAddon, RuntimeConfig
+
+    class Quiet:
+        def addon_log(self, addon: LoadedAddon, level: str, message: str) -> None: ...
+
+        def addon_failed(self, addon: LoadedAddon, error: str) -> None:
+            raise RuntimeError(f"the benchmark addon failed: {error}")
+
+        def addon_disabled(self, addon: LoadedAddon, reason: str) -> None: ...
+
+    def flow() -> Any:
+        f = tflow.tflow()
+        f.request.headers["Accept"] = "application/json"
+        f.request.headers["User-Agent"] = "bench/1.0"
+        response = tutils.tresp()
+        response.headers["Content-Type"] = "application/json"
+        return f, response
+
+    async def both_phases(f: Any, response: Any) -> None:
+        await runtime.run(f, "request", runtime.chain("request"))
+        f.response = response
+        await runtime.run(f, "response", runtime.chain("response"))
+
+    runtime = AddonRuntime(RuntimeConfig(), Quiet())
+    await runtime.start()
+    try:
+        for number, addon in enumerate(ADDONS):
+            await runtime.load(f"bench{number}", addon["name"], addon["code"], addon["priority"], "")
+        for pair in [flow() for _ in range(200)]:
+            await both_phases(*pair)
+        pairs = [flow() for _ in range(flows)]
+        cpu, wall = time.process_time(), time.perf_counter()
+        for i in range(0, flows, 16):
+            await asyncio.gather(*(both_phases(*pair) for pair in pairs[i:i + 16]))
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        assert all(f.request.headers.get("X-Ghost-Bench") == "1" for f, _ in pairs)
+        print(f"3 addons on a flow, both phases, 16 flows at a time: {cpu / flows * 1e6:.0f} us of Ghost's CPU "
+              f"per flow, {wall / flows * 1e6:.0f} us wall")
+    finally:
+        await runtime.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=5.0, help="length of one measured round")
@@ -104,6 +152,7 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=3000, help="calls for the round-trip measurement")
     args = parser.parse_args()
     asyncio.run(round_trip(args.calls))
+    asyncio.run(per_flow(args.calls))
     if not require_wrk():
         return 2
     rounds: list[dict[str, Round]] = []
