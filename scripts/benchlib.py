@@ -43,6 +43,7 @@ MITMDUMP = str(Path(sys.executable).with_name("mitmdump"))
 # every request is stored (noise sampling off): the store's work is part of the cost
 STORE_EVERY_FLOW = "proxy:\n  noise_enabled: false\n"
 WARM_UP_SECONDS = 2.0
+ADDON_WORKER_SCRIPT = "js_addons/worker.py"  # in the command line of Ghost's JavaScript addon workers
 
 # argv: port, route, body file, content type
 TARGET_CODE = """
@@ -125,11 +126,14 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def children_cpu_seconds(pid: int) -> float:
-    """CPU time of a process's live children (a child that has just exited counts 0)."""
+def children_cpu_seconds(pid: int, only: str = "") -> float:
+    """CPU time of a process's live children (a child that has just exited counts 0); with
+    `only`, of the children whose command line contains it."""
     total = 0.0
     for child in children(pid):
         try:
+            if only and only not in Path(f"/proc/{child}/cmdline").read_bytes().decode(errors="replace"):
+                continue
             total += cpu_seconds(child)
         except OSError:
             pass
@@ -220,6 +224,10 @@ class Proxy:
 
     def worker_cpu(self) -> float:
         return children_cpu_seconds(self.proc.pid)
+
+    def addon_worker_cpu(self) -> float:
+        """The CPU time of its JavaScript addon workers (a part of `worker_cpu`)."""
+        return children_cpu_seconds(self.proc.pid, only=ADDON_WORKER_SCRIPT)
 
     def stop(self, timeout: float = 60.0) -> None:
         stop(self.proc, timeout)
@@ -335,19 +343,21 @@ class Round:
     rps: float
     requests: int
     cpu_us: float  # the proxy process's CPU time per request, all threads
-    workers_us: float  # its child processes' CPU time per request (Ghost's addon workers)
+    workers_us: float  # its child processes' CPU time per request (Ghost's flow writer and addon workers)
+    addon_workers_us: float = 0.0  # the part of workers_us spent in Ghost's JavaScript addon workers
 
 
 def measured_round(proxy: Proxy, target: Target, seconds: float, workdir: Path, hint: str = "") -> Round:
     """A wrk run and the CPU it cost, up to the proxy having settled (Ghost: store drained)."""
-    before, workers_before = cpu_seconds(proxy.proc.pid), proxy.worker_cpu()
+    before, workers_before, js_before = cpu_seconds(proxy.proc.pid), proxy.worker_cpu(), proxy.addon_worker_cpu()
     rps, count = load(proxy.port, target, seconds, workdir, hint=hint)
     proxy.answered += count
     proxy.settle()
     used = cpu_seconds(proxy.proc.pid) - before
     workers = proxy.worker_cpu() - workers_before
+    js_workers = proxy.addon_worker_cpu() - js_before
     per = 1e6 / max(count, 1)
-    return Round(rps, count, used * per, workers * per)
+    return Round(rps, count, used * per, workers * per, js_workers * per)
 
 
 def warm_up(proxies: Iterable[Proxy], target: Target, workdir: Path) -> None:

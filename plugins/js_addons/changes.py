@@ -59,6 +59,12 @@ def _body_text(message: http.Message, with_body: bool) -> str | None:
     return content.decode("utf-8", "replace")
 
 
+def header_pairs(headers: http.Headers) -> list[list[str]]:
+    """Header fields as [name, value] pairs, decoded as UTF-8 with invalid bytes replaced
+    (mitmproxy's own str view keeps them as surrogates, which are not valid JSON)."""
+    return [[name.decode("utf-8", "replace"), value.decode("utf-8", "replace")] for name, value in headers.fields]
+
+
 def flow_view(flow: http.HTTPFlow, phase: str, with_body: bool) -> dict[str, Any]:
     """The flow as handlers see it: request (and, in the response phase, response) fields.
     Bodies go only to addons whose code mentions `body`."""
@@ -68,17 +74,14 @@ def flow_view(flow: http.HTTPFlow, phase: str, with_body: bool) -> dict[str, Any
         "url": req.url,
         "host": req.host,
         "path": req.path.split("?", 1)[0] or "/",
-        "headers": [[k, v] for k, v in req.headers.items(multi=True)],
+        "headers": header_pairs(req.headers),
     }
     if with_body:
         request["body"] = _body_text(req, True)
     view: dict[str, Any] = {"request": request}
     resp = flow.response
     if phase == "response" and resp is not None:
-        response: dict[str, Any] = {
-            "status_code": resp.status_code,
-            "headers": [[k, v] for k, v in resp.headers.items(multi=True)],
-        }
+        response: dict[str, Any] = {"status_code": resp.status_code, "headers": header_pairs(resp.headers)}
         if with_body:
             response["body"] = _body_text(resp, True)
         view["response"] = response
@@ -154,15 +157,18 @@ def parse_changes(raw: Any) -> Changes:
 
 
 def parse_result(raw: Any) -> CallResult:
-    """One addon's result from the worker."""
+    """One addon's result from the worker; `changes` is None when the handler changed nothing
+    (the worker then sends no change-set at all)."""
     if not isinstance(raw, dict):
         return CallResult(False, None, "the worker sent a malformed result", [])
     logs = parse_logs(raw.get("logs"))
     if raw.get("ok") is not True:
         error = raw.get("error")
         return CallResult(False, None, error[:2000] if isinstance(error, str) else "unknown error", logs)
+    if "changes" not in raw:
+        return CallResult(True, None, "", logs)
     try:
-        return CallResult(True, parse_changes(raw.get("changes")), "", logs)
+        return CallResult(True, parse_changes(raw["changes"]), "", logs)
     except ValueError as e:
         return CallResult(False, None, f"the handler's changes were refused: {e}", logs)
 

@@ -27,6 +27,7 @@ import struct
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -129,6 +130,7 @@ class _Process:
             os.set_blocking(fd, False)
         self.buffer = bytearray()
         self.unsent = bytearray()
+        self._flushing = False  # a flush is scheduled, or waiting for room in the pipe
         self.stderr: collections.deque[bytes] = collections.deque(maxlen=64)
         self.ready: asyncio.Future[dict[str, Any]] = self.loop.create_future()
         self.killed_reason = ""
@@ -144,20 +146,33 @@ class _Process:
     # --- writing -----------------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
+        """Queue a frame. What is queued in one turn of the event loop goes out in one write:
+        under load the requests of several flows share one system call and one wake-up of the
+        worker, which then answers them in one write too."""
         if self.exited or self.popen.stdin is None:
             return
-        if self.unsent:
-            self.unsent += data
+        self.unsent += data
+        if not self._flushing:
+            self._flushing = True
+            self.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """Write what is queued; the rest when the pipe has room (`_flushing` until all is out)."""
+        if self.exited or self.popen.stdin is None or self.popen.stdin.closed:
+            self.unsent.clear()
+            self._flushing = False
             return
         try:
-            sent = os.write(self.stdin, data)
+            sent = os.write(self.stdin, self.unsent)
         except BlockingIOError:
             sent = 0
         except OSError:  # the worker is gone; its exit is handled at EOF
-            return
-        if sent < len(data):
-            self.unsent += data[sent:]
+            sent = len(self.unsent)
+        del self.unsent[:sent]
+        if self.unsent:
             self.loop.add_writer(self.stdin, self._on_writable)
+        else:
+            self._flushing = False
 
     def _on_writable(self) -> None:
         try:
@@ -169,11 +184,17 @@ class _Process:
         del self.unsent[:sent]
         if not self.unsent:
             self.loop.remove_writer(self.stdin)
+            self._flushing = False
 
     def close_stdin(self) -> None:
-        """End of input: the worker exits on its own."""
+        """End of input: the worker exits on its own (once it has read what is queued, when
+        the pipe takes it now)."""
         if self.popen.stdin is not None and not self.popen.stdin.closed:
             if self.unsent:
+                try:
+                    os.write(self.stdin, self.unsent)
+                except OSError:  # full (BlockingIOError) or gone: what is left is dropped
+                    pass
                 self.loop.remove_writer(self.stdin)
                 self.unsent.clear()
             self.popen.stdin.close()
@@ -424,15 +445,20 @@ class Worker:
 
     # --- requests ------------------------------------------------------------------------
 
-    async def request(self, message: dict[str, Any]) -> dict[str, Any]:
-        """Send a request once the worker is up; WorkerLost when it dies first."""
-        if not self.ready.is_set():
-            if self.closed:
-                raise WorkerLost("the addon runtime is stopped", None, retry=False)
-            try:
-                await asyncio.wait_for(self.ready.wait(), READY_WAIT)
-            except TimeoutError:
-                raise WorkerLost(f"addon worker {self.name} is not available", None, retry=False) from None
+    def request(self, message: dict[str, Any]) -> Awaitable[dict[str, Any]]:
+        """Send a request (once the worker is up); the reply, or WorkerLost when it dies first.
+        A running worker's reply is a plain future: no coroutine per call."""
+        if self.ready.is_set():
+            return self._send(message)
+        return self._request_when_ready(message)
+
+    async def _request_when_ready(self, message: dict[str, Any]) -> dict[str, Any]:
+        if self.closed:
+            raise WorkerLost("the addon runtime is stopped", None, retry=False)
+        try:
+            await asyncio.wait_for(self.ready.wait(), READY_WAIT)
+        except TimeoutError:
+            raise WorkerLost(f"addon worker {self.name} is not available", None, retry=False) from None
         return await self._send(message)
 
     def _send(self, message: dict[str, Any]) -> asyncio.Future[dict[str, Any]]:
@@ -729,10 +755,11 @@ class AddonRuntime:
         result = ch.parse_result(raw)
         for level, message in result.logs:
             self.events.addon_log(addon, level, message)
-        if result.ok and result.changes is not None:
-            addon.failures = 0
-            ch.apply_changes(flow, phase, result.changes, addon.name)
-        else:
+        if not result.ok:
             self._failed(addon, result.error)
+            return
+        addon.failures = 0
+        if result.changes is not None:
+            ch.apply_changes(flow, phase, result.changes, addon.name)
 
 

@@ -14,7 +14,8 @@ replies on stdout in the same order (the worker handles one request at a time):
                                                                    -> {"seq": 4, "results": [{"slot", "ok", ...}]}
 
 A failed load answers ``{"ok": false, "error": "...", "line": L, "column": C}`` (1-based).
-Each run result is ``{"slot", "ok": true, "changes": {...}, "logs": [...]}`` or
+Each run result is ``{"slot", "ok": true, "changes": {...}, "logs": [...]}``, just
+``{"slot", "ok": true}`` when the handler changed and logged nothing, or
 ``{"slot", "ok": false, "error": "...", "logs": [...]}``; results stop after a request-phase
 answer (block/respond), and each addon sees the header changes of the ones before it.
 
@@ -46,6 +47,8 @@ MAX_FRAME = 64 << 20
 MARKER = struct.Struct("<qqii")  # seq, start_ns, index, kind
 MARKER_SIZE = 64
 KIND_IDLE, KIND_RUN, KIND_LOAD = 0, 1, 2
+PENDING = '{"pending":true}'  # the prelude's answer when a handler returned a promise
+UNCHANGED = '{"ok":true}'  # the prelude's answer when a handler changed and logged nothing
 PRELUDE_PATH = Path(__file__).with_name("prelude.js")
 ADDON_SOURCE_URL = "\n//# sourceURL=addon.js\n"
 _UNCAUGHT = re.compile(r"^Uncaught (.*) at (?:\S*):(\d+):(\d+)$")
@@ -208,8 +211,11 @@ class Engine:
             self.marker.busy(seq, index, KIND_RUN)
             try:
                 raw = context.eval(source)
-                if raw == '{"pending":true}':
+                if raw == PENDING:
                     raw = context.eval("ghost.__collect__()")
+                if raw == UNCHANGED:  # most calls: nothing to check or apply
+                    results.append({"slot": slot, "ok": True})
+                    continue
                 result = orjson.loads(raw)
                 if not isinstance(result, dict):
                     raise TypeError(f"dispatch returned {type(result).__name__}")
