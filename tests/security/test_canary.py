@@ -48,7 +48,7 @@ async def test_secret_settings_never_leave_ghost(ghost_app, caplog: pytest.LogCa
         journey_formats = re.findall(r"[\w-]+", no_format["error"].rsplit("one of", 1)[1])
         formats = sorted({*api.ghost.exporters, *api.ghost.code_generators, *journey_formats})
         ids = {"id": [session, flow, journey], "flow_id": [flow], "format": formats, "tag": ["t"],
-               "name": ["app.js", "index.html"]}
+               "name": ["app.js", "index.html"], "step": ["1"]}
 
         bodies: list[str] = []
         calls = 0

@@ -180,7 +180,11 @@ async def test_cheap_rewrites_stay_on_the_loop_and_slow_ones_move_to_a_worker(tm
         return flow, engine.on_request(flow)
 
     try:
-        flow, pending = post(b"aaa")
+        for _ in range(5):  # on a loaded machine one try can pass the 1 ms and go to a worker
+            flow, pending = post(b"aaa")
+            if pending is None:
+                break
+            await asyncio.wait_for(pending, 5)
         assert pending is None and flow.request.content == b"x"  # done in place, no thread hop
         flow, pending = post(b"b" * 65 * 1024 + b"aa")  # a large body goes to a worker at once ...
         assert pending is not None
