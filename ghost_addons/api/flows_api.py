@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -59,11 +60,13 @@ def register(ghost: Ghost, routes: RouteTable) -> None:
         if count not in ("", "capped", "exact"):
             raise ApiError(400, f"query parameter count must be capped or exact, got {count[:40]!r}")
         where, params = flow_query(session_id, request.query.get("q", ""))
-        try:
-            page = await ghost.store.read(flows.query_flows, where, params, limit, offset, before, count == "exact")
+        try:  # the page and its count side by side, each on its own reader connection
+            items, counted = await asyncio.gather(
+                ghost.store.read(flows.query_page, where, params, limit, offset, before),
+                ghost.store.read(flows.count_matches, where, params, before, count == "exact"))
         except flows.QueryError as e:
             raise ApiError(400, f"bad query: {e}") from None
-        return json_response({**page, "limit": limit, "offset": offset})
+        return json_response({**flows.flow_page(items, counted, limit, offset), "limit": limit, "offset": offset})
 
     async def get(request: web.Request) -> web.Response:
         return json_response((await _existing(request.match_info["id"])).to_dict())

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -235,39 +237,72 @@ QUERY_SECONDS = 10.0
 
 def query_flows(conn: Connection, where: str, params: list[Any], limit: int, offset: int = 0,
                 before: str = "", exact_count: bool = False, deadline: float = QUERY_SECONDS) -> dict[str, Any]:
-    """One page of flow summaries (newest first) with the count of all matches.
+    """One page of flow summaries (newest first) with the count of all matches, one after
+    the other on one connection. The API runs the two halves, `query_page` and
+    `count_matches`, on two reader connections at once and joins them with `flow_page`."""
+    items = query_page(conn, where, params, limit, offset, before, deadline)
+    return flow_page(items, count_matches(conn, where, params, before, exact_count, deadline), limit, offset)
 
-    `before` (a flow id) pages by key: flows older than it, as fast on the ten-thousandth
-    page as on the first, where `offset` walks every row it skips. Unless `exact_count`, the
-    count stops at COUNT_CAP matches or COUNT_SECONDS, and `total_exact` says whether it
-    finished. Raises `QueryError` when a regular expression times out or the query runs past
-    `deadline` seconds.
-    """
-    if before:
-        where, params = f"flows.id < ? AND ({where})", [before, *params]
-    stop_at = [time.monotonic() + deadline]
-    conn.set_progress_handler(lambda: time.monotonic() > stop_at[0], 10_000)
+
+def query_page(conn: Connection, where: str, params: list[Any], limit: int, offset: int = 0,
+               before: str = "", deadline: float = QUERY_SECONDS) -> list[dict[str, Any]]:
+    """One page of flow summaries, newest first. `before` (a flow id) pages by key: flows
+    older than it, as fast on the ten-thousandth page as on the first, where `offset` walks
+    every row it skips. Raises `QueryError` when a regular expression times out or the query
+    runs past `deadline` seconds."""
+    where, params = _older_than(where, params, before)
+    with _stopped_after(conn, deadline):
+        return list_flow_summaries(conn, where, params, limit, offset)
+
+
+def count_matches(conn: Connection, where: str, params: list[Any], before: str = "", exact: bool = False,
+                  deadline: float = QUERY_SECONDS) -> tuple[int, bool] | None:
+    """(matches, whether that is exact). Unless `exact`, counting stops at COUNT_CAP
+    matches (then COUNT_CAP, False) or after COUNT_SECONDS (then None: the page says how
+    many it knows of)."""
+    where, params = _older_than(where, params, before)
+    if exact:
+        with _stopped_after(conn, deadline):
+            return count_flows(conn, where, params), True
     try:
-        items = list_flow_summaries(conn, where, params, limit, offset)
-        if exact_count:
-            total, total_exact = count_flows(conn, where, params), True
-        else:
-            known = offset + len(items)
-            stop_at[0] = min(stop_at[0], time.monotonic() + COUNT_SECONDS)
-            try:
-                counted = conn.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM flows WHERE {where} LIMIT ?)",
-                                       [*params, COUNT_CAP + 1]).fetchone()[0]
-                total, total_exact = min(counted, COUNT_CAP), counted <= COUNT_CAP
-            except OperationalError as e:
-                if "interrupted" not in str(e):
-                    raise
-                total, total_exact = known, False  # at least the flows up to this page
-    except OperationalError as e:
-        raise QueryError(_query_failure(e, deadline)) from None
-    finally:
-        conn.set_progress_handler(None, 0)
+        with _stopped_after(conn, min(deadline, COUNT_SECONDS), interrupted_is_error=False):
+            counted = conn.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM flows WHERE {where} LIMIT ?)",
+                                   [*params, COUNT_CAP + 1]).fetchone()[0]
+    except _Interrupted:
+        return None
+    return min(counted, COUNT_CAP), counted <= COUNT_CAP
+
+
+def flow_page(items: list[dict[str, Any]], count: tuple[int, bool] | None, limit: int, offset: int) -> dict[str, Any]:
+    """The answer of a flow query: a page and its count (None: the capped count ran out of
+    time, so at least the flows up to this page)."""
+    total, total_exact = count if count is not None else (offset + len(items), False)
     return {"flows": items, "total": total, "total_exact": total_exact,
             "next_before": items[-1]["id"] if len(items) == limit else None}
+
+
+def _older_than(where: str, params: list[Any], before: str) -> tuple[str, list[Any]]:
+    return (f"flows.id < ? AND ({where})", [before, *params]) if before else (where, params)
+
+
+class _Interrupted(Exception):
+    """The capped count ran out of its time."""
+
+
+@contextmanager
+def _stopped_after(conn: Connection, seconds: float, interrupted_is_error: bool = True) -> Iterator[None]:
+    """Run the block's statements for at most `seconds`: past it SQLite interrupts them, a
+    `QueryError` saying why (or `_Interrupted`, for a count that may give up)."""
+    stop_at = time.monotonic() + seconds
+    conn.set_progress_handler(lambda: time.monotonic() > stop_at, 10_000)
+    try:
+        yield
+    except OperationalError as e:
+        if not interrupted_is_error and "interrupted" in str(e):
+            raise _Interrupted from None
+        raise QueryError(_query_failure(e, seconds)) from None
+    finally:
+        conn.set_progress_handler(None, 0)
 
 
 class QueryError(ValueError):
