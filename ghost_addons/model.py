@@ -114,8 +114,16 @@ def encode_body(body: bytes, content_type: str) -> tuple[str, str]:
     return base64.b64encode(body).decode("ascii"), "base64"
 
 
-def decode_body(text: str, encoding: str) -> bytes:
-    """Inverse of `encode_body`; raises ValueError on bad base64."""
+def _raw_body(raw: dict[str, Any]) -> str | bytes:
+    body = raw.get("body") or ""
+    return body if isinstance(body, bytes) else str(body)
+
+
+def decode_body(text: str | bytes, encoding: str) -> bytes:
+    """Inverse of `encode_body`; raises ValueError on bad base64. Bytes with the encoding
+    "bytes" are a body an importer already decoded (off the event loop)."""
+    if encoding == "bytes" and isinstance(text, bytes):
+        return text
     if encoding == "base64":
         try:
             return base64.b64decode(text, validate=True)
@@ -282,7 +290,7 @@ class Request:
         parts = urlsplit(url)
         if not parts.scheme or not parts.hostname:
             raise ValueError(f"invalid URL {url!r}")
-        body = decode_body(str(raw.get("body") or ""), raw.get("body_encoding") or "utf8")
+        body = decode_body(_raw_body(raw), raw.get("body_encoding") or "utf8")
         return cls(
             method=method,
             url=url,
@@ -326,7 +334,7 @@ class Response:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Response:
-        body = decode_body(str(raw.get("body") or ""), raw.get("body_encoding") or "utf8")
+        body = decode_body(_raw_body(raw), raw.get("body_encoding") or "utf8")
         return cls(
             status_code=int(raw.get("status_code") or 0),
             status_text=str(raw.get("status_text") or ""),

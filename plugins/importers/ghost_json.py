@@ -10,9 +10,9 @@ from typing import Any
 import orjson
 
 from ghost_addons.model import Flow
-from plugins.importers.contract import Importer, ImportRejected, SkippedEntry
+from plugins.importers.contract import Importer, ImportRejected, InThread, SkippedEntry
 from plugins.importers.jsonstream import Shape, iter_items, scan_items
-from plugins.importers.longstrings import SpillFile, prepare, readable, resolve_strings
+from plugins.importers.longstrings import SpillFile, decode_spilled, prepare, readable, resolve_strings
 
 MAX_JSON_FLOWS = 50_000
 PROBE_BYTES = 4096
@@ -56,6 +56,12 @@ _STRINGS = ("id", "started_at", "error", "client_addr", "server_addr", "source",
 _NUMBERS = ("duration_ms",)
 
 
+def _decoded_body(value: Any) -> str:
+    if isinstance(value, bytes):
+        return ""
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
+
+
 def _check_types(raw: dict[str, Any]) -> None:
     """What ``Flow.from_dict`` would trip over, named: ``started_at: 5`` is a wrong type,
     not a crash."""
@@ -68,7 +74,9 @@ def _check_types(raw: dict[str, Any]) -> None:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
             raise ValueError(f"{name} must be a number, got {str(value)[:40]!r}")
     try:
-        orjson.dumps(raw)  # what the store will write: no lone surrogates, 64-bit integers
+        # what the store will write: no lone surrogates, 64-bit integers (a body already
+        # decoded to bytes, see `_decode_bodies`, is stored as it is)
+        orjson.dumps(raw, default=_decoded_body)
     except orjson.JSONEncodeError as exc:
         raise ValueError(f"holds a value Ghost cannot store: {exc}") from None
 
@@ -94,11 +102,27 @@ def ghost_json_to_flow(raw: object) -> Flow:
         raise ValueError(f"bad field: {exc}") from None
 
 
-def ghost_json_entries(path: Path) -> Iterator[Flow | SkippedEntry | None]:
+def _decode_bodies(raw: Any, spill: SpillFile) -> Iterator[InThread | None]:
+    """Long bodies (placeholders) decoded to bytes in pieces, their final copy off the loop,
+    as the HAR importer does: a 64 MB body is then never one long step on the loop."""
+    if not isinstance(raw, dict):
+        return
+    for part in ("request", "response"):
+        section = raw.get(part)
+        if isinstance(section, dict) and (spilled := spill.find(section.get("body"))) is not None:
+            out: list[bytes] = []
+            yield from decode_spilled(spill, spilled, section.get("body_encoding") == "base64", out)
+            section["body"], section["body_encoding"] = out[0], "bytes"
+
+
+def ghost_json_entries(path: Path) -> Iterator[Flow | SkippedEntry | InThread | None]:
+    """Flows and skipped entries; ``None`` now and then while a long body is decoded, and an
+    ``InThread`` step for its final copy (see `_decode_bodies`)."""
     spill = SpillFile(path)
     try:
         for index, raw in enumerate(iter_items(readable(path), "item")):
             try:
+                yield from _decode_bodies(raw, spill)
                 if isinstance(raw, dict | list):
                     yield from resolve_strings(spill, raw)
                 yield ghost_json_to_flow(raw)

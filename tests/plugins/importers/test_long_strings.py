@@ -9,12 +9,14 @@ from pathlib import Path
 import orjson
 import pytest
 
+from ghost_addons.ids import new_id
 from ghost_addons.model import Flow
 from plugins.importers import longstrings
 from plugins.importers.contract import InThread
 from plugins.importers.engine import run_import
 from plugins.importers.ghost_json import GHOST_JSON_IMPORTER
 from plugins.importers.har import HAR_IMPORTER
+from tests.ghost_addons.factories import make_flow
 from tests.plugins.importers.test_engine import RecordingStore
 
 
@@ -145,3 +147,20 @@ def test_the_copy_of_a_long_body_is_a_step_off_the_loop(tmp_path: Path) -> None:
     (flow,) = [item for item in items if isinstance(item, Flow)]
     assert flow.response is not None and flow.response.body == raw
     assert flow.request.body == base64.b64encode(raw)  # its postData does not say base64
+
+
+def test_a_long_ghost_json_body_is_decoded_in_pieces_and_copied_off_the_loop(tmp_path: Path) -> None:
+    """As for HAR: the final copy of each long body is an InThread step, and the body comes
+    back byte for byte (base64 for the binary one, text for the other)."""
+    raw, text = os.urandom(600_000), "é" * 300_000
+    flow = make_flow(new_id(), method="POST", url="http://app.test/upload", body=text.encode(),
+                     response_body=raw, content_type="application/octet-stream")
+    flow.request.headers = [("Content-Type", "text/plain; charset=utf-8")]
+    path = tmp_path / "flows.json"
+    path.write_bytes(orjson.dumps([flow.to_dict()]))
+    list(GHOST_JSON_IMPORTER.scan(path))
+    items = list(GHOST_JSON_IMPORTER.entries(path))
+    assert sum(isinstance(item, InThread) for item in items) == 2
+    (imported,) = [item for item in items if isinstance(item, Flow)]
+    assert imported.request.body == text.encode() and imported.response is not None
+    assert imported.response.body == raw
